@@ -1,0 +1,87 @@
+# smtlsd: keeps sendmail's STARTTLS files right.
+# Works with GNU make and BSD make (bmake): no conditionals, no $^.
+
+PREFIX?=	/usr/local
+CC?=		cc
+CFLAGS?=	-O2 -g
+WARNS=		-Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
+		-Wshadow -Wpointer-arith -Wformat=2
+SANITIZE?=	0
+SAN_1=		-fsanitize=address,undefined -fno-omit-frame-pointer \
+		-fno-sanitize-recover=all
+SAN=		$(SAN_$(SANITIZE))
+
+SYS_CFLAGS!=	sh mk/config.sh cflags
+SYS_LIBS!=	sh mk/config.sh libs
+OSDEP!=		sh mk/config.sh osdep
+ATF_CFLAGS!=	pkg-config --cflags atf-c 2>/dev/null || echo
+ATF_LIBS!=	pkg-config --libs atf-c 2>/dev/null || echo -latf-c
+
+ALL_CFLAGS=	$(CFLAGS) $(WARNS) $(SAN) -Ilib $(SYS_CFLAGS)
+ALL_LDFLAGS=	$(LDFLAGS) $(SAN)
+
+LIB=		lib/libsmtls.a
+LIB_OBJS=	lib/log.o lib/conf.o lib/bundle.o lib/store.o \
+		lib/osdep-$(OSDEP).o
+LIB_HDRS=	lib/log.h lib/conf.h lib/bundle.h lib/store.h lib/osdep.h
+
+PROG=		daemon/smtlsd
+PROG_OBJS=	daemon/smtlsd.o
+
+TEST_PROGS=	tests/conf_test tests/bundle_test
+
+.SUFFIXES: .c .o
+.PHONY: all deps demo test check-tests bench fuzz install uninstall clean
+
+all: $(PROG)
+
+.c.o:
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB_OBJS) $(PROG_OBJS): $(LIB_HDRS)
+
+$(LIB): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJS)
+
+$(PROG): $(PROG_OBJS) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(PROG_OBJS) $(LIB) $(SYS_LIBS)
+
+tests/conf_test: tests/conf_test.c $(LIB) $(LIB_HDRS)
+	$(CC) $(ALL_CFLAGS) $(ATF_CFLAGS) $(ALL_LDFLAGS) -o $@ \
+	    tests/conf_test.c $(LIB) $(ATF_LIBS) $(SYS_LIBS)
+
+tests/bundle_test: tests/bundle_test.c $(LIB) $(LIB_HDRS)
+	$(CC) $(ALL_CFLAGS) $(ATF_CFLAGS) $(ALL_LDFLAGS) -o $@ \
+	    tests/bundle_test.c $(LIB) $(ATF_LIBS) $(SYS_LIBS)
+
+deps:
+	@sh mk/deps.sh build
+
+check-tests: $(PROG) $(TEST_PROGS)
+
+# Builds everything, runs the whole suite under kyua, ends with one line
+# "N passed, N failed" and fails when anything failed.
+test:
+	@sh mk/deps.sh build test e2e
+	@$(MAKE) SANITIZE=$(SANITIZE) check-tests
+	@sh tests/run.sh
+
+demo:
+	@sh mk/deps.sh build
+	@$(MAKE) all
+	@sh mk/demo.sh
+
+bench:
+	@sh mk/deps.sh build bench
+	@$(MAKE) all
+	@sh bench/run.sh
+
+install: $(PROG)
+	@sh mk/install.sh install "$(DESTDIR)" "$(PREFIX)"
+
+uninstall:
+	@sh mk/install.sh uninstall "$(DESTDIR)" "$(PREFIX)"
+
+clean:
+	rm -f $(LIB_OBJS) $(LIB) $(PROG_OBJS) $(PROG) $(TEST_PROGS)
