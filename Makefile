@@ -17,16 +17,17 @@ OSDEP!=		sh mk/config.sh osdep
 ATF_CFLAGS!=	pkg-config --cflags atf-c 2>/dev/null || echo
 ATF_LIBS!=	pkg-config --libs atf-c 2>/dev/null || echo -latf-c
 
-ALL_CFLAGS=	$(CFLAGS) $(WARNS) $(SAN) -Ilib $(SYS_CFLAGS)
+ALL_CFLAGS=	$(CFLAGS) $(WARNS) $(SAN) -Ilib -Idaemon $(SYS_CFLAGS)
 ALL_LDFLAGS=	$(LDFLAGS) $(SAN)
 
 LIB=		lib/libsmtls.a
 LIB_OBJS=	lib/log.o lib/conf.o lib/bundle.o lib/store.o \
 		lib/osdep-$(OSDEP).o
-LIB_HDRS=	lib/log.h lib/conf.h lib/bundle.h lib/store.h lib/osdep.h
+LIB_HDRS=	lib/compat.h lib/log.h lib/conf.h lib/bundle.h lib/store.h lib/osdep.h
 
 PROG=		daemon/smtlsd
-PROG_OBJS=	daemon/smtlsd.o
+PROG_OBJS=	daemon/smtlsd.o daemon/pass.o daemon/engine.o
+PROG_HDRS=	daemon/pass.h daemon/engine.h
 
 TEST_PROGS=	tests/conf_test tests/bundle_test
 
@@ -39,6 +40,7 @@ all: $(PROG)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIB_OBJS) $(PROG_OBJS): $(LIB_HDRS)
+$(PROG_OBJS): $(PROG_HDRS)
 
 $(LIB): $(LIB_OBJS)
 	rm -f $@

@@ -1,0 +1,120 @@
+/*
+ * smtlsd: keeps sendmail's STARTTLS files right.
+ */
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "conf.h"
+#include "log.h"
+#include "pass.h"
+#include "store.h"
+#include "engine.h"
+
+static void __attribute__((__noreturn__))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: smtlsd [-dhnNRv1] [-f file]\n"
+	    "  -f file  configuration file (default %s)\n"
+	    "  -d       stay in the foreground, log to stderr\n"
+	    "  -n       check the configuration and exit\n"
+	    "  -1       run one full pass and exit\n"
+	    "  -N       dry run: show what a pass would change, change "
+	    "nothing\n"
+	    "  -R       resync: make the running daemon do a full pass and "
+	    "report it\n"
+	    "  -v       more detail (repeat for more)\n",
+	    conf_default_file);
+	exit(2);
+}
+
+static void
+summary(const struct conf *conf, const struct pass_result *r, int dryrun)
+{
+	const struct store_stats	*s = &r->store;
+
+	fprintf(stderr, "smtlsd: %s: %zu certificates (%zu duplicates "
+	    "dropped), %zu hashes shared, %s%zu added, %zu replaced, "
+	    "%zu removed, %zu unchanged; %zu files not ours\n",
+	    conf->cert_dir, s->certs, r->duplicates, s->collisions,
+	    dryrun ? "would be: " : "", s->added, s->replaced, s->removed,
+	    s->unchanged, s->foreign);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct conf		*conf;
+	struct store		*store;
+	struct pass_result	 r;
+	const char		*file = NULL;
+	int			 ch, debug = 0, check = 0, once = 0, dryrun = 0;
+	int			 resync = 0, verbose = 0, rv;
+
+	while ((ch = getopt(argc, argv, "df:hnNRv1")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'N':
+			dryrun = 1;
+			break;
+		case 'R':
+			resync = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case '1':
+			once = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || check + once + dryrun + resync > 1)
+		usage();
+
+	log_init(1, verbose);
+	if ((conf = conf_load(file, file == NULL ? CONF_MISSING_OK : 0)) ==
+	    NULL)
+		exit(1);
+	if (check) {
+		if (verbose)
+			conf_dump(conf, stdout);
+		else
+			fprintf(stderr, "smtlsd: %s: configuration OK\n",
+			    conf->file);
+		conf_free(conf);
+		exit(0);
+	}
+	if (resync)
+		exit(engine_resync(conf));
+	if (once || dryrun) {
+		if ((store = store_new()) == NULL)
+			fatal("store_new");
+		memset(&r, 0, sizeof(r));
+		rv = pass_run(conf, store, dryrun ? PASS_DRYRUN : 0, &r);
+		summary(conf, &r, dryrun);
+		if (r.failed)
+			fprintf(stderr, "smtlsd: pass failed: %s\n", r.reason);
+		store_free(store);
+		conf_free(conf);
+		exit(rv == 0 ? 0 : 1);
+	}
+	exit(engine_main(conf, debug));
+}
