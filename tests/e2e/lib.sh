@@ -1,0 +1,663 @@
+# End-to-end harness for smtlsd: real sendmail, pebble and dehydrated on
+# loopback, inside private namespaces.  POSIX sh; source it from atf-sh
+# tests, from tests/e2e/selftest.sh and from the demo.
+#
+# The caller sets E2E to a scratch directory; every file the harness makes
+# lives under it, except the unpacked sendmail cache ($E2E_CACHE) and, while
+# a run lasts, a /dev/log socket when the machine has none.  Nothing is
+# written under /etc/mail and nothing listens on port 25.
+#
+# Typical use (see selftest.sh):
+#	reason=$(e2e_skip_reason) && { echo "skipped: $reason"; exit 77; }
+#	e2e_ns_run sh my-scenario.sh        # outside: enter the namespaces
+#	...and in my-scenario.sh:
+#	. lib.sh; E2E=...; e2e_init; trap e2e_cleanup EXIT
+#	e2e_syslog_start; e2e_pebble_start; e2e_acme_register; e2e_acme_issue
+#	e2e_sm_start "$certdir" "$dhfile"; e2e_tls_serial
+#
+# Linux only: it needs unshare(1) from util-linux.  Everything that waits
+# polls with a deadline (e2e_wait); nothing sleeps a fixed time.
+
+: "${E2E_CACHE:=/var/cache/smtlsd-e2e}"
+: "${E2E_DOMAIN:=mail.example.test}"
+: "${E2E_PORT:=2525}"
+: "${E2E_ACME_PORT:=14000}"
+: "${E2E_ACME_MGMT:=15000}"
+E2E_SMROOT="$E2E_CACHE/root"
+E2E_SMBIN="$E2E_SMROOT/usr/libexec/sendmail/sendmail"
+E2E_SMCFDIR="$E2E_SMROOT/usr/share/sendmail/cf"
+E2E_SMPKGS="sendmail-bin sendmail-base sendmail-cf"
+
+# ---------------------------------------------------------------- basics
+
+# e2e_now_ms: milliseconds since the epoch.
+e2e_now_ms()
+{
+	date +%s%3N
+}
+
+# e2e_log MSG...: one narration line, with seconds since e2e_init.
+e2e_log()
+{
+	_l_now=$(e2e_now_ms)
+	_l_t=$(( _l_now - ${E2E_T0:-$_l_now} ))
+	printf '[%3d.%03ds] %s\n' $((_l_t / 1000)) $((_l_t % 1000)) "$*"
+}
+
+# e2e_fail MSG...: report a failure and exit 1 (the EXIT trap cleans up).
+e2e_fail()
+{
+	printf 'e2e: FAIL: %s\n' "$*"
+	printf 'e2e: FAIL: %s\n' "$*" >&2
+	exit 1
+}
+
+# e2e_skip MSG...: report why the scenario cannot run and exit 77.
+e2e_skip()
+{
+	printf 'e2e: SKIP: %s\n' "$*"
+	exit 77
+}
+
+# e2e_ms SECONDS: a decimal number of seconds as integer milliseconds.
+e2e_ms()
+{
+	awk -v s="$1" 'BEGIN { printf "%d\n", s * 1000 }'
+}
+
+# e2e_wait SECONDS CMD [ARG...]: run CMD every 50 ms until it succeeds.
+# Returns 0 as soon as it does, 1 once SECONDS have passed without success.
+e2e_wait()
+{
+	_w_end=$(( $(e2e_now_ms) + $(e2e_ms "$1") ))
+	shift
+	while :; do
+		"$@" && return 0
+		[ "$(e2e_now_ms)" -ge "$_w_end" ] && return 1
+		sleep 0.05
+	done
+}
+
+# e2e_alive PID: the process exists and is not a zombie.
+e2e_alive()
+{
+	case "$1" in
+	''|*[!0-9]*)	return 1 ;;
+	esac
+	_a_st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	case "$_a_st" in
+	''|Z*|X*)	return 1 ;;
+	esac
+	return 0
+}
+
+# e2e_dead PID: the opposite of e2e_alive (for e2e_wait).
+e2e_dead()
+{
+	! e2e_alive "$1"
+}
+
+# e2e_comm PID: the kernel's name for the process (/proc/PID/comm).
+e2e_comm()
+{
+	cat "/proc/$1/comm" 2>/dev/null
+}
+
+# e2e_init: make the layout under $E2E.  Call once per scenario.
+e2e_init()
+{
+	[ -n "${E2E:-}" ] || { echo "e2e_init: E2E is not set" >&2; return 1; }
+	umask 022
+	E2E_T0=$(e2e_now_ms)
+	mkdir -p "$E2E/run" "$E2E/log" "$E2E/sm/queue" "$E2E/pebble" \
+	    "$E2E/acme/wellknown" || return 1
+	chmod 700 "$E2E/sm/queue"
+	: >"$E2E/run/pids"
+	E2E_ACMEDIR="$E2E/acme"
+	E2E_CERTS="$E2E_ACMEDIR/certs/$E2E_DOMAIN"
+	E2E_ROOT="$E2E/pebble/root.pem"
+	E2E_SMPID="$E2E/sm/sendmail.pid"
+	E2E_SYSLOG="$E2E/log/syslog"
+}
+
+# e2e_spawn NAME CMD [ARG...]: start CMD in the background, output to
+# $E2E/log/NAME.log; its pid is recorded for e2e_cleanup and left in
+# E2E_LASTPID.
+e2e_spawn()
+{
+	_s_name=$1
+	shift
+	"$@" >>"$E2E/log/$_s_name.log" 2>&1 </dev/null &
+	E2E_LASTPID=$!
+	echo "$E2E_LASTPID $_s_name" >>"$E2E/run/pids"
+}
+
+# e2e_stop PID [SECONDS]: SIGTERM, wait for it to go (default 5 s), then
+# SIGKILL.  Reaps it when it is our child.
+e2e_stop()
+{
+	e2e_alive "$1" || { wait "$1" 2>/dev/null; return 0; }
+	kill -TERM "$1" 2>/dev/null
+	if ! e2e_wait "${2:-5}" e2e_dead "$1"; then
+		kill -KILL "$1" 2>/dev/null
+		e2e_wait 2 e2e_dead "$1"
+	fi
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# e2e_cleanup: stop everything this scenario started, by pid: sendmail
+# (through its pidfile, as it forks away), then the spawned processes
+# newest first; remove /dev/log if we made it.  Safe to call twice.
+e2e_cleanup()
+{
+	_c_rc=$?
+	set +e
+	trap - EXIT INT TERM HUP
+	[ -n "${E2E:-}" ] && [ -d "$E2E/run" ] || return $_c_rc
+	e2e_sm_stop >/dev/null 2>&1
+	if [ -s "$E2E/run/pids" ]; then
+		sed -n '1!G;h;$p' "$E2E/run/pids" | while read -r _c_pid _c_name; do
+			e2e_stop "$_c_pid" 3
+		done
+		: >"$E2E/run/pids"
+	fi
+	if [ -f "$E2E/run/devlog-ours" ]; then
+		rm -f /dev/log "$E2E/run/devlog-ours" "$E2E_CACHE/devlog-owner"
+	fi
+	return $_c_rc
+}
+
+# e2e_trap: install e2e_cleanup for normal exit and for signals.
+e2e_trap()
+{
+	trap e2e_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+}
+
+# ------------------------------------------------ can the e2e tests run?
+
+# e2e_fetch_sendmail: make sure an unpacked sendmail is in $E2E_CACHE.
+# Downloads the Debian packages with apt-get download (never installs them)
+# and unpacks them with dpkg -x.  Needs the network: call it outside the
+# namespaces.  Serialised with flock so parallel runs share one copy.
+e2e_fetch_sendmail()
+{
+	[ -x "$E2E_SMBIN" ] && [ -f "$E2E_CACHE/root.ok" ] && return 0
+	mkdir -p "$E2E_CACHE" || return 1
+	(
+		flock 9 || exit 1
+		[ -x "$E2E_SMBIN" ] && [ -f "$E2E_CACHE/root.ok" ] && exit 0
+		rm -rf "$E2E_CACHE/debs" "$E2E_CACHE/root.new"
+		mkdir -p "$E2E_CACHE/debs" "$E2E_CACHE/root.new" || exit 1
+		cd "$E2E_CACHE/debs" || exit 1
+		if ! apt-get download -q $E2E_SMPKGS >../fetch.log 2>&1; then
+			apt-get update -qq >>../fetch.log 2>&1
+			apt-get download -q $E2E_SMPKGS >>../fetch.log 2>&1 ||
+			    exit 1
+		fi
+		for _f_d in ./*.deb; do
+			dpkg -x "$_f_d" "$E2E_CACHE/root.new" || exit 1
+		done
+		rm -rf "$E2E_CACHE/root"
+		mv "$E2E_CACHE/root.new" "$E2E_CACHE/root" &&
+		    [ -x "$E2E_SMBIN" ] && : >"$E2E_CACHE/root.ok"
+	) 9>"$E2E_CACHE/lock"
+}
+
+# e2e_skip_reason: when the e2e tests cannot run here, print why and
+# return 0; when they can, print nothing and return 1.  Fetches sendmail.
+e2e_skip_reason()
+{
+	if [ "$(uname -s)" != Linux ]; then
+		echo "the e2e harness needs Linux namespaces (unshare); this is $(uname -s)"
+		return 0
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "not root (uid $(id -u)): namespaces, /dev/log and sendmail need root"
+		return 0
+	fi
+	_k_miss=""
+	for _k_p in unshare ip hostname m4 openssl socat curl pebble \
+	    dehydrated bash dpkg apt-get flock timeout; do
+		command -v "$_k_p" >/dev/null 2>&1 || _k_miss="$_k_miss $_k_p"
+	done
+	if [ -n "$_k_miss" ]; then
+		echo "missing programs:$_k_miss (install with: sh mk/deps.sh e2e)"
+		return 0
+	fi
+	if ! unshare --net --uts --pid --fork --mount-proc true 2>/dev/null; then
+		echo "unshare --net --uts --pid --mount-proc failed: no namespace support here (container without CAP_SYS_ADMIN?)"
+		return 0
+	fi
+	if ! e2e_fetch_sendmail; then
+		echo "could not fetch sendmail packages ($E2E_SMPKGS) with apt-get download: $(tail -n 1 "$E2E_CACHE/fetch.log" 2>/dev/null)"
+		return 0
+	fi
+	return 1
+}
+
+# e2e_ns_run CMD [ARG...]: run CMD in new network, UTS, pid and mount
+# namespaces: only loopback, host name $E2E_DOMAIN, its own /proc.  When
+# CMD (pid 1 there) ends or unshare is killed, the kernel kills every
+# process left in the namespace: nothing can leak.  Returns CMD's status.
+#
+# Inside, $E2E is bind-mounted on $E2E_CACHE/ns and E2E names that path
+# (the real one is in E2E_OUTER): sendmail refuses certificate files below
+# a world-writable directory such as /tmp, and test work directories live
+# there.  The bind is private to the namespace, so parallel runs do not
+# see each other's.
+e2e_ns_run()
+{
+	mkdir -p "$E2E_CACHE/ns" && chmod 755 "$E2E_CACHE" "$E2E_CACHE/ns" ||
+	    return 125
+	mkdir -p "$E2E" && E2E_OUTER=$(cd "$E2E" && pwd) || return 125
+	export E2E_OUTER E2E_CACHE E2E_DOMAIN
+	unshare --net --uts --pid --fork --mount-proc --kill-child -- \
+	    /bin/sh -c 'ip link set lo up && hostname "$E2E_DOMAIN" &&
+		mount --bind "$E2E_OUTER" "$E2E_CACHE/ns" || exit 125
+		E2E=$E2E_CACHE/ns exec "$@"' e2e-ns "$@"
+}
+
+# --------------------------------------------------------------- syslog
+
+# e2e_syslog_start: when /dev/log does not exist, bind a datagram socket
+# there (socat) that appends to $E2E_SYSLOG; removed by e2e_cleanup.  When
+# a syslog daemon already owns /dev/log, sendmail's log goes there and
+# e2e_syslog prints nothing.  A socket we left behind after a hard kill is
+# recognised by $E2E_CACHE/devlog-owner and replaced.
+e2e_syslog_start()
+{
+	: >"$E2E_SYSLOG"
+	if [ -S /dev/log ] && [ -f "$E2E_CACHE/devlog-owner" ] &&
+	    ! socat -u /dev/null UNIX-SENDTO:/dev/log 2>/dev/null; then
+		rm -f /dev/log "$E2E_CACHE/devlog-owner"
+	fi
+	if [ -e /dev/log ]; then
+		e2e_log "/dev/log exists already: sendmail's log goes to the system syslog"
+		return 0
+	fi
+	e2e_spawn syslog socat -u UNIX-RECV:/dev/log,mode=666 \
+	    "OPEN:$E2E_SYSLOG,creat,append"
+	: >"$E2E/run/devlog-ours"
+	mkdir -p "$E2E_CACHE" && echo "$E2E" >"$E2E_CACHE/devlog-owner"
+	e2e_wait 5 test -S /dev/log || e2e_fail "socat did not bind /dev/log"
+}
+
+# e2e_syslog: the captured log, one message a line.
+e2e_syslog()
+{
+	awk '{ gsub(/<[0-9]+>/, "\n"); printf "%s", $0 } END { print "" }' \
+	    "$E2E_SYSLOG" 2>/dev/null | sed '/^$/d'
+}
+
+# ------------------------------------------------------- pebble (ACME CA)
+
+# e2e_pebble_start: TLS certificate for 127.0.0.1, pebble.json, start
+# pebble, wait until it answers, save its issuing root as $E2E_ROOT.
+e2e_pebble_start()
+{
+	_p=$E2E/pebble
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$_p/tls.key" -out "$_p/tls.pem" -days 30 \
+	    -subj "/CN=pebble e2e" \
+	    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+	    >/dev/null 2>&1 || e2e_fail "cannot make pebble's TLS certificate"
+	cat >"$_p/pebble.json" <<EOF
+{
+  "pebble": {
+    "listenAddress": "127.0.0.1:$E2E_ACME_PORT",
+    "managementListenAddress": "127.0.0.1:$E2E_ACME_MGMT",
+    "certificate": "$_p/tls.pem",
+    "privateKey": "$_p/tls.key",
+    "httpPort": 5002,
+    "tlsPort": 5001,
+    "ocspResponderURL": "",
+    "externalAccountBindingRequired": false
+  }
+}
+EOF
+	e2e_spawn pebble env PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 \
+	    PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
+	    pebble -config "$_p/pebble.json"
+	E2E_PEBBLE_PID=$E2E_LASTPID
+	e2e_wait 20 _e2e_pebble_root ||
+	    e2e_fail "pebble did not come up (see $E2E/log/pebble.log)"
+}
+
+_e2e_pebble_root()
+{
+	e2e_alive "$E2E_PEBBLE_PID" || e2e_fail "pebble died: $(tail -n 3 "$E2E/log/pebble.log")"
+	curl -sf --cacert "$E2E/pebble/tls.pem" -o "$E2E_ROOT.tmp" \
+	    "https://127.0.0.1:$E2E_ACME_MGMT/roots/0" &&
+	    curl -sf --cacert "$E2E/pebble/tls.pem" \
+	    -o "$E2E/pebble/intermediate.pem" \
+	    "https://127.0.0.1:$E2E_ACME_MGMT/intermediates/0" &&
+	    mv "$E2E_ROOT.tmp" "$E2E_ROOT"
+}
+
+# -------------------------------------------------------------- dehydrated
+
+# e2e_acme_register: write dehydrated's config under $E2E/acme and register
+# an account with pebble.  Certificates land in $E2E_CERTS.
+e2e_acme_register()
+{
+	cat >"$E2E_ACMEDIR/config" <<EOF
+CA="https://127.0.0.1:$E2E_ACME_PORT/dir"
+BASEDIR="$E2E_ACMEDIR"
+CERTDIR="$E2E_ACMEDIR/certs"
+ACCOUNTDIR="$E2E_ACMEDIR/accounts"
+WELLKNOWN="$E2E_ACMEDIR/wellknown"
+DOMAINS_TXT="$E2E_ACMEDIR/domains.txt"
+CHALLENGETYPE="http-01"
+CURL_OPTS="--cacert $E2E/pebble/tls.pem"
+KEY_ALGO=rsa
+KEYSIZE=2048
+EOF
+	echo "$E2E_DOMAIN" >"$E2E_ACMEDIR/domains.txt"
+	rm -rf "$E2E_ACMEDIR/accounts"
+	dehydrated --config "$E2E_ACMEDIR/config" --register --accept-terms \
+	    >>"$E2E/log/dehydrated.log" 2>&1 ||
+	    e2e_fail "dehydrated --register failed (see $E2E/log/dehydrated.log)"
+}
+
+# e2e_acme_issue [--force]: dehydrated -c: issue (or, with --force, renew)
+# the certificate for $E2E_DOMAIN.  Returns dehydrated's status; the time
+# it took, in ms, is left in E2E_ACME_MS.
+e2e_acme_issue()
+{
+	_i_t=$(e2e_now_ms)
+	echo "=== dehydrated -c $* at $_i_t" >>"$E2E/log/dehydrated.log"
+	dehydrated --config "$E2E_ACMEDIR/config" -c "$@" \
+	    >>"$E2E/log/dehydrated.log" 2>&1
+	_i_rc=$?
+	E2E_ACME_MS=$(( $(e2e_now_ms) - _i_t ))
+	return $_i_rc
+}
+
+# e2e_acme_renew: dehydrated -c --force.
+e2e_acme_renew()
+{
+	e2e_acme_issue --force
+}
+
+# e2e_acme_start_renew: dehydrated -c --force in the background (recorded
+# for cleanup); its pid is left in E2E_ACME_PID.
+e2e_acme_start_renew()
+{
+	e2e_spawn dehydrated dehydrated --config "$E2E_ACMEDIR/config" -c --force
+	E2E_ACME_PID=$E2E_LASTPID
+}
+
+# ------------------------------------------------------------------ sendmail
+
+# e2e_sm_config CERT_DIR [DH_FILE]: build $E2E/sm/test.cf from an .mc with
+# the sendmail cf macros: 127.0.0.1:$E2E_PORT, STARTTLS with dehydrated's
+# files, confCACERT_PATH = CERT_DIR, DH parameters from DH_FILE (default
+# CERT_DIR/dh.param), and a check_mail rule that answers
+# "550 ... verify=<result>" to every MAIL FROM.
+e2e_sm_config()
+{
+	_m=$E2E/sm
+	: >"$_m/aliases"
+	: >"$_m/relay-domains"
+	: >"$_m/local-host-names"
+	: >"$_m/statistics"
+	printf 'hosts\tfiles\naliases\tfiles\n' >"$_m/service.switch"
+	cp "$E2E_SMROOT/etc/mail/helpfile" "$_m/helpfile" 2>/dev/null ||
+	    : >"$_m/helpfile"
+	cat >"$_m/test.mc" <<EOF
+divert(-1)
+# smtlsd e2e test sendmail: loopback only, STARTTLS, private paths.
+divert(0)dnl
+OSTYPE(\`linux')dnl
+define(\`confDOMAIN_NAME', \`$E2E_DOMAIN')dnl
+define(\`confPID_FILE', \`$E2E_SMPID')dnl
+define(\`QUEUE_DIR', \`$_m/queue')dnl
+define(\`ALIAS_FILE', \`$_m/aliases')dnl
+define(\`HELP_FILE', \`$_m/helpfile')dnl
+define(\`STATUS_FILE', \`$_m/statistics')dnl
+define(\`confCR_FILE', \`-o $_m/relay-domains')dnl
+define(\`confCW_FILE', \`-o $_m/local-host-names')dnl
+define(\`confSERVICE_SWITCH_FILE', \`$_m/service.switch')dnl
+define(\`confHOSTS_FILE', \`/etc/hosts')dnl
+define(\`confLOG_LEVEL', \`14')dnl
+define(\`confCACERT_PATH', \`$1')dnl
+define(\`confCACERT', \`$E2E_CERTS/chain.pem')dnl
+define(\`confSERVER_CERT', \`$E2E_CERTS/fullchain.pem')dnl
+define(\`confSERVER_KEY', \`$E2E_CERTS/privkey.pem')dnl
+define(\`confDH_PARAMETERS', \`${2:-$1/dh.param}')dnl
+FEATURE(\`no_default_msa')dnl
+FEATURE(\`nocanonify')dnl
+DAEMON_OPTIONS(\`Port=$E2E_PORT, Addr=127.0.0.1, Name=MTA')dnl
+MAILER(\`local')dnl
+MAILER(\`smtp')dnl
+LOCAL_RULESETS
+SLocal_check_mail
+R\$*	\$#error \$@ 5.7.0 \$: "550 verify=" \$&{verify}
+EOF
+	m4 -D_CF_DIR_="$E2E_SMCFDIR/" "$E2E_SMCFDIR/m4/cf.m4" "$_m/test.mc" \
+	    >"$_m/test.cf" 2>"$E2E/log/m4.log" ||
+	    e2e_fail "m4 could not build test.cf (see $E2E/log/m4.log)"
+}
+
+# e2e_sm_pid: sendmail's pid from the first line of its pidfile.
+e2e_sm_pid()
+{
+	_p_pid=$(sed -n 1p "$E2E_SMPID" 2>/dev/null)
+	case "$_p_pid" in
+	''|*[!0-9]*)	return 1 ;;
+	esac
+	echo "$_p_pid"
+}
+
+# e2e_sm_running: the pidfile names a live process.
+e2e_sm_running()
+{
+	e2e_alive "$(e2e_sm_pid)"
+}
+
+# e2e_sm_start: start sendmail -bd with test.cf by its absolute path (it
+# forks into the background); wait until the pidfile names a live pid and
+# the port accepts connections.  Leaves the pid in E2E_SM_PID.
+e2e_sm_start()
+{
+	[ -f "$E2E/sm/test.cf" ] || e2e_sm_config "$@"
+	rm -f "$E2E_SMPID"
+	"$E2E_SMBIN" -C "$E2E/sm/test.cf" -bd >>"$E2E/log/sendmail.log" 2>&1 ||
+	    e2e_fail "sendmail -bd failed: $(tail -n 3 "$E2E/log/sendmail.log")"
+	e2e_wait 20 e2e_sm_running ||
+	    e2e_fail "sendmail wrote no live pid to $E2E_SMPID"
+	e2e_wait 10 e2e_port_open ||
+	    e2e_fail "sendmail does not accept on 127.0.0.1:$E2E_PORT"
+	E2E_SM_PID=$(e2e_sm_pid)
+	echo "$E2E_SM_PID sendmail" >>"$E2E/run/pids"
+}
+
+# e2e_sm_stop: SIGTERM to the pid in the pidfile (if it is sendmail), wait
+# for it to go.  The pidfile is left as sendmail leaves it.
+e2e_sm_stop()
+{
+	_t_pid=$(e2e_sm_pid) || return 0
+	e2e_alive "$_t_pid" || return 0
+	case "$(e2e_comm "$_t_pid")" in
+	sendmail*)	;;
+	*)		return 0 ;;
+	esac
+	e2e_stop "$_t_pid" 10
+}
+
+# e2e_sm_hup: SIGHUP to sendmail, wait for the new live pid in the pidfile
+# and the port to accept again.  Leaves the new pid in E2E_SM_PID.
+e2e_sm_hup()
+{
+	_h_old=$(e2e_sm_pid) || e2e_fail "no sendmail pid to HUP"
+	kill -HUP "$_h_old" || e2e_fail "kill -HUP $_h_old failed"
+	e2e_wait 10 e2e_sm_newpid "$_h_old" ||
+	    e2e_fail "sendmail did not come back with a new pid after SIGHUP"
+	e2e_wait 10 e2e_port_open ||
+	    e2e_fail "sendmail does not accept after SIGHUP"
+	E2E_SM_PID=$(e2e_sm_pid)
+	echo "$E2E_SM_PID sendmail" >>"$E2E/run/pids"
+}
+
+# e2e_sm_newpid OLDPID: the pidfile names a live pid other than OLDPID.
+e2e_sm_newpid()
+{
+	_n_pid=$(e2e_sm_pid) && [ "$_n_pid" != "$1" ] && e2e_alive "$_n_pid"
+}
+
+# ------------------------------------------------------------------ probes
+
+# e2e_port_open: something accepts TCP connections on 127.0.0.1:$E2E_PORT.
+e2e_port_open()
+{
+	socat -u /dev/null "TCP:127.0.0.1:$E2E_PORT,connect-timeout=2" \
+	    2>/dev/null
+}
+
+# e2e_s_client [ARG...]: openssl s_client -starttls smtp to the test
+# sendmail, no input, all output (10 s limit).
+e2e_s_client()
+{
+	timeout 10 openssl s_client -starttls smtp -connect \
+	    "127.0.0.1:$E2E_PORT" -servername "$E2E_DOMAIN" "$@" </dev/null 2>&1
+}
+
+# e2e_tls_serial: serial number of the certificate sendmail serves now.
+e2e_tls_serial()
+{
+	e2e_s_client | openssl x509 -noout -serial 2>/dev/null |
+	    sed -n 's/^serial=//p' | grep .
+}
+
+# e2e_serial_is SERIAL: sendmail serves the certificate with this serial.
+e2e_serial_is()
+{
+	[ "$(e2e_tls_serial)" = "$1" ]
+}
+
+# e2e_cert_serial FILE: serial number of the (first) certificate in FILE.
+e2e_cert_serial()
+{
+	openssl x509 -noout -serial -in "$1" 2>/dev/null | sed -n 's/^serial=//p'
+}
+
+# e2e_tls_chain: the chain sendmail sends, one "depth subject" line per
+# certificate, as s_client -showcerts reports it.
+e2e_tls_chain()
+{
+	e2e_s_client -showcerts | sed -n 's/^ *\([0-9][0-9]*\) s:\(.*\)/\1 \2/p'
+}
+
+# e2e_tls_has_intermediate: the second certificate sendmail sends is the
+# intermediate from dehydrated's chain.pem.
+e2e_tls_has_intermediate()
+{
+	_hi=$(openssl x509 -noout -subject -in "$E2E_CERTS/chain.pem" |
+	    sed 's/^subject=//')
+	e2e_tls_chain | grep -qxF "1 $_hi"
+}
+
+# e2e_tls_verify: the chain sendmail serves verifies against pebble's root
+# with the host name $E2E_DOMAIN checked.
+e2e_tls_verify()
+{
+	e2e_s_client -CAfile "$E2E_ROOT" -verify_hostname "$E2E_DOMAIN" \
+	    -verify_return_error | grep -q 'Verify return code: 0 (ok)'
+}
+
+# e2e_tls_dh: the server's DH temp key when a DHE cipher is forced with
+# TLS 1.2 ("DH, 3072 bits"); shows which DH parameters sendmail uses.
+e2e_tls_dh()
+{
+	e2e_s_client -tls1_2 -cipher 'DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0' |
+	    sed -n 's/^Server Temp Key: //p'
+}
+
+# e2e_ehlo: sendmail's answer to EHLO, one line each (a small SMTP chat
+# through socat, no TLS; the chat script is a file because socat's address
+# syntax would mangle quotes and backslashes).
+e2e_ehlo()
+{
+	[ -f "$E2E/run/ehlo.sh" ] || cat >"$E2E/run/ehlo.sh" <<'EOF'
+# stdin/stdout: the SMTP connection; stderr: the EHLO reply.
+cr=$(printf '\r')
+while IFS= read -r l; do
+	case $l in 220-*) ;; 220*) break ;; *) exit 1 ;; esac
+done
+printf 'EHLO probe.example.test\r\n'
+while IFS= read -r l; do
+	printf '%s\n' "${l%"$cr"}" >&2
+	case $l in 250-*) ;; *) break ;; esac
+done
+printf 'QUIT\r\n'
+read -r l
+EOF
+	timeout 10 socat -T 5 "TCP:127.0.0.1:$E2E_PORT" \
+	    "EXEC:sh $E2E/run/ehlo.sh" 2>&1 >/dev/null
+}
+
+# e2e_starttls_offered: EHLO lists STARTTLS.
+e2e_starttls_offered()
+{
+	e2e_ehlo | grep -q '^250[- ]STARTTLS'
+}
+
+# e2e_client_verify CERT KEY: STARTTLS with this client certificate, then
+# EHLO and MAIL FROM, one command at a time (sendmail rejects commands sent
+# ahead after STARTTLS); prints sendmail's ${verify}: OK, FAIL, NO, ...
+e2e_client_verify()
+{
+	[ -f "$E2E/run/mailfrom.sh" ] || cat >"$E2E/run/mailfrom.sh" <<'EOF'
+# stdin/stdout: the SMTP session inside TLS; stderr: the MAIL FROM reply.
+cr=$(printf '\r')
+printf 'EHLO client.example.test\r\n'
+while IFS= read -r l; do
+	case $l in 250-*) ;; *) break ;; esac
+done
+printf 'MAIL FROM:<probe@example.test>\r\n'
+IFS= read -r l
+printf '%s\n' "${l%"$cr"}" >&2
+printf 'QUIT\r\n'
+IFS= read -r l
+EOF
+	[ -f "$E2E/run/tlsclient.sh" ] || cat >"$E2E/run/tlsclient.sh" <<'EOF'
+exec openssl s_client -starttls smtp -connect "127.0.0.1:$E2E_PORT" \
+    -servername "$E2E_DOMAIN" -cert "$E2E_TLSC_CERT" -key "$E2E_TLSC_KEY" \
+    -quiet 2>/dev/null
+EOF
+	E2E_TLSC_CERT=$1 E2E_TLSC_KEY=$2 E2E_PORT=$E2E_PORT \
+	    E2E_DOMAIN=$E2E_DOMAIN timeout 10 socat -T 5 \
+	    "EXEC:sh $E2E/run/tlsclient.sh" "EXEC:sh $E2E/run/mailfrom.sh" \
+	    2>&1 >/dev/null | sed -n 's/.*verify=\([A-Z]*\).*/\1/p' | head -n 1
+}
+
+# --------------------------------------------------------- helper CAs etc.
+
+# e2e_make_ca NAME: a self-signed test CA in $E2E/ca/NAME.{pem,key}.
+e2e_make_ca()
+{
+	mkdir -p "$E2E/ca"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$E2E/ca/$1.key" -out "$E2E/ca/$1.pem" -days 30 \
+	    -subj "/O=smtlsd e2e/CN=$1" \
+	    -addext basicConstraints=critical,CA:TRUE \
+	    -addext keyUsage=critical,keyCertSign,cRLSign >/dev/null 2>&1
+}
+
+# e2e_make_client CA NAME: a client certificate NAME signed by test CA CA,
+# in $E2E/ca/NAME.{pem,key}.
+e2e_make_client()
+{
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$E2E/ca/$2.key" -subj "/O=smtlsd e2e/CN=$2" \
+	    -out "$E2E/ca/$2.csr" >/dev/null 2>&1 &&
+	printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' \
+	    >"$E2E/ca/$2.ext" &&
+	openssl x509 -req -in "$E2E/ca/$2.csr" -CA "$E2E/ca/$1.pem" \
+	    -CAkey "$E2E/ca/$1.key" -CAcreateserial -days 30 \
+	    -extfile "$E2E/ca/$2.ext" -out "$E2E/ca/$2.pem" >/dev/null 2>&1
+}
