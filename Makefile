@@ -14,6 +14,7 @@ SAN=		$(SAN_$(SANITIZE))
 SYS_CFLAGS!=	sh mk/config.sh cflags
 SYS_LIBS!=	sh mk/config.sh libs
 OSDEP!=		sh mk/config.sh osdep
+WATCH!=		sh mk/config.sh watch
 ATF_CFLAGS!=	pkg-config --cflags atf-c 2>/dev/null || echo
 ATF_LIBS!=	pkg-config --libs atf-c 2>/dev/null || echo -latf-c
 
@@ -21,9 +22,13 @@ ALL_CFLAGS=	$(CFLAGS) $(WARNS) $(SAN) -Ilib -Idaemon $(SYS_CFLAGS)
 ALL_LDFLAGS=	$(LDFLAGS) $(SAN)
 
 LIB=		lib/libsmtls.a
-LIB_OBJS=	lib/log.o lib/conf.o lib/bundle.o lib/store.o \
+LIB_OBJS=	lib/log.o lib/conf.o lib/bundle.o lib/store.o lib/util.o \
+		lib/dhparam.o lib/acme.o lib/reload.o lib/watch.o \
+		lib/watch-poll.o lib/watch-$(WATCH).o \
 		lib/osdep-$(OSDEP).o
-LIB_HDRS=	lib/compat.h lib/log.h lib/conf.h lib/bundle.h lib/store.h lib/osdep.h
+LIB_HDRS=	lib/compat.h lib/log.h lib/conf.h lib/bundle.h lib/store.h \
+		lib/osdep.h lib/util.h lib/dhparam.h lib/acme.h lib/reload.h \
+		lib/watch.h
 
 PROG=		daemon/smtlsd
 PROG_OBJS=	daemon/smtlsd.o daemon/pass.o daemon/engine.o

@@ -5,9 +5,9 @@
 
 os=$(uname -s)
 case "$os" in
-Linux)	pkgs="openssl libevent libbsd-overlay"; osdep=linux
+Linux)	pkgs="openssl libevent libbsd-overlay"; osdep=linux watch=inotify
 	extra="-D_GNU_SOURCE" ;;
-*)	pkgs="openssl libevent"; osdep=bsd; extra="" ;;
+*)	pkgs="openssl libevent"; osdep=bsd watch=kqueue extra="" ;;
 esac
 
 pc()
@@ -30,5 +30,6 @@ cflags|libs)
 	[ "$1" = libs ] && [ "$os" != Linux ] && out="$out -lutil"
 	;;
 osdep)	out=$osdep ;;
+watch)	out=$watch ;;
 esac
 echo $out

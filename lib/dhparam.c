@@ -1,0 +1,185 @@
+/*
+ * DH parameters: is the file there and good enough, make new ones,
+ * write them atomically.  sendmail reads the file with
+ * PEM_read_bio_DHparams, so only "DH PARAMETERS" (PKCS#3) counts.
+ * Generation takes seconds to minutes: the daemon calls dhparam_make in
+ * a child process; the RFC 7919 groups are instant.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/dh.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "conf.h"
+#include "dhparam.h"
+#include "log.h"
+#include "util.h"
+
+#define DH_LABEL	"-----BEGIN DH PARAMETERS-----"
+#define DH_MAX		(64 * 1024)
+
+/*
+ * Whether pem holds PKCS#3 DH parameters of at least bits bits.
+ * Returns 0 when it does, or -1 with why filled in.
+ */
+static int
+dh_ok(const char *pem, size_t len, int bits, char *why, size_t whylen)
+{
+	EVP_PKEY	*pk;
+	BIO		*bio;
+	int		 have;
+
+	if (strstr(pem, DH_LABEL) == NULL) {
+		snprintf(why, whylen, "no DH PARAMETERS block");
+		return (-1);
+	}
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return (-1);
+	}
+	pk = PEM_read_bio_Parameters(bio, NULL);
+	BIO_free(bio);
+	if (pk == NULL || !EVP_PKEY_is_a(pk, "DH")) {
+		ERR_clear_error();
+		EVP_PKEY_free(pk);
+		snprintf(why, whylen, "not DH parameters");
+		return (-1);
+	}
+	have = EVP_PKEY_get_bits(pk);
+	EVP_PKEY_free(pk);
+	if (have < bits) {
+		snprintf(why, whylen, "%d bits, fewer than dh_bits %d", have,
+		    bits);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Checks the DH parameter file.  Returns 1 when it is good, 0 when it
+ * must be made (why says why), or -1 when it must be left alone (a
+ * symbolic link, say; why says so).
+ */
+int
+dhparam_check(const char *path, int bits, char *why, size_t whylen)
+{
+	struct stat	 st;
+	char		*pem;
+	size_t		 len;
+	int		 rv;
+
+	if (lstat(path, &st) == -1) {
+		snprintf(why, whylen, "%s", errno == ENOENT ? "missing" :
+		    strerror(errno));
+		return (errno == ENOENT ? 0 : -1);
+	}
+	if (S_ISLNK(st.st_mode)) {
+		snprintf(why, whylen, "a symbolic link, which smtlsd does "
+		    "not follow or replace");
+		return (-1);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "not a regular file");
+		return (-1);
+	}
+	if (util_read_file(path, O_NOFOLLOW, DH_MAX, &pem, &len) == -1) {
+		snprintf(why, whylen, "unreadable: %s", strerror(errno));
+		return (0);
+	}
+	rv = dh_ok(pem, len, bits, why, whylen) == 0 ? 1 : 0;
+	free(pem);
+	return (rv);
+}
+
+/*
+ * Makes DH parameters as PEM in a new buffer: generated (slow) or one
+ * of the RFC 7919 groups (instant).  Returns 0, or -1 with a message.
+ */
+int
+dhparam_make(enum conf_dhsource src, int bits, char **out, size_t *outlen)
+{
+	EVP_PKEY_CTX	*ctx = NULL;
+	EVP_PKEY	*pk = NULL;
+	BIO		*bio = NULL;
+	BUF_MEM		*mem;
+	int		 nid = NID_undef, rv = -1;
+
+	switch (src) {
+	case DH_FFDHE2048:
+		nid = NID_ffdhe2048;
+		break;
+	case DH_FFDHE3072:
+		nid = NID_ffdhe3072;
+		break;
+	case DH_FFDHE4096:
+		nid = NID_ffdhe4096;
+		break;
+	default:
+		break;
+	}
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "DH", NULL)) == NULL ||
+	    EVP_PKEY_paramgen_init(ctx) <= 0)
+		goto fail;
+	if (nid != NID_undef) {
+		if (EVP_PKEY_CTX_set_dh_nid(ctx, nid) <= 0)
+			goto fail;
+	} else if (EVP_PKEY_CTX_set_dh_paramgen_type(ctx,
+	    DH_PARAMGEN_TYPE_GENERATOR) <= 0 ||
+	    EVP_PKEY_CTX_set_dh_paramgen_prime_len(ctx, bits) <= 0 ||
+	    EVP_PKEY_CTX_set_dh_paramgen_generator(ctx, 2) <= 0)
+		goto fail;
+	if (EVP_PKEY_paramgen(ctx, &pk) <= 0)
+		goto fail;
+	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
+	    !PEM_write_bio_Parameters(bio, pk))
+		goto fail;
+	BIO_get_mem_ptr(bio, &mem);
+	if ((*out = malloc(mem->length + 1)) == NULL)
+		goto fail;
+	memcpy(*out, mem->data, mem->length);
+	(*out)[mem->length] = '\0';
+	*outlen = mem->length;
+	rv = 0;
+fail:
+	if (rv == -1)
+		log_ssl("making DH parameters");
+	BIO_free(bio);
+	EVP_PKEY_free(pk);
+	EVP_PKEY_CTX_free(ctx);
+	return (rv);
+}
+
+/*
+ * Whether pem (from a child, say) is usable: 0, or -1 with a message.
+ */
+int
+dhparam_verify_pem(const char *pem, size_t len, int bits)
+{
+	char	why[128];
+
+	if (dh_ok(pem, len, bits, why, sizeof(why)) == -1) {
+		log_warnx("new DH parameters rejected: %s", why);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Writes pem to path atomically, mode 0644.  Returns 0 or -1 (logged).
+ */
+int
+dhparam_write(const char *path, const char *pem, size_t len)
+{
+	return (util_write_atomic(path, pem, len, 0644));
+}

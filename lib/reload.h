@@ -1,0 +1,20 @@
+/*
+ * The only place that signals another process or runs a reload
+ * command.
+ */
+#ifndef SMTLSD_RELOAD_H
+#define SMTLSD_RELOAD_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+
+#include "conf.h"
+
+int	reload_read_pid(const char *, pid_t *, char *, size_t);
+int	reload_check_pid(pid_t, const char *, char *, size_t);
+int	reload_signal(const struct conf *, pid_t *, char *, size_t);
+pid_t	reload_spawn(const char *);
+int	reload_run_wait(const char *, long, char *, size_t);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * Atomic file replacement and bounded reads.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+/*
+ * Replaces path with len bytes of buf, mode mode: a temporary file in
+ * the same directory (O_EXCL|O_NOFOLLOW), fsync, rename, fsync of the
+ * directory.  A symbolic link at path is refused, not followed.  Returns
+ * 0, or -1 with the reason logged and the old file left in place.
+ */
+int
+util_write_atomic(const char *path, const void *buf, size_t len,
+    mode_t mode)
+{
+	struct stat	 st;
+	char		 dir[PATH_MAX], tmp[PATH_MAX + 32], *base;
+	size_t		 off = 0;
+	ssize_t		 n;
+	int		 fd = -1, dfd = -1, tries, saved;
+
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		log_warnx("%s: is a symbolic link; not replacing it", path);
+		return (-1);
+	}
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir)) {
+		log_warnx("%s: path too long", path);
+		return (-1);
+	}
+	base = dirname(dir);
+	if (base != dir)
+		strlcpy(dir, base, sizeof(dir));
+	for (tries = 0; tries < 16; tries++) {
+		snprintf(tmp, sizeof(tmp), "%s/.smtlsd.tmp.%08x%08x", dir,
+		    arc4random(), arc4random());
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, mode);
+		if (fd != -1 || errno != EEXIST)
+			break;
+	}
+	if (fd == -1) {
+		log_warn("%s: cannot create a temporary file in %s", path,
+		    dir);
+		return (-1);
+	}
+	if (fchmod(fd, mode) == -1)
+		goto fail;
+	while (off < len) {
+		if ((n = write(fd, (const char *)buf + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1)
+		goto fail;
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return (0);
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	log_warn("%s: writing failed, the old file is kept", path);
+	return (-1);
+}
+
+/*
+ * Reads at most max bytes of a regular file into a new NUL-terminated
+ * buffer.  flags are added to open(2) (O_NOFOLLOW, say).  Returns 0, or
+ * -1 with errno set (EFBIG when larger than max, EINVAL when not a
+ * regular file); nothing is logged.
+ */
+int
+util_read_file(const char *path, int flags, size_t max, char **out,
+    size_t *outlen)
+{
+	struct stat	 st;
+	char		*buf;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags)) == -1)
+		return (-1);
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if ((size_t)st.st_size > max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+		goto fail;
+	while (len < (size_t)st.st_size) {
+		if ((n = read(fd, buf + len, (size_t)st.st_size - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			saved = errno;
+			free(buf);
+			errno = saved;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	*out = buf;
+	*outlen = len;
+	return (0);
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return (-1);
+}

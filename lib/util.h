@@ -1,0 +1,14 @@
+/*
+ * Small helpers shared by the library: atomic file writes and reads.
+ */
+#ifndef SMTLSD_UTIL_H
+#define SMTLSD_UTIL_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+
+int	util_write_atomic(const char *, const void *, size_t, mode_t);
+int	util_read_file(const char *, int, size_t, char **, size_t *);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * Watching with inotify(7), Linux.  One inotify descriptor read by
+ * libevent; a watch per inode, each with the names it cares about.
+ * Re-arming adds the new watches before removing the old ones, so no
+ * change in between is lost (inotify gives an inode the same watch
+ * descriptor again).
+ */
+
+#include <sys/types.h>
+#include <sys/inotify.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "watch.h"
+
+#define MASK	(IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_CREATE | \
+		    IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | \
+		    IN_MOVED_FROM | IN_MOVED_TO)
+
+struct iwatch {
+	int	 wd;
+	char	*name;		/* NULL: anything */
+};
+
+struct inotify_impl {
+	int		 fd;
+	struct event	*ev;
+	watch_cb	 cb;
+	void		*arg;
+	struct iwatch	*w;
+	size_t		 nw;
+};
+
+static int
+relevant(struct inotify_impl *in, const struct inotify_event *ev)
+{
+	size_t	i;
+
+	if (ev->mask & IN_Q_OVERFLOW)
+		return (1);
+	if (ev->mask & IN_IGNORED)
+		return (0);
+	for (i = 0; i < in->nw; i++) {
+		if (in->w[i].wd != ev->wd)
+			continue;
+		if (in->w[i].name == NULL)
+			return (1);
+		if (ev->len > 0 && strcmp(in->w[i].name, ev->name) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+static void
+inotify_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct inotify_impl		*in = arg;
+	const struct inotify_event	*ev;
+	char				 buf[16384]
+					    __attribute__((aligned(8)));
+	ssize_t				 n;
+	size_t				 off;
+	int				 changed = 0;
+
+	(void)what;
+	for (;;) {
+		if ((n = read(fd, buf, sizeof(buf))) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				log_warn("inotify read");
+			break;
+		}
+		if (n == 0)
+			break;
+		for (off = 0; off < (size_t)n;
+		    off += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)(buf + off);
+			if (relevant(in, ev))
+				changed = 1;
+		}
+	}
+	if (changed)
+		in->cb(in->arg);
+}
+
+static void *
+inotify_init_impl(struct event_base *base, long poll_ms, watch_cb cb,
+    void *arg)
+{
+	struct inotify_impl	*in;
+
+	(void)poll_ms;
+	if ((in = calloc(1, sizeof(*in))) == NULL)
+		return (NULL);
+	if ((in->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
+		log_warn("inotify_init1");
+		free(in);
+		return (NULL);
+	}
+	in->cb = cb;
+	in->arg = arg;
+	in->ev = event_new(base, in->fd, EV_READ | EV_PERSIST, inotify_read,
+	    in);
+	if (in->ev == NULL || event_add(in->ev, NULL) == -1) {
+		log_warnx("inotify: cannot register with libevent");
+		close(in->fd);
+		free(in);
+		return (NULL);
+	}
+	return (in);
+}
+
+static void
+iwatch_free(struct iwatch *w, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(w[i].name);
+	free(w);
+}
+
+static int
+inotify_arm(void *impl, struct watch_target *t, size_t n)
+{
+	struct inotify_impl	*in = impl;
+	struct iwatch		*nw;
+	size_t			 i, j, k = 0;
+	int			 wd;
+
+	if ((nw = calloc(n ? n : 1, sizeof(*nw))) == NULL) {
+		log_warn("inotify");
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		wd = inotify_add_watch(in->fd, t[i].path, MASK);
+		if (wd == -1) {
+			if (errno != ENOENT && errno != ENOTDIR)
+				log_warn("inotify: watching %s", t[i].path);
+			continue;
+		}
+		nw[k].wd = wd;
+		if (t[i].name != NULL &&
+		    (nw[k].name = strdup(t[i].name)) == NULL) {
+			log_warn("inotify");
+			iwatch_free(nw, k);
+			return (-1);
+		}
+		k++;
+	}
+	/* Old watches that no new target reuses. */
+	for (i = 0; i < in->nw; i++) {
+		for (j = 0; j < k && nw[j].wd != in->w[i].wd; j++)
+			;
+		if (j == k) {
+			for (j = 0; j < i && in->w[j].wd != in->w[i].wd; j++)
+				;
+			if (j == i)
+				inotify_rm_watch(in->fd, in->w[i].wd);
+		}
+	}
+	iwatch_free(in->w, in->nw);
+	in->w = nw;
+	in->nw = k;
+	return (0);
+}
+
+static void
+inotify_free_impl(void *impl)
+{
+	struct inotify_impl	*in = impl;
+
+	if (in == NULL)
+		return;
+	event_free(in->ev);
+	close(in->fd);
+	iwatch_free(in->w, in->nw);
+	free(in);
+}
+
+const struct watch_ops	watch_native_ops = {
+	"inotify", inotify_init_impl, inotify_arm, inotify_free_impl
+};

@@ -1,0 +1,53 @@
+/*
+ * Watching files and directories for changes: one small interface, one
+ * file per method (watch-inotify.c on Linux, watch-kqueue.c on the
+ * BSDs, watch-poll.c everywhere for file systems without events),
+ * driven by libevent.
+ *
+ * The caller declares the whole set of paths after every pass
+ * (watch_begin, watch_add..., watch_commit); each path is watched
+ * together with its parent directory, so that a file replaced by
+ * rename, deleted and re-created, reached through a swapped symbolic
+ * link, or not there yet, is noticed.  The callback only says "something
+ * changed"; the caller decides what.
+ */
+#ifndef SMTLSD_WATCH_H
+#define SMTLSD_WATCH_H
+
+#include <stddef.h>
+
+#include "conf.h"
+
+struct event_base;
+
+#define WATCH_NOPARENT	0x01	/* only the object itself, not its name */
+
+typedef void	(*watch_cb)(void *);
+
+/* One concrete thing to watch: a path, and in a directory maybe a name. */
+struct watch_target {
+	char	*path;
+	char	*name;		/* NULL: any change; else only this entry */
+};
+
+struct watch_ops {
+	const char	*name;
+	void		*(*init)(struct event_base *, long, watch_cb, void *);
+	int		 (*arm)(void *, struct watch_target *, size_t);
+	void		 (*free)(void *);
+};
+
+extern const struct watch_ops	watch_poll_ops;
+extern const struct watch_ops	watch_native_ops;
+
+struct watch;
+
+struct watch	*watch_new(struct event_base *, enum conf_watch, long,
+		    watch_cb, void *);
+const char	*watch_method(const struct watch *);
+void		 watch_begin(struct watch *);
+int		 watch_add(struct watch *, const char *, int);
+int		 watch_commit(struct watch *);
+void		 watch_free(struct watch *);
+
+#endif
