@@ -31,7 +31,7 @@ LIB_HDRS=	lib/compat.h lib/log.h lib/conf.h lib/bundle.h lib/store.h \
 		lib/watch.h
 
 PROG=		daemon/smtlsd
-PROG_OBJS=	daemon/smtlsd.o daemon/pass.o daemon/engine.o
+PROG_OBJS=	daemon/smtlsd.o daemon/pass.o daemon/engine.o daemon/resync.o
 PROG_HDRS=	daemon/pass.h daemon/engine.h
 
 TEST_PROGS=	tests/conf_test tests/bundle_test

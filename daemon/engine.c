@@ -1,18 +1,573 @@
+/*
+ * The daemon.  Everything happens in one libevent loop: watch events
+ * restart a settle timer, and when the inputs have been quiet for
+ * `settle' seconds one pass runs.  Changes that arrive during a pass
+ * are queued by the kernel and start the timer again afterwards.
+ * Anything slow runs in a child the loop reaps: DH parameter generation
+ * and reload_command.  Signals arrive through libevent: SIGHUP re-reads
+ * the configuration, SIGUSR1 forces a full pass, SIGTERM and SIGINT end.
+ *
+ * Reloads are never sent close together: after a signal, smtlsd waits
+ * until sendmail's pidfile names a new live process (sendmail
+ * re-executes itself on SIGHUP, and a second SIGHUP within ~10 ms kills
+ * it) before it may signal again; reloads wanted meanwhile become one.
+ *
+ * While nothing changes nothing runs: no timer is pending unless a
+ * change, a reload or a child is being waited for, or watch poll is in
+ * use.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <libutil.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+
 #include "conf.h"
+#include "dhparam.h"
 #include "engine.h"
 #include "log.h"
+#include "pass.h"
+#include "reload.h"
+#include "util.h"
+#include "watch.h"
 
-int
-engine_main(struct conf *conf, int debug)
+#define SMTLSD_VERSION		"0.1"
+#define AWAIT_MS		15000	/* for sendmail's new pid */
+#define RESYNC_WAIT_S		300
+
+struct engine {
+	struct event_base	*base;
+	struct conf		*conf;
+	const char		*conf_path;
+	int			 conf_flags;
+	struct pass_state	 ps;
+	struct watch		*watch;
+	struct pidfh		*pfh;
+	struct event		*ev_settle;
+	struct event		*ev_sig[5];
+	unsigned long		 passes;
+	unsigned long		 resyncs;
+	/* DH child */
+	pid_t			 dh_pid;
+	int			 dh_fd;
+	struct event		*ev_dh;
+	char			*dh_buf;
+	size_t			 dh_len;
+	int			 dh_eof;
+	int			 dh_status;
+	int			 dh_exited;
+	/* reloads */
+	int			 awaiting;	/* a new sendmail pid */
+	pid_t			 awaiting_old;
+	struct event		*ev_await;
+	pid_t			 cmd_pid;
+	struct event		*ev_cmd;
+	int			 reload_pending;
+};
+
+static void	engine_pass(struct engine *, int);
+static void	engine_rearm(struct engine *);
+static void	engine_reload(struct engine *);
+
+static void
+ms_to_tv(long ms, struct timeval *tv)
 {
-	(void)conf; (void)debug;
-	log_warnx("daemon mode not yet implemented");
-	return (1);
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+static void
+status_write(struct engine *e, const char *result, const char *msg)
+{
+	char	buf[512];
+	int	n;
+
+	n = snprintf(buf, sizeof(buf), "%ld %lu %lu %lld %s %s\n",
+	    (long)getpid(), e->passes, e->resyncs, (long long)time(NULL),
+	    result, msg);
+	if (n > 0 && (size_t)n < sizeof(buf))
+		util_write_atomic(e->conf->status_file, buf, (size_t)n, 0644);
+}
+
+static void
+on_change(void *arg)
+{
+	struct engine	*e = arg;
+	struct timeval	 tv;
+	pid_t		 pid;
+	char		 why[256];
+
+	if (e->awaiting &&
+	    reload_read_pid(e->conf->reload_pidfile, &pid, why,
+	    sizeof(why)) == 0 && pid != e->awaiting_old &&
+	    reload_check_pid(pid, e->conf->reload_process, why,
+	    sizeof(why)) == 0) {
+		log_info("%s is back as pid %ld", e->conf->reload_process,
+		    (long)pid);
+		e->awaiting = 0;
+		evtimer_del(e->ev_await);
+		if (e->reload_pending) {
+			e->reload_pending = 0;
+			engine_reload(e);
+		}
+	}
+	ms_to_tv(e->conf->settle_ms, &tv);
+	evtimer_add(e->ev_settle, &tv);
+}
+
+static void
+on_settle(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	engine_pass(arg, 0);
+}
+
+static void
+on_await_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine	*e = arg;
+
+	(void)fd;
+	(void)what;
+	log_warnx("%s did not come back with a new pid in %s within %d s "
+	    "of the reload; check it", e->conf->reload_process,
+	    e->conf->reload_pidfile, AWAIT_MS / 1000);
+	e->awaiting = 0;
+	engine_rearm(e);
+	if (e->reload_pending) {
+		e->reload_pending = 0;
+		engine_reload(e);
+	}
+}
+
+static void
+on_cmd_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine	*e = arg;
+
+	(void)fd;
+	(void)what;
+	if (e->cmd_pid > 0) {
+		log_warnx("reload_command \"%s\" still running after %ld ms; "
+		    "killing it", e->conf->reload_command,
+		    e->conf->reload_timeout_ms);
+		kill(-e->cmd_pid, SIGKILL);
+	}
+}
+
+/*
+ * Makes sendmail reload, unless it is still coming back from the last
+ * reload: then once it is back.
+ */
+static void
+engine_reload(struct engine *e)
+{
+	struct timeval	 tv;
+	char		 why[256];
+	pid_t		 pid;
+
+	e->ps.reload_wanted = 0;
+	if (e->awaiting || e->cmd_pid > 0) {
+		e->reload_pending = 1;
+		return;
+	}
+	if (e->conf->reload_command != NULL) {
+		if ((e->cmd_pid = reload_spawn(e->conf->reload_command)) > 0) {
+			log_info("running reload_command \"%s\" (%s)",
+			    e->conf->reload_command, e->ps.reload_why);
+			ms_to_tv(e->conf->reload_timeout_ms, &tv);
+			evtimer_add(e->ev_cmd, &tv);
+		}
+		return;
+	}
+	if (e->conf->reload_signal == 0)
+		return;
+	switch (reload_signal(e->conf, &pid, why, sizeof(why))) {
+	case -1:
+		log_warnx("not reloading %s: %s", e->conf->reload_process,
+		    why);
+		status_write(e, "failed", why);
+		return;
+	case 1:
+		log_info("%s: nothing to reload", why);
+		return;
+	}
+	log_info("reloaded %s (pid %ld): %s", e->conf->reload_process,
+	    (long)pid, e->ps.reload_why);
+	e->awaiting = 1;
+	e->awaiting_old = pid;
+	ms_to_tv(AWAIT_MS, &tv);
+	evtimer_add(e->ev_await, &tv);
+	engine_rearm(e);	/* now watching the pidfile */
+}
+
+static void
+dh_finish(struct engine *e)
+{
+	int	ok = 0;
+
+	if (!e->dh_eof || !e->dh_exited)
+		return;
+	if (WIFEXITED(e->dh_status) && WEXITSTATUS(e->dh_status) == 0 &&
+	    dhparam_verify_pem(e->dh_buf, e->dh_len, e->conf->dh_bits) == 0 &&
+	    dhparam_write(e->conf->dh_params, e->dh_buf, e->dh_len) == 0)
+		ok = 1;
+	else if (!WIFEXITED(e->dh_status) || WEXITSTATUS(e->dh_status) != 0)
+		log_warnx("DH parameter generation failed (child %s %d); "
+		    "trying again at the next pass",
+		    WIFEXITED(e->dh_status) ? "exited" : "killed by signal",
+		    WIFEXITED(e->dh_status) ? WEXITSTATUS(e->dh_status) :
+		    WTERMSIG(e->dh_status));
+	free(e->dh_buf);
+	e->dh_buf = NULL;
+	e->dh_len = 0;
+	e->dh_pid = 0;
+	if (ok) {
+		log_info("dh_params %s: written", e->conf->dh_params);
+		pass_dh_written(e->conf, &e->ps);
+		engine_rearm(e);
+		if (e->ps.reload_wanted)
+			engine_reload(e);
+	}
+}
+
+static void
+on_dh_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine	*e = arg;
+	char		 buf[4096], *nbuf;
+	ssize_t		 n;
+
+	(void)what;
+	if ((n = read(fd, buf, sizeof(buf))) == -1) {
+		if (errno == EINTR || errno == EAGAIN)
+			return;
+		n = 0;
+	}
+	if (n > 0) {
+		if (e->dh_len + (size_t)n > 256 * 1024 ||
+		    (nbuf = realloc(e->dh_buf, e->dh_len + n + 1)) == NULL) {
+			n = 0;
+		} else {
+			e->dh_buf = nbuf;
+			memcpy(e->dh_buf + e->dh_len, buf, (size_t)n);
+			e->dh_len += (size_t)n;
+			e->dh_buf[e->dh_len] = '\0';
+			return;
+		}
+	}
+	event_free(e->ev_dh);
+	e->ev_dh = NULL;
+	close(e->dh_fd);
+	e->dh_fd = -1;
+	e->dh_eof = 1;
+	dh_finish(e);
+}
+
+/*
+ * Generates DH parameters in a child that writes them, as PEM, to a
+ * pipe; the loop reads them and writes the file.
+ */
+static void
+dh_spawn(struct engine *e)
+{
+	char	*pem;
+	size_t	 len, off;
+	ssize_t	 n;
+	int	 fds[2], sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT, SIGCHLD };
+	size_t	 i;
+
+	if (e->dh_pid > 0)
+		return;
+	if (pipe(fds) == -1) {
+		log_warn("DH parameters: pipe");
+		return;
+	}
+	switch (e->dh_pid = fork()) {
+	case -1:
+		log_warn("DH parameters: fork");
+		close(fds[0]);
+		close(fds[1]);
+		e->dh_pid = 0;
+		return;
+	case 0:
+		/* libevent's handlers belong to the parent. */
+		for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+			signal(sigs[i], SIG_DFL);
+		close(fds[0]);
+		if (dhparam_make(e->conf->dh_source, e->conf->dh_bits, &pem,
+		    &len) == -1)
+			_exit(1);
+		for (off = 0; off < len; off += (size_t)n)
+			if ((n = write(fds[1], pem + off, len - off)) <= 0)
+				_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	e->dh_fd = fds[0];
+	e->dh_eof = e->dh_exited = 0;
+	fcntl(e->dh_fd, F_SETFL, O_NONBLOCK);
+	fcntl(e->dh_fd, F_SETFD, FD_CLOEXEC);
+	e->ev_dh = event_new(e->base, e->dh_fd, EV_READ | EV_PERSIST,
+	    on_dh_read, e);
+	event_add(e->ev_dh, NULL);
+	log_info("generating %d-bit DH parameters in child %ld",
+	    e->conf->dh_bits, (long)e->dh_pid);
+}
+
+static void
+on_sigchld(struct engine *e)
+{
+	pid_t	pid;
+	int	status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == e->dh_pid) {
+			e->dh_status = status;
+			e->dh_exited = 1;
+			dh_finish(e);
+		} else if (pid == e->cmd_pid) {
+			e->cmd_pid = 0;
+			evtimer_del(e->ev_cmd);
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+				log_info("reload_command \"%s\" done",
+				    e->conf->reload_command);
+			else if (WIFEXITED(status))
+				log_warnx("reload_command \"%s\" exited %d",
+				    e->conf->reload_command,
+				    WEXITSTATUS(status));
+			else
+				log_warnx("reload_command \"%s\" killed by "
+				    "signal %d", e->conf->reload_command,
+				    WTERMSIG(status));
+			if (e->reload_pending) {
+				e->reload_pending = 0;
+				engine_reload(e);
+			}
+		}
+	}
+}
+
+static void
+lock_path(const char *certdir, char *buf, size_t len)
+{
+	char	tmp[PATH_MAX], *p;
+
+	strlcpy(tmp, certdir, sizeof(tmp));
+	p = dirname(tmp);
+	snprintf(buf, len, "%s/lock", p);
+}
+
+/*
+ * Declares everything a change of which needs a pass.
+ */
+static void
+engine_rearm(struct engine *e)
+{
+	struct conf_path	*cp;
+	struct domain		*d;
+	char			 path[PATH_MAX], real[PATH_MAX];
+
+	watch_begin(e->watch);
+	TAILQ_FOREACH(cp, &e->conf->ca_bundles, entry) {
+		watch_add(e->watch, cp->path, 0);
+		if (realpath(cp->path, real) != NULL &&
+		    strcmp(real, cp->path) != 0)
+			watch_add(e->watch, real, 0);
+	}
+	TAILQ_FOREACH(cp, &e->conf->acme_dirs, entry) {
+		watch_add(e->watch, cp->path, 0);
+		lock_path(cp->path, path, sizeof(path));
+		watch_add(e->watch, path, 0);
+	}
+	TAILQ_FOREACH(d, &e->ps.domains, entry) {
+		watch_add(e->watch, d->dir, 0);
+		strlcpy(real, d->dir, sizeof(real));
+		lock_path(dirname(real), path, sizeof(path));
+		watch_add(e->watch, path, 0);
+	}
+	watch_add(e->watch, e->conf->dh_params, WATCH_NOPARENT);
+	if (e->awaiting)
+		watch_add(e->watch, e->conf->reload_pidfile, 0);
+	watch_commit(e->watch);
+}
+
+static void
+engine_pass(struct engine *e, int resync)
+{
+	struct pass_result	r;
+
+	evtimer_del(e->ev_settle);
+	memset(&r, 0, sizeof(r));
+	pass_run(e->conf, &e->ps, 0, &r);
+	e->passes++;
+	if (resync)
+		e->resyncs++;
+	log_debug("pass %lu: %zu certificates, %zu added, %zu replaced, "
+	    "%zu removed, %zu unchanged; %zu of %zu certificate sets good",
+	    e->passes, r.store.certs, r.store.added, r.store.replaced,
+	    r.store.removed, r.store.unchanged, r.domains_valid, r.domains);
+	if (r.store.added + r.store.replaced + r.store.removed > 0)
+		log_info("%s: %zu added, %zu replaced, %zu removed",
+		    e->conf->cert_dir, r.store.added, r.store.replaced,
+		    r.store.removed);
+	status_write(e, r.failed ? "failed" : "ok", r.failed ? r.reason :
+	    "all good");
+	if (e->ps.dh_wanted) {
+		e->ps.dh_wanted = 0;
+		dh_spawn(e);
+	}
+	engine_rearm(e);
+	if (e->ps.reload_wanted)
+		engine_reload(e);
+}
+
+static int
+engine_watch(struct engine *e)
+{
+	struct watch	*w;
+
+	w = watch_new(e->base, e->conf->watch, e->conf->poll_interval_ms,
+	    on_change, e);
+	if (w == NULL)
+		return (-1);
+	watch_free(e->watch);
+	e->watch = w;
+	return (0);
+}
+
+static void
+on_hup(struct engine *e)
+{
+	struct conf	*nc;
+
+	log_info("SIGHUP: re-reading %s", e->conf_path ? e->conf_path :
+	    conf_default_file);
+	if ((nc = conf_load(e->conf_path, e->conf_flags)) == NULL) {
+		log_warnx("keeping the configuration in use");
+		return;
+	}
+	if (strcmp(nc->pidfile, e->conf->pidfile) != 0)
+		log_warnx("pidfile changes only at restart");
+	conf_free(e->conf);
+	e->conf = nc;
+	if (engine_watch(e) == -1)
+		log_warnx("watching is broken until the next SIGHUP");
+	engine_pass(e, 0);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct engine	*e = arg;
+
+	(void)what;
+	switch (sig) {
+	case SIGHUP:
+		on_hup(e);
+		break;
+	case SIGUSR1:
+		log_info("SIGUSR1: full pass");
+		engine_pass(e, 1);
+		break;
+	case SIGCHLD:
+		on_sigchld(e);
+		break;
+	default:
+		log_info("signal %d: exiting", (int)sig);
+		event_base_loopbreak(e->base);
+		break;
+	}
 }
 
 int
-engine_resync(struct conf *conf)
+engine_main(struct conf *conf, const char *conf_path, int debug)
 {
-	(void)conf;
-	return (1);
+	struct engine	 e;
+	pid_t		 other;
+	int		 sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT, SIGCHLD };
+	size_t		 i;
+
+	memset(&e, 0, sizeof(e));
+	e.conf = conf;
+	e.conf_path = conf_path;
+	e.conf_flags = conf_path == NULL ? CONF_MISSING_OK : 0;
+	e.dh_fd = -1;
+
+	if ((e.pfh = pidfile_open(conf->pidfile, 0644, &other)) == NULL) {
+		if (errno == EEXIST)
+			log_warnx("already running as pid %ld (%s)",
+			    (long)other, conf->pidfile);
+		else
+			log_warn("pidfile %s", conf->pidfile);
+		return (1);
+	}
+	if (!debug) {
+		if (daemon(0, 0) == -1) {
+			log_warn("daemon");
+			pidfile_remove(e.pfh);
+			return (1);
+		}
+		log_init(0, log_getverbose());
+	}
+	pidfile_write(e.pfh);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((e.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if (pass_state_init(&e.ps) == -1)
+		fatal("pass_state_init");
+	e.ev_settle = evtimer_new(e.base, on_settle, &e);
+	e.ev_await = evtimer_new(e.base, on_await_timeout, &e);
+	e.ev_cmd = evtimer_new(e.base, on_cmd_timeout, &e);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		e.ev_sig[i] = evsignal_new(e.base, sigs[i], on_signal, &e);
+		if (e.ev_sig[i] == NULL || evsignal_add(e.ev_sig[i], NULL) ==
+		    -1)
+			fatalx("signal %d", sigs[i]);
+	}
+	if (engine_watch(&e) == -1)
+		fatalx("cannot watch files");
+	log_info("smtlsd %s starting: %s, libevent %s, watch %s",
+	    SMTLSD_VERSION, OpenSSL_version(OPENSSL_VERSION),
+	    event_get_version(), watch_method(e.watch));
+	status_write(&e, "starting", "first pass");
+
+	engine_pass(&e, 0);
+	event_base_dispatch(e.base);
+
+	if (e.dh_pid > 0)
+		kill(e.dh_pid, SIGTERM);
+	if (e.cmd_pid > 0)
+		kill(-e.cmd_pid, SIGTERM);
+	status_write(&e, "stopped", "exited");
+	pidfile_remove(e.pfh);
+	watch_free(e.watch);
+	if (e.ev_dh != NULL)
+		event_free(e.ev_dh);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		event_free(e.ev_sig[i]);
+	event_free(e.ev_settle);
+	event_free(e.ev_await);
+	event_free(e.ev_cmd);
+	event_base_free(e.base);
+	pass_state_free(&e.ps);
+	free(e.dh_buf);
+	conf_free(e.conf);
+	return (0);
 }

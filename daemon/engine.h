@@ -6,7 +6,7 @@
 
 #include "conf.h"
 
-int	engine_main(struct conf *, int);
+int	engine_main(struct conf *, const char *, int);
 int	engine_resync(struct conf *);
 
 #endif

@@ -1,27 +1,68 @@
 /*
- * One pass over everything smtlsd keeps: the CA store, the DH
- * parameters, the ACME certificate sets, and a sendmail reload when one
- * is due.
+ * One pass over everything smtlsd keeps: the CA store (bundles plus the
+ * chains of the ACME certificate sets), the DH parameters, and the
+ * decision whether sendmail must reload.
  */
 #ifndef SMTLSD_PASS_H
 #define SMTLSD_PASS_H
 
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <time.h>
+
+#include "acme.h"
+#include "bundle.h"
 #include "conf.h"
 #include "store.h"
 
 #define PASS_DRYRUN	0x01	/* report what would change, change nothing */
+#define PASS_ONESHOT	0x02	/* -1: make DH parameters and reload here */
+
+struct domain {
+	TAILQ_ENTRY(domain)	 entry;
+	char			*dir;
+	int			 seen;
+	int			 acted;		/* acted_fp is set */
+	unsigned char		 acted_fp[CERT_FPLEN];
+	char			*good_chain;	/* chain.pem of the last good set */
+	size_t			 good_len;
+	enum acme_state		 said_state;	/* what was last reported */
+	char			 said[256];
+};
+TAILQ_HEAD(domains, domain);
+
+/* What lives from one pass to the next in the daemon. */
+struct pass_state {
+	struct store	*store;
+	struct domains	 domains;
+	int		 dh_seen;	/* dh_dev/ino/mtime are set */
+	dev_t		 dh_dev;
+	ino_t		 dh_ino;
+	struct timespec	 dh_mtime;
+	char		 dh_said[256];
+	/* Set by a pass for the engine. */
+	int		 dh_wanted;	/* parameters must be generated */
+	int		 reload_wanted;
+	char		 reload_why[256];
+};
 
 struct pass_result {
 	struct store_stats	 store;
 	size_t			 bundle_certs;	/* blocks read, duplicates too */
 	size_t			 duplicates;
+	size_t			 domains;
+	size_t			 domains_valid;
 	int			 failed;
 	char			 reason[256];	/* first failure, for status */
 };
 
-int	pass_store(const struct conf *, struct store *, int,
+int	pass_state_init(struct pass_state *);
+void	pass_state_free(struct pass_state *);
+int	pass_run(const struct conf *, struct pass_state *, int,
 	    struct pass_result *);
-int	pass_run(const struct conf *, struct store *, int,
-	    struct pass_result *);
+int	pass_dh_written(const struct conf *, struct pass_state *);
+void	pass_fail(struct pass_result *, const char *, ...)
+	    __attribute__((__format__(printf, 2, 3)));
 
 #endif

@@ -42,10 +42,10 @@ summary(const struct conf *conf, const struct pass_result *r, int dryrun)
 	const struct store_stats	*s = &r->store;
 
 	fprintf(stderr, "smtlsd: %s: %zu certificates (%zu duplicates "
-	    "dropped), %zu hashes shared, %s%zu added, %zu replaced, "
+	    "dropped, %zu hash%s shared), %s%zu added, %zu replaced, "
 	    "%zu removed, %zu unchanged; %zu files not ours\n",
 	    conf->cert_dir, s->certs, r->duplicates, s->collisions,
-	    dryrun ? "would be: " : "", s->added, s->replaced, s->removed,
+	    s->collisions == 1 ? "" : "es", dryrun ? "would be: " : "", s->added, s->replaced, s->removed,
 	    s->unchanged, s->foreign);
 }
 
@@ -53,7 +53,7 @@ int
 main(int argc, char *argv[])
 {
 	struct conf		*conf;
-	struct store		*store;
+	struct pass_state	 ps;
 	struct pass_result	 r;
 	const char		*file = NULL;
 	int			 ch, debug = 0, check = 0, once = 0, dryrun = 0;
@@ -105,16 +105,17 @@ main(int argc, char *argv[])
 	if (resync)
 		exit(engine_resync(conf));
 	if (once || dryrun) {
-		if ((store = store_new()) == NULL)
-			fatal("store_new");
+		if (pass_state_init(&ps) == -1)
+			fatal("pass_state_init");
 		memset(&r, 0, sizeof(r));
-		rv = pass_run(conf, store, dryrun ? PASS_DRYRUN : 0, &r);
+		rv = pass_run(conf, &ps, dryrun ? PASS_DRYRUN : PASS_ONESHOT,
+		    &r);
 		summary(conf, &r, dryrun);
 		if (r.failed)
 			fprintf(stderr, "smtlsd: pass failed: %s\n", r.reason);
-		store_free(store);
+		pass_state_free(&ps);
 		conf_free(conf);
 		exit(rv == 0 ? 0 : 1);
 	}
-	exit(engine_main(conf, debug));
+	exit(engine_main(conf, file, debug));
 }

@@ -19,6 +19,8 @@
 #include <openssl/dh.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
 
 #include "conf.h"
@@ -109,37 +111,33 @@ dhparam_check(const char *path, int bits, char *why, size_t whylen)
 int
 dhparam_make(enum conf_dhsource src, int bits, char **out, size_t *outlen)
 {
+	OSSL_PARAM	 params[4], *p = params;
 	EVP_PKEY_CTX	*ctx = NULL;
 	EVP_PKEY	*pk = NULL;
 	BIO		*bio = NULL;
 	BUF_MEM		*mem;
-	int		 nid = NID_undef, rv = -1;
+	size_t		 pbits = (size_t)bits;
+	int		 gen = 2, rv = -1;
+	char		 type[] = "generator", group[16];
 
-	switch (src) {
-	case DH_FFDHE2048:
-		nid = NID_ffdhe2048;
-		break;
-	case DH_FFDHE3072:
-		nid = NID_ffdhe3072;
-		break;
-	case DH_FFDHE4096:
-		nid = NID_ffdhe4096;
-		break;
-	default:
-		break;
+	/* Parameters, not the ctrl macros: 3.0 crashes in the latter. */
+	if (src == DH_GENERATE) {
+		*p++ = OSSL_PARAM_construct_utf8_string(
+		    OSSL_PKEY_PARAM_FFC_TYPE, type, 0);
+		*p++ = OSSL_PARAM_construct_size_t(OSSL_PKEY_PARAM_FFC_PBITS,
+		    &pbits);
+		*p++ = OSSL_PARAM_construct_int(OSSL_PKEY_PARAM_DH_GENERATOR,
+		    &gen);
+	} else {
+		strlcpy(group, conf_dhsource_name(src), sizeof(group));
+		*p++ = OSSL_PARAM_construct_utf8_string(
+		    OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
 	}
+	*p = OSSL_PARAM_construct_end();
 	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "DH", NULL)) == NULL ||
-	    EVP_PKEY_paramgen_init(ctx) <= 0)
-		goto fail;
-	if (nid != NID_undef) {
-		if (EVP_PKEY_CTX_set_dh_nid(ctx, nid) <= 0)
-			goto fail;
-	} else if (EVP_PKEY_CTX_set_dh_paramgen_type(ctx,
-	    DH_PARAMGEN_TYPE_GENERATOR) <= 0 ||
-	    EVP_PKEY_CTX_set_dh_paramgen_prime_len(ctx, bits) <= 0 ||
-	    EVP_PKEY_CTX_set_dh_paramgen_generator(ctx, 2) <= 0)
-		goto fail;
-	if (EVP_PKEY_paramgen(ctx, &pk) <= 0)
+	    EVP_PKEY_paramgen_init(ctx) <= 0 ||
+	    EVP_PKEY_CTX_set_params(ctx, params) <= 0 ||
+	    EVP_PKEY_paramgen(ctx, &pk) <= 0)
 		goto fail;
 	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
 	    !PEM_write_bio_Parameters(bio, pk))

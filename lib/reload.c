@@ -99,8 +99,9 @@ reload_check_pid(pid_t pid, const char *name, char *why, size_t whylen)
 
 /*
  * Signals the process named in reload_pidfile, after checking it.
- * Returns 0 with the pid in *signalled, or -1 with why filled in and
- * nothing sent.
+ * Returns 0 with the pid in *signalled; 1 when there is no pidfile (the
+ * program is not running, and reads the files when it starts); or -1
+ * with why filled in and nothing sent.
  */
 int
 reload_signal(const struct conf *conf, pid_t *signalled, char *why,
@@ -108,6 +109,11 @@ reload_signal(const struct conf *conf, pid_t *signalled, char *why,
 {
 	pid_t	pid;
 
+	if (access(conf->reload_pidfile, F_OK) == -1 && errno == ENOENT) {
+		snprintf(why, whylen, "no pidfile %s: not running",
+		    conf->reload_pidfile);
+		return (1);
+	}
 	if (reload_read_pid(conf->reload_pidfile, &pid, why, whylen) == -1 ||
 	    reload_check_pid(pid, conf->reload_process, why, whylen) == -1)
 		return (-1);

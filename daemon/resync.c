@@ -1,0 +1,118 @@
+/*
+ * smtlsd -R: make the running daemon do a full pass and say how it went,
+ * or do the pass here when no daemon runs.  The daemon counts the passes
+ * that SIGUSR1 asked for in its status file ("pid passes resyncs time
+ * result message"); we wait for that count to grow.
+ */
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <libutil.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "engine.h"
+#include "log.h"
+#include "pass.h"
+#include "util.h"
+
+#define RESYNC_WAIT_MS	(300 * 1000)
+
+struct status {
+	long		 pid;
+	unsigned long	 passes, resyncs;
+	char		 result[16];
+	char		 msg[400];
+};
+
+static int
+status_read(const char *path, struct status *st)
+{
+	char	*buf;
+	size_t	 len;
+	int	 n, off = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (util_read_file(path, 0, 4096, &buf, &len) == -1)
+		return (-1);
+	n = sscanf(buf, "%ld %lu %lu %*d %15s %n", &st->pid, &st->passes,
+	    &st->resyncs, st->result, &off);
+	if (n == 4 && off > 0) {
+		strlcpy(st->msg, buf + off, sizeof(st->msg));
+		st->msg[strcspn(st->msg, "\n")] = '\0';
+	}
+	free(buf);
+	return (n == 4 ? 0 : -1);
+}
+
+/*
+ * Runs one pass here, holding the pidfile so that no daemon starts
+ * meanwhile.
+ */
+static int
+resync_here(struct conf *conf, struct pidfh *pfh)
+{
+	struct pass_state	ps;
+	struct pass_result	r;
+
+	if (pass_state_init(&ps) == -1)
+		fatal("pass_state_init");
+	memset(&r, 0, sizeof(r));
+	pass_run(conf, &ps, PASS_ONESHOT, &r);
+	pass_state_free(&ps);
+	if (pfh != NULL)
+		pidfile_remove(pfh);
+	if (r.failed) {
+		printf("smtlsd: no daemon running; ran one pass: failed: %s\n",
+		    r.reason);
+		return (1);
+	}
+	printf("smtlsd: no daemon running; ran one pass: ok\n");
+	return (0);
+}
+
+int
+engine_resync(struct conf *conf)
+{
+	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
+	struct status	 before, now;
+	struct pidfh	*pfh;
+	pid_t		 pid;
+	long		 waited;
+
+	if ((pfh = pidfile_open(conf->pidfile, 0644, &pid)) != NULL)
+		return (resync_here(conf, pfh));
+	if (errno != EEXIST) {
+		log_warn("pidfile %s; running one pass here", conf->pidfile);
+		return (resync_here(conf, NULL));
+	}
+	if (status_read(conf->status_file, &before) == -1 ||
+	    before.pid != (long)pid)
+		before.resyncs = 0;
+	if (kill(pid, SIGUSR1) == -1) {
+		log_warn("signalling smtlsd (pid %ld)", (long)pid);
+		return (1);
+	}
+	for (waited = 0; waited < RESYNC_WAIT_MS; waited += 50) {
+		nanosleep(&ts, NULL);
+		if (status_read(conf->status_file, &now) == -1 ||
+		    now.pid != (long)pid || now.resyncs <= before.resyncs)
+			continue;
+		if (strcmp(now.result, "ok") == 0) {
+			printf("smtlsd: resync finished: ok\n");
+			return (0);
+		}
+		printf("smtlsd: resync finished: failed: %s\n", now.msg);
+		return (1);
+	}
+	printf("smtlsd: resync: no answer from pid %ld within %d s "
+	    "(see %s and the system log)\n", (long)pid,
+	    RESYNC_WAIT_MS / 1000, conf->status_file);
+	return (2);
+}
