@@ -806,9 +806,10 @@ execute(struct pass *p)
 	RB_FOREACH(e, slottree, &p->slots) {
 		if (e->plan != P_ADD && e->plan != P_REPLACE)
 			continue;
-		if (commit(p, e) == -1)
+		if (commit(p, e) == -1) {
 			p->st->errors++;
-		else if (e->plan == P_ADD)
+			failed = 1;
+		} else if (e->plan == P_ADD)
 			p->st->added++;
 		else
 			p->st->replaced++;
@@ -816,8 +817,16 @@ execute(struct pass *p)
 	if (writes > 0 && fsync(p->dirfd) == -1)
 		log_warn("%s: fsync", p->dir);
 
+	/*
+	 * A certificate that moves to another number is removed from the
+	 * old one only after it is in place: when anything could not be
+	 * put in place, a removal might take its last copy.
+	 */
+	if (failed)
+		log_warnx("%s: not every file could be put in place; removing "
+		    "nothing this time", p->dir);
 	RB_FOREACH(e, slottree, &p->slots) {
-		if (e->plan != P_REMOVE)
+		if (e->plan != P_REMOVE || failed)
 			continue;
 		slot_name(e->hash, e->n, name, sizeof(name));
 		if (!still_ours(p, e, name)) {
