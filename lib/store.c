@@ -63,6 +63,7 @@ struct entry {
 	int		 exists;	/* in the directory now */
 	int		 owned;		/* ours */
 	int		 known;		/* ours, and holds fp */
+	int		 vouched;	/* the index says we wrote it here */
 	int		 fixed;		/* keeps its number and content */
 	unsigned char	 fp[CERT_FPLEN];
 	struct stat	 st;
@@ -349,7 +350,7 @@ classify(struct pass *p, struct entry *e, const char *name)
 	    r->sec == (long long)e->st.st_mtim.tv_sec &&
 	    r->nsec == (long long)e->st.st_mtim.tv_nsec) {
 		memcpy(e->fp, r->fp, CERT_FPLEN);
-		e->owned = e->known = 1;
+		e->owned = e->known = e->vouched = 1;
 		p->hits++;
 		return;
 	}
@@ -571,9 +572,15 @@ plan(struct pass *p)
 	size_t		  ncerts = 0, nents = 0, i, j, k;
 	int		  rv = -1;
 
+	/*
+	 * A file's name gives its certificate's hash only when the index
+	 * says we wrote it under that name: a file of ours that was renamed
+	 * or copied says nothing about the hash.
+	 */
 	RB_FOREACH(c, certtree, &p->want->tree) {
 		memcpy(key.fp, c->fp, CERT_FPLEN);
-		if ((e = RB_FIND(fptree, &p->byfp, &key)) != NULL) {
+		if ((e = RB_FIND(fptree, &p->byfp, &key)) != NULL &&
+		    e->vouched) {
 			c->hash = e->hash;
 			c->hashed = 1;
 		} else if (cert_hash(c) == -1) {
