@@ -350,6 +350,15 @@ bundle_read_mem(struct certset *set, const char *name, const char *buf,
 				break;
 			p = eol + 1;
 		}
+		if (has_prefix(p, eol, "-----BEGIN ")) {
+			/* The block lost its end: read on from this line. */
+			log_warnx("%s:%zu: certificate has no END line "
+			    "before the next block at line %zu", name, start,
+			    line);
+			errors++;
+			line--;
+			continue;
+		}
 		if (!has_prefix(p, eol, endmark)) {
 			log_warnx("%s:%zu: certificate ends at line %zu with "
 			    "the wrong END line", name, start, line);
