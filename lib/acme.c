@@ -114,6 +114,10 @@ check_files(const char *dir, struct acme_set *s)
 	ssize_t		 n;
 	size_t		 i;
 
+	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		set_state(s, ACME_WAIT, "not a directory (yet)");
+		return (-1);
+	}
 	/* dehydrated's lock is ${BASEDIR}/lock, certs in BASEDIR/certs/. */
 	strlcpy(tmp, dir, sizeof(tmp));
 	base = dirname(tmp);
