@@ -2,7 +2,7 @@
  * FreeBSD parts: fsync(2) per file, sysctl(3) for process names.
  */
 
-#include <sys/types.h>
+#include <sys/param.h>
 #include <sys/sysctl.h>
 #include <sys/user.h>
 
