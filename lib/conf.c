@@ -173,9 +173,11 @@ split(struct parse *p, char *line, char **words, int max)
 				parse_error(p, "text after closing quote");
 				return (-1);
 			}
-			if (*s != '\0')
-				*s++ = '\0';
 			*d = '\0';
+			if (*s == '#')
+				return (n);	/* a comment right after */
+			if (*s != '\0')
+				s++;
 			continue;
 		}
 		words[n++] = s;
