@@ -552,6 +552,28 @@ signame(int signo)
 }
 
 /*
+ * Prints "kw value", quoting the value when the parser would otherwise
+ * split it or cut it short (blanks, '#', quotes, backslashes, empty).
+ */
+static void
+dump_value(FILE *fp, const char *kw, const char *val)
+{
+	const char	*s;
+
+	if (val[0] != '\0' && strpbrk(val, " \t#\"\\") == NULL) {
+		fprintf(fp, "%s %s\n", kw, val);
+		return;
+	}
+	fprintf(fp, "%s \"", kw);
+	for (s = val; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			putc('\\', fp);
+		putc(*s, fp);
+	}
+	fputs("\"\n", fp);
+}
+
+/*
  * Prints the effective configuration in the file's own syntax.
  */
 void
@@ -560,26 +582,26 @@ conf_dump(const struct conf *c, FILE *fp)
 	struct conf_path	*cp;
 
 	TAILQ_FOREACH(cp, &c->ca_bundles, entry)
-		fprintf(fp, "ca_bundle %s\n", cp->path);
-	fprintf(fp, "cert_dir %s\n", c->cert_dir);
-	fprintf(fp, "pidfile %s\n", c->pidfile);
-	fprintf(fp, "status_file %s\n", c->status_file);
+		dump_value(fp, "ca_bundle", cp->path);
+	dump_value(fp, "cert_dir", c->cert_dir);
+	dump_value(fp, "pidfile", c->pidfile);
+	dump_value(fp, "status_file", c->status_file);
 	TAILQ_FOREACH(cp, &c->acme_dirs, entry)
-		fprintf(fp, "acme_dir %s\n", cp->path);
+		dump_value(fp, "acme_dir", cp->path);
 	TAILQ_FOREACH(cp, &c->acme_certs, entry)
-		fprintf(fp, "acme_cert %s\n", cp->path);
+		dump_value(fp, "acme_cert", cp->path);
 	fprintf(fp, "settle %ld.%03ld\n", c->settle_ms / 1000,
 	    c->settle_ms % 1000);
 	fprintf(fp, "watch %s\n", conf_watch_name(c->watch));
 	fprintf(fp, "poll_interval %ld.%03ld\n", c->poll_interval_ms / 1000,
 	    c->poll_interval_ms % 1000);
-	fprintf(fp, "dh_params %s\n", c->dh_params);
+	dump_value(fp, "dh_params", c->dh_params);
 	fprintf(fp, "dh_bits %d\n", c->dh_bits);
 	fprintf(fp, "dh_params_source %s\n", conf_dhsource_name(c->dh_source));
-	fprintf(fp, "reload_pidfile %s\n", c->reload_pidfile);
-	fprintf(fp, "reload_process %s\n", c->reload_process);
+	dump_value(fp, "reload_pidfile", c->reload_pidfile);
+	dump_value(fp, "reload_process", c->reload_process);
 	fprintf(fp, "reload_signal %s\n", signame(c->reload_signal));
-	fprintf(fp, "reload_command \"%s\"\n",
+	dump_value(fp, "reload_command",
 	    c->reload_command ? c->reload_command : "none");
 	fprintf(fp, "reload_timeout %ld.%03ld\n", c->reload_timeout_ms / 1000,
 	    c->reload_timeout_ms % 1000);
