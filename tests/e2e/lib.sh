@@ -44,11 +44,16 @@ e2e_log()
 	printf '[%3d.%03ds] %s\n' $((_l_t / 1000)) $((_l_t % 1000)) "$*"
 }
 
-# e2e_fail MSG...: report a failure and exit 1 (the EXIT trap cleans up).
+# e2e_fail MSG...: report a failure with the tails of the logs, keep the
+# reason in $E2E/run/failed, exit 1 (the EXIT trap cleans up).  Do not call
+# it inside $(...): it would only leave the subshell.
 e2e_fail()
 {
 	printf 'e2e: FAIL: %s\n' "$*"
-	printf 'e2e: FAIL: %s\n' "$*" >&2
+	if [ -n "${E2E:-}" ] && [ -d "$E2E/run" ]; then
+		printf '%s\n' "$*" >"$E2E/run/failed"
+		e2e_diag
+	fi
 	exit 1
 }
 
@@ -56,6 +61,8 @@ e2e_fail()
 e2e_skip()
 {
 	printf 'e2e: SKIP: %s\n' "$*"
+	[ -n "${E2E:-}" ] && [ -d "$E2E/run" ] &&
+	    printf 'e2e: SKIP: %s\n' "$*" >"$E2E/run/skipped"
 	exit 77
 }
 
@@ -320,7 +327,7 @@ e2e_pebble_start()
 }
 EOF
 	e2e_spawn pebble env PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 \
-	    PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
+	    PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=100 \
 	    pebble -config "$_p/pebble.json"
 	E2E_PEBBLE_PID=$E2E_LASTPID
 	e2e_wait 20 _e2e_pebble_root ||
@@ -565,7 +572,8 @@ e2e_tls_has_intermediate()
 # with the host name $E2E_DOMAIN checked.
 e2e_tls_verify()
 {
-	e2e_s_client -CAfile "$E2E_ROOT" -verify_hostname "$E2E_DOMAIN" \
+	e2e_s_client -CAfile "$E2E_ROOT" -no-CApath -no-CAstore \
+	    -verify_hostname "$E2E_DOMAIN" \
 	    -verify_return_error | grep -q 'Verify return code: 0 (ok)'
 }
 
@@ -660,4 +668,337 @@ e2e_make_client()
 	openssl x509 -req -in "$E2E/ca/$2.csr" -CA "$E2E/ca/$1.pem" \
 	    -CAkey "$E2E/ca/$1.key" -CAcreateserial -days 30 \
 	    -extfile "$E2E/ca/$2.ext" -out "$E2E/ca/$2.pem" >/dev/null 2>&1
+}
+
+# e2e_pem_split FILE DIR: one PEM certificate per file DIR/N.pem (text
+# between certificates dropped).  Prints how many.
+e2e_pem_split()
+{
+	rm -rf "$2" && mkdir -p "$2" || return 1
+	awk -v d="$2" '
+		/-----BEGIN CERTIFICATE-----/ { n++; f = d "/" n ".pem"; on = 1 }
+		on { print > f }
+		/-----END CERTIFICATE-----/ { if (on) close(f); on = 0 }
+		END { print n + 0 }' "$1"
+}
+
+# e2e_fingerprint FILE: SHA-256 fingerprint of the first certificate.
+e2e_fingerprint()
+{
+	openssl x509 -noout -fingerprint -sha256 -in "$1" 2>/dev/null |
+	    sed 's/^.*=//'
+}
+
+# e2e_capath_has DIR PEMFILE: DIR holds the certificate of PEMFILE as
+# <subject hash>.N, and every .N before it exists (OpenSSL stops looking at
+# the first gap).
+e2e_capath_has()
+{
+	_ch_h=$(openssl x509 -noout -hash -in "$2" 2>/dev/null) || return 1
+	_ch_fp=$(e2e_fingerprint "$2")
+	_ch_n=0
+	while [ -f "$1/$_ch_h.$_ch_n" ]; do
+		[ "$(e2e_fingerprint "$1/$_ch_h.$_ch_n")" = "$_ch_fp" ] &&
+		    return 0
+		_ch_n=$((_ch_n + 1))
+	done
+	return 1
+}
+
+# e2e_capath_verify DIR PEMFILE...: OpenSSL finds every one of these
+# certificates through DIR's hashed names, the way sendmail looks them up
+# (one openssl run for all: at ~30 ms an openssl start, per-file checks of
+# a 150-certificate bundle would take seconds).  Prints the ones it does
+# not find.
+e2e_capath_verify()
+{
+	_cv_d=$1
+	shift
+	! openssl verify -CApath "$_cv_d" -no-CAfile -no-CAstore \
+	    -partial_chain -no_check_time "$@" 2>&1 | grep -v ': OK$'
+}
+
+# e2e_capath_lacks DIR PEMFILE: no <hash>.N in DIR holds that certificate.
+e2e_capath_lacks()
+{
+	_cl_h=$(openssl x509 -noout -hash -in "$2" 2>/dev/null) || return 1
+	_cl_fp=$(e2e_fingerprint "$2")
+	for _cl_f in "$1/$_cl_h".*; do
+		[ -f "$_cl_f" ] || continue
+		[ "$(e2e_fingerprint "$_cl_f")" = "$_cl_fp" ] && return 1
+	done
+	return 0
+}
+
+# e2e_holds SECONDS CMD [ARG...]: CMD stays true, checked every 50 ms, for
+# SECONDS.  Returns 1 at the first check that fails.  For asserting that
+# something does not happen (a second reload, say) over a bounded time.
+e2e_holds()
+{
+	_hd_end=$(( $(e2e_now_ms) + $(e2e_ms "$1") ))
+	shift
+	while :; do
+		"$@" || return 1
+		[ "$(e2e_now_ms)" -ge "$_hd_end" ] && return 0
+		sleep 0.05
+	done
+}
+
+# ------------------------------------------------------------------ smtlsd
+
+# The binary: E2E_SMTLSD (absolute path), set by the caller.
+
+# e2e_bundle_write PEM...: write $E2E/bundle.pem (by rename, as a package
+# upgrade would) from the given PEM files, with descriptive text between
+# the certificates as in ca-root-nss.crt.
+e2e_bundle_write()
+{
+	{
+		echo "## smtlsd e2e CA bundle, written $(date)"
+		for _b_f in "$@"; do
+			echo
+			echo "Certificate from $(basename "$_b_f"):"
+			openssl x509 -noout -subject -in "$_b_f" 2>/dev/null
+			cat "$_b_f"
+		done
+	} >"$E2E/bundle.pem.tmp" && mv -f "$E2E/bundle.pem.tmp" "$E2E/bundle.pem"
+}
+
+# e2e_smtlsd_conf [LINE...]: write $E2E/smtlsd.conf for the test set-up;
+# each extra argument is one more configuration line.
+#   cert_dir $E2E/certs (E2E_CERTDIR), ca_bundle $E2E/bundle.pem,
+#   acme_cert = dehydrated's directory for $E2E_DOMAIN, settle 0.5,
+#   dh_params $E2E/certs/dh.param from ffdhe2048 unless E2E_DH_SOURCE says
+#   otherwise, reload_pidfile = sendmail's pidfile, reload_process sendmail.
+e2e_smtlsd_conf()
+{
+	E2E_CERTDIR=$E2E/certs
+	mkdir -p "$E2E_CERTDIR"
+	{
+		echo "# smtlsd e2e test configuration"
+		echo "cert_dir $E2E_CERTDIR"
+		echo "ca_bundle $E2E/bundle.pem"
+		echo "pidfile $E2E/run/smtlsd.pid"
+		echo "status_file $E2E/run/smtlsd.status"
+		echo "acme_cert $E2E_CERTS"
+		echo "settle 0.5"
+		echo "dh_params $E2E_CERTDIR/dh.param"
+		echo "dh_params_source ${E2E_DH_SOURCE:-ffdhe2048}"
+		echo "reload_pidfile $E2E_SMPID"
+		echo "reload_process sendmail"
+		for _c_l in "$@"; do
+			echo "$_c_l"
+		done
+	} >"$E2E/smtlsd.conf"
+	chmod 644 "$E2E/smtlsd.conf"
+}
+
+# e2e_smtlsd_status: the status file's line.
+e2e_smtlsd_status()
+{
+	cat "$E2E/run/smtlsd.status" 2>/dev/null
+}
+
+# e2e_smtlsd_pass: number of the last pass in the status file (0 if none).
+e2e_smtlsd_pass()
+{
+	_sp=$(awk 'NR == 1 { print $2 }' "$E2E/run/smtlsd.status" 2>/dev/null)
+	case "$_sp" in
+	''|*[!0-9]*)	echo 0 ;;
+	*)		echo "$_sp" ;;
+	esac
+}
+
+# e2e_smtlsd_state: the result word of the status line (ok, failed,
+# starting, ...).  Taken as the first such word after the pass number, so
+# that an extra counter before the time does not matter.
+e2e_smtlsd_state()
+{
+	awk 'NR == 1 { for (i = 3; i <= NF; i++)
+		if ($i ~ /^(ok|failed|starting|stopped)$/) { print $i; exit } }' \
+	    "$E2E/run/smtlsd.status" 2>/dev/null
+}
+
+# e2e_smtlsd_passed N: the running daemon has finished pass N or a later
+# one (status ok or failed).
+e2e_smtlsd_passed()
+{
+	_sd_pid=$(awk 'NR == 1 { print $1 }' "$E2E/run/smtlsd.status" 2>/dev/null)
+	[ "$_sd_pid" = "$E2E_SMTLSD_PID" ] || return 1
+	[ "$(e2e_smtlsd_pass)" -ge "$1" ] || return 1
+	case "$(e2e_smtlsd_state)" in
+	ok|failed)	return 0 ;;
+	esac
+	return 1
+}
+
+# e2e_smtlsd_start [ARG...]: start "smtlsd -d -f $E2E/smtlsd.conf ARG..."
+# in the background (log: $E2E/log/smtlsd.log) and wait until its first
+# pass has finished.  Pid in E2E_SMTLSD_PID.
+e2e_smtlsd_start()
+{
+	[ -x "${E2E_SMTLSD:-}" ] || e2e_fail "no smtlsd binary (E2E_SMTLSD='${E2E_SMTLSD:-}')"
+	e2e_spawn smtlsd "$E2E_SMTLSD" -d -f "$E2E/smtlsd.conf" "$@"
+	E2E_SMTLSD_PID=$E2E_LASTPID
+	e2e_wait 30 _e2e_smtlsd_started || {
+		e2e_alive "$E2E_SMTLSD_PID" ||
+		    e2e_fail "smtlsd exited at start: $(tail -n 5 "$E2E/log/smtlsd.log")"
+		e2e_fail "smtlsd finished no first pass in 30 s (status: $(e2e_smtlsd_status))"
+	}
+}
+
+_e2e_smtlsd_started()
+{
+	e2e_alive "$E2E_SMTLSD_PID" || return 1
+	e2e_smtlsd_passed 1
+}
+
+# e2e_smtlsd_wait_pass N [SECONDS]: wait (default 10 s) for pass N to end.
+e2e_smtlsd_wait_pass()
+{
+	e2e_wait "${2:-10}" e2e_smtlsd_passed "$1"
+}
+
+# e2e_smtlsd_log_since LINE: smtlsd's log from line LINE+1 on (take LINE
+# from e2e_smtlsd_log_lines before the action).
+e2e_smtlsd_log_since()
+{
+	sed -n "$(( $1 + 1 )),\$p" "$E2E/log/smtlsd.log"
+}
+
+# e2e_smtlsd_log_lines: how many lines smtlsd has logged so far.
+e2e_smtlsd_log_lines()
+{
+	wc -l <"$E2E/log/smtlsd.log" | tr -d ' '
+}
+
+# ---------------------------------------------------- watching sendmail
+
+# e2e_pidtrack_start: record every pid the sendmail pidfile names, with the
+# time, in $E2E/run/pidtrack ("ms pid" lines, one per change), polling
+# every 20 ms.  Reloads are then counted with e2e_pidtrack_count.
+e2e_pidtrack_start()
+{
+	cat >"$E2E/run/pidtrack.sh" <<'EOF'
+last=
+trap 'exit 0' TERM
+while :; do
+	p=$(sed -n 1p "$1" 2>/dev/null)
+	if [ -n "$p" ] && [ "$p" != "$last" ]; then
+		echo "$(date +%s%3N) $p" >>"$2"
+		last=$p
+	fi
+	sleep 0.02
+done
+EOF
+	: >"$E2E/run/pidtrack"
+	e2e_spawn pidtrack sh "$E2E/run/pidtrack.sh" "$E2E_SMPID" \
+	    "$E2E/run/pidtrack"
+	e2e_wait 5 test -s "$E2E/run/pidtrack" ||
+	    e2e_fail "pid tracker saw no sendmail pid"
+}
+
+# e2e_pidtrack_count: how many different pids the pidfile has named.
+e2e_pidtrack_count()
+{
+	wc -l <"$E2E/run/pidtrack" | tr -d ' '
+}
+
+# e2e_sm_starts: how many times sendmail logged "starting daemon" (its
+# start and every SIGHUP re-exec); empty when there is no captured log.
+e2e_sm_starts()
+{
+	[ -f "$E2E/run/devlog-ours" ] || return 0
+	e2e_syslog | grep -c 'starting daemon'
+}
+
+# e2e_connprobe_start: a bash loop that connects to 127.0.0.1:$E2E_PORT
+# every 10 ms and writes each change between "up" and "refused" with its
+# time to $E2E/run/connprobe.  e2e_connprobe_windows reads it.
+e2e_connprobe_start()
+{
+	cat >"$E2E/run/connprobe.bash" <<'EOF'
+trap 'exit 0' TERM
+prev=
+while :; do
+	if { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; then
+		s=up
+		exec 3>&-
+	else
+		s=refused
+	fi
+	if [ "$s" != "$prev" ]; then
+		echo "${EPOCHREALTIME/./} $s" >>"$2"
+		prev=$s
+	fi
+	sleep 0.01
+done
+EOF
+	: >"$E2E/run/connprobe"
+	e2e_spawn connprobe bash "$E2E/run/connprobe.bash" "$E2E_PORT" \
+	    "$E2E/run/connprobe"
+}
+
+# e2e_connprobe_windows: one line per time connections were refused:
+# "start_ms duration_ms" (duration -1 when still refused at the end).
+e2e_connprobe_windows()
+{
+	awk '$2 == "refused" { t = $1 }
+	    $2 == "up" && t { printf "%d %d\n", t / 1000, ($1 - t) / 1000; t = 0 }
+	    END { if (t) printf "%d -1\n", t / 1000 }' "$E2E/run/connprobe"
+}
+
+# e2e_tlsprobe_start: a loop of full STARTTLS handshakes (one every
+# ~100 ms); each result goes to $E2E/run/tlsprobe as "ms ok SERIAL",
+# "ms refused" or "ms FAIL reason".
+e2e_tlsprobe_start()
+{
+	cat >"$E2E/run/tlsprobe.sh" <<'EOF'
+trap 'exit 0' TERM
+while :; do
+	t=$(date +%s%3N)
+	out=$(timeout 10 openssl s_client -starttls smtp \
+	    -connect "127.0.0.1:$1" -servername "$2" </dev/null 2>&1)
+	s=$(printf '%s\n' "$out" | openssl x509 -noout -serial 2>/dev/null)
+	if [ -n "$s" ]; then
+		echo "$t ok ${s#serial=}"
+	elif printf '%s\n' "$out" | grep -q 'errno=111'; then
+		echo "$t refused"
+	else
+		echo "$t FAIL $(printf '%s\n' "$out" | grep -v '^CONNECTED' |
+		    head -n 2 | tr '\n' ' ')"
+	fi >>"$3"
+	sleep 0.1
+done
+EOF
+	: >"$E2E/run/tlsprobe"
+	e2e_spawn tlsprobe sh "$E2E/run/tlsprobe.sh" "$E2E_PORT" \
+	    "$E2E_DOMAIN" "$E2E/run/tlsprobe"
+}
+
+# e2e_probes_stop: stop the probe loops (so their files are complete).
+e2e_probes_stop()
+{
+	while read -r _ps_pid _ps_name; do
+		case "$_ps_name" in
+		connprobe|tlsprobe|pidtrack)	e2e_stop "$_ps_pid" 3 ;;
+		esac
+	done <"$E2E/run/pids"
+}
+
+# e2e_diag: the tails of the logs, for a failure report.
+e2e_diag()
+{
+	for _d_f in smtlsd dehydrated pebble sendmail; do
+		[ -s "$E2E/log/$_d_f.log" ] || continue
+		echo "---- last lines of $_d_f.log"
+		tail -n 25 "$E2E/log/$_d_f.log"
+	done
+	if [ -s "$E2E_SYSLOG" ]; then
+		echo "---- last lines of sendmail's syslog"
+		e2e_syslog | tail -n 25
+	fi
+	[ -f "$E2E/run/smtlsd.status" ] &&
+	    echo "---- smtlsd status: $(e2e_smtlsd_status)"
+	return 0
 }

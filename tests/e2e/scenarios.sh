@@ -1,0 +1,461 @@
+#!/bin/sh
+# The end-to-end scenarios of issue 5, one shell function each, run inside
+# the namespaces by e2e_test.sh (or by hand):
+#	E2E=/tmp/x E2E_SMTLSD=$PWD/daemon/smtlsd \
+#	    sh -c '. tests/e2e/lib.sh; e2e_ns_run sh tests/e2e/scenarios.sh renewal'
+# Exit status 0 passed, 1 failed (reason in $E2E/run/failed), 77 skipped.
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+# sc_setup [CONFLINE...]: pebble, an account, a first certificate, the
+# bundle (pebble's root and SC_BUNDLE_EXTRA), smtlsd (first pass done),
+# then sendmail with smtlsd's CA directory.
+sc_setup()
+{
+	e2e_syslog_start
+	e2e_pebble_start
+	e2e_acme_register
+	e2e_acme_issue || e2e_fail "dehydrated -c failed (see log/dehydrated.log)"
+	SERIAL0=$(e2e_cert_serial "$E2E_CERTS/cert.pem")
+	e2e_log "dehydrated issued $SERIAL0 in $E2E_ACME_MS ms"
+	# shellcheck disable=SC2086
+	e2e_bundle_write "$E2E_ROOT" ${SC_BUNDLE_EXTRA:-}
+	e2e_smtlsd_conf "$@"
+	e2e_smtlsd_start
+	e2e_log "smtlsd pid $E2E_SMTLSD_PID, first pass done: $(e2e_smtlsd_status)"
+	e2e_sm_start "$E2E_CERTDIR"
+	e2e_log "sendmail pid $E2E_SM_PID accepting on 127.0.0.1:$E2E_PORT"
+}
+
+# sc_expect_serving SERIAL: STARTTLS offered, SERIAL served, chain with
+# the intermediate, verified against pebble's root with the host name.
+sc_expect_serving()
+{
+	e2e_starttls_offered || e2e_fail "STARTTLS is not offered; EHLO says: $(e2e_ehlo | tr '\n' ' ')"
+	_s=$(e2e_tls_serial)
+	[ "$_s" = "$1" ] || e2e_fail "sendmail serves serial '$_s', expected $1"
+	e2e_tls_has_intermediate ||
+	    e2e_fail "the intermediate is not in the chain sendmail sends: $(e2e_tls_chain | tr '\n' ';')"
+	e2e_tls_verify ||
+	    e2e_fail "the served chain does not verify against pebble's root for $E2E_DOMAIN"
+}
+
+# sc_reloads: pid changes of sendmail seen so far (0 = never reloaded).
+sc_reloads()
+{
+	echo $(( $(e2e_pidtrack_count) - 1 ))
+}
+
+sc_reloads_are()
+{
+	[ "$(sc_reloads)" -eq "$1" ]
+}
+
+# sc_log_says SINCE PATTERN: smtlsd logged a line matching the extended
+# regular expression PATTERN (case-insensitive) after line SINCE.
+sc_log_says()
+{
+	e2e_smtlsd_log_since "$1" | grep -Eqi "$2"
+}
+
+# ------------------------------------------------------------------ 1
+# First start: smtlsd builds the CA directory from a bundle and creates
+# dh.param; sendmail started after it serves STARTTLS with those DH
+# parameters.  Files in cert_dir that smtlsd did not write stay as they are.
+sc_first_start()
+{
+	E2E_DH_SOURCE=ffdhe3072	# not sendmail's built-in 2048-bit group
+	e2e_syslog_start
+	e2e_pebble_start
+	e2e_acme_register
+	e2e_acme_issue || e2e_fail "dehydrated -c failed"
+	SERIAL0=$(e2e_cert_serial "$E2E_CERTS/cert.pem")
+	set -- "$E2E_ROOT"
+	[ -r /etc/ssl/certs/ca-certificates.crt ] &&
+	    set -- "$@" /etc/ssl/certs/ca-certificates.crt
+	e2e_bundle_write "$@"
+	e2e_smtlsd_conf
+	# Somebody else's files in the CA directory.
+	e2e_make_ca foreignca
+	fh=$(openssl x509 -noout -hash -in "$E2E/ca/foreignca.pem")
+	cp "$E2E/ca/foreignca.pem" "$E2E_CERTDIR/$fh.0"
+	echo "not smtlsd's" >"$E2E_CERTDIR/README.local"
+	before=$(cd "$E2E_CERTDIR" && ls -li "$fh.0" README.local | md5sum)
+	[ ! -e "$E2E_CERTDIR/dh.param" ] || e2e_fail "dh.param exists before start"
+
+	t=$(e2e_now_ms)
+	e2e_smtlsd_start
+	e2e_log "smtlsd first pass in $(( $(e2e_now_ms) - t )) ms: $(e2e_smtlsd_status)"
+	case "$(e2e_smtlsd_state)" in
+	ok)	;;
+	failed)	e2e_log "NOTE: first pass reported failed (sendmail is not running yet)" ;;
+	esac
+
+	n=$(e2e_pem_split "$E2E/bundle.pem" "$E2E/run/bundle.split")
+	e2e_capath_verify "$E2E_CERTDIR" "$E2E/run/bundle.split"/*.pem \
+	    >"$E2E/run/missing" ||
+	    e2e_fail "bundle certificates not found in cert_dir: $(head -n 3 "$E2E/run/missing")"
+	e2e_capath_has "$E2E_CERTDIR" "$E2E_ROOT" ||
+	    e2e_fail "pebble's root is not in cert_dir"
+	e2e_log "all $n bundle certificates are in cert_dir as <hash>.N"
+	e2e_capath_has "$E2E_CERTDIR" "$E2E_CERTS/chain.pem" ||
+	    e2e_fail "the intermediate from dehydrated's chain.pem is not in cert_dir"
+	e2e_log "the intermediate from chain.pem is in cert_dir"
+	after=$(cd "$E2E_CERTDIR" && ls -li "$fh.0" README.local | md5sum)
+	[ "$before" = "$after" ] || e2e_fail "smtlsd touched files it did not write"
+	cmp -s "$E2E/ca/foreignca.pem" "$E2E_CERTDIR/$fh.0" ||
+	    e2e_fail "smtlsd changed a foreign <hash>.0"
+	e2e_log "foreign files in cert_dir untouched"
+
+	[ -s "$E2E_CERTDIR/dh.param" ] || e2e_fail "no dh.param after the first pass"
+	openssl dhparam -in "$E2E_CERTDIR/dh.param" -noout -text 2>/dev/null |
+	    grep -q '(3072 bit)' || e2e_fail "dh.param is not 3072-bit DH parameters"
+	mode=$(stat -c %a "$E2E_CERTDIR/dh.param")
+	[ "$mode" = 644 ] || e2e_fail "dh.param has mode $mode, expected 644"
+	e2e_log "dh.param: 3072-bit DH parameters, mode $mode"
+
+	e2e_sm_start "$E2E_CERTDIR"
+	e2e_log "sendmail started: pid $E2E_SM_PID"
+	sc_expect_serving "$SERIAL0"
+	dh=$(e2e_tls_dh)
+	e2e_log "DHE handshake: server temp key '$dh'"
+	case "$dh" in
+	*3072*)	;;
+	*)	e2e_fail "sendmail does not use dh.param: server temp key '$dh', expected 3072 bits" ;;
+	esac
+	if [ -f "$E2E/run/devlog-ours" ]; then
+		e2e_wait 3 sh -c "grep -q 'Diffie-Hellman init, key=3072 bit' '$E2E_SYSLOG'" ||
+		    e2e_fail "sendmail's log does not say it loaded 3072-bit DH parameters"
+		e2e_log "sendmail's log: $(e2e_syslog | grep -m1 'Diffie-Hellman init' | sed 's/.*]: //')"
+	fi
+}
+
+# ------------------------------------------------------------------ 2
+# Renewal: within a few seconds of dehydrated finishing the new serial is
+# served, sendmail's pid changed exactly once, the chain verifies.
+sc_renewal()
+{
+	sc_setup
+	e2e_pidtrack_start
+	starts=$(e2e_sm_starts)
+	sc_expect_serving "$SERIAL0"
+	e2e_acme_renew || e2e_fail "dehydrated -c --force failed"
+	done_ms=$(e2e_now_ms)
+	serial1=$(e2e_cert_serial "$E2E_CERTS/cert.pem")
+	[ "$serial1" != "$SERIAL0" ] || e2e_fail "dehydrated kept the serial"
+	e2e_log "dehydrated renewed: $serial1 in $E2E_ACME_MS ms"
+	e2e_wait 10 e2e_serial_is "$serial1" ||
+	    e2e_fail "10 s after dehydrated finished sendmail still serves $(e2e_tls_serial)"
+	e2e_log "new serial served $(( $(e2e_now_ms) - done_ms )) ms after dehydrated finished"
+	e2e_holds 2 sc_reloads_are 1 ||
+	    e2e_fail "sendmail's pid changed $(sc_reloads) times, expected once"
+	e2e_sm_running || e2e_fail "sendmail is not running"
+	if [ -n "$starts" ]; then
+		s=$(e2e_sm_starts)
+		[ "$s" -eq $((starts + 1)) ] ||
+		    e2e_fail "sendmail logged $((s - starts)) restarts, expected 1"
+	fi
+	sc_expect_serving "$serial1"
+	e2e_log "exactly one reload (pid $(sed -n 1p "$E2E/run/pidtrack" | cut -d' ' -f2) -> $(e2e_sm_pid)); chain verifies"
+}
+
+# ------------------------------------------------------------------ 3
+# Several renewals in a row: one reload each, sendmail never dies, no
+# handshake fails except by a refused connection during a restart; the
+# refused windows are measured and reported.
+sc_renewal_repeat()
+{
+	rounds=${E2E_ROUNDS:-3}
+	sc_setup
+	e2e_pidtrack_start
+	e2e_connprobe_start
+	e2e_tlsprobe_start
+	serial=$SERIAL0
+	i=1
+	while [ "$i" -le "$rounds" ]; do
+		e2e_acme_renew || e2e_fail "renewal $i: dehydrated failed"
+		done_ms=$(e2e_now_ms)
+		new=$(e2e_cert_serial "$E2E_CERTS/cert.pem")
+		[ "$new" != "$serial" ] || e2e_fail "renewal $i kept the serial"
+		e2e_wait 10 e2e_serial_is "$new" ||
+		    e2e_fail "renewal $i: sendmail still serves $(e2e_tls_serial)"
+		lat=$(( $(e2e_now_ms) - done_ms ))
+		e2e_wait 5 sc_reloads_are "$i" ||
+		    e2e_fail "renewal $i: $(sc_reloads) reloads in all, expected $i"
+		e2e_log "renewal $i: dehydrated $E2E_ACME_MS ms, new serial $new served after $lat ms, pid $(e2e_sm_pid)"
+		serial=$new
+		i=$((i + 1))
+	done
+	e2e_holds 2 sc_reloads_are "$rounds" ||
+	    e2e_fail "$(sc_reloads) reloads for $rounds renewals"
+	e2e_sm_running || e2e_fail "sendmail is not running"
+	e2e_probes_stop
+	sc_expect_serving "$serial"
+	fails=$(grep -c ' FAIL' "$E2E/run/tlsprobe")
+	oks=$(grep -c ' ok ' "$E2E/run/tlsprobe")
+	refused=$(grep -c ' refused' "$E2E/run/tlsprobe")
+	e2e_log "handshakes: $oks ok, $refused refused, $fails failed"
+	[ "$fails" -eq 0 ] ||
+	    e2e_fail "handshakes failed: $(grep ' FAIL' "$E2E/run/tlsprobe" | head -n 3)"
+	[ "$oks" -gt 0 ] || e2e_fail "the handshake probe never succeeded"
+	e2e_connprobe_windows >"$E2E/run/refused"
+	nw=$(wc -l <"$E2E/run/refused" | tr -d ' ')
+	e2e_log "connections refused $nw times: $(awk '{ printf "%s ms ", $2 }' "$E2E/run/refused")"
+	awk '$2 < 0 || $2 > 1000 { bad = 1 } END { exit bad }' "$E2E/run/refused" ||
+	    e2e_fail "a refused window longer than 1 s: $(cat "$E2E/run/refused")"
+	[ "$nw" -le "$rounds" ] ||
+	    e2e_fail "connections were refused $nw times for $rounds reloads"
+}
+
+# ------------------------------------------------------------------ 4
+# Broken renewals give no reload; sendmail keeps serving the previous
+# certificate with STARTTLS; smtlsd says why.
+sc_broken_renewal()
+{
+	sc_setup
+	e2e_pidtrack_start
+	d=$E2E_CERTS
+
+	# a) A real failed dehydrated run: pebble goes away while dehydrated
+	# waits with its new cert-TS.pem still empty.
+	p=$(e2e_smtlsd_pass)
+	e2e_acme_start_renew
+	e2e_wait 15 sc_empty_cert_appeared ||
+	    e2e_fail "dehydrated never created its empty cert-TS.pem"
+	e2e_stop "$E2E_PEBBLE_PID" 5
+	e2e_wait 30 e2e_dead "$E2E_ACME_PID" || e2e_fail "dehydrated hangs without pebble"
+	wait "$E2E_ACME_PID" && e2e_fail "dehydrated succeeded without pebble"
+	ls "$d"/cert-*.pem | while read -r f; do [ -s "$f" ] || echo "left empty: $f"; done
+	e2e_smtlsd_wait_pass $((p + 1)) ||
+	    e2e_fail "smtlsd ran no pass after the failed dehydrated run"
+	sc_still_serving "failed dehydrated run"
+
+	# b) A new set, complete and linked in dehydrated's order, whose key
+	# does not match its certificate.
+	ts0=$(readlink "$d/cert.pem" | sed -n 's/^cert-\([0-9]*\)\.pem$/\1/p')
+	[ -n "$ts0" ] || e2e_fail "cannot read dehydrated's cert.pem link"
+	ts=$(( $(date +%s) + 100 ))
+	openssl genrsa -out "$d/privkey-$ts.pem" 2048 2>/dev/null
+	chmod 600 "$d/privkey-$ts.pem"
+	for f in cert chain fullchain; do
+		cp "$d/$f-$ts0.pem" "$d/$f-$ts.pem"
+	done
+	sc_broken "key that does not match" 'match' sc_swap_links "$ts"
+
+	# c) The links back on the set sendmail serves: nothing to do.
+	p=$(e2e_smtlsd_pass)
+	sc_swap_links "$ts0"
+	e2e_smtlsd_wait_pass $((p + 1)) || e2e_fail "no pass after the set came back"
+	sc_still_serving "links back on the served set"
+
+	# d) A new set whose certificate files are empty.
+	ts=$((ts + 100))
+	cp "$d/privkey-$ts0.pem" "$d/privkey-$ts.pem"
+	cp "$d/chain-$ts0.pem" "$d/chain-$ts.pem"
+	: >"$d/cert-$ts.pem"
+	: >"$d/fullchain-$ts.pem"
+	sc_broken "empty certificate" 'empty|no certificate|cannot read|unable|invalid' \
+	    sc_swap_links "$ts"
+
+	sc_reloads_are 0 || e2e_fail "sendmail was reloaded $(sc_reloads) times"
+	e2e_log "sendmail never reloaded, still pid $(e2e_sm_pid), serving $SERIAL0 with STARTTLS"
+}
+
+sc_empty_cert_appeared()
+{
+	for _f in "$E2E_CERTS"/cert-*.pem; do
+		[ -f "$_f" ] && [ ! -s "$_f" ] && return 0
+	done
+	return 1
+}
+
+# sc_swap_links TS: point the four links at the TS files, as dehydrated
+# does on Debian (ln -sf renames over each link), cert.pem last.
+sc_swap_links()
+{
+	for _l in privkey chain fullchain cert; do
+		ln -sf "$_l-$1.pem" "$E2E_CERTS/$_l.pem"
+	done
+}
+
+# sc_broken WHAT PATTERN CMD...: run CMD (which breaks the set), wait for
+# smtlsd's pass, check nothing was reloaded and smtlsd's log matches
+# PATTERN.
+sc_broken()
+{
+	_what=$1 _pat=$2
+	shift 2
+	_p=$(e2e_smtlsd_pass)
+	_l=$(e2e_smtlsd_log_lines)
+	"$@"
+	e2e_smtlsd_wait_pass $((_p + 1)) || e2e_fail "$_what: smtlsd ran no pass"
+	e2e_wait 5 sc_log_says "$_l" "$_pat" ||
+	    e2e_fail "$_what: smtlsd's log does not say why: $(e2e_smtlsd_log_since "$_l" | tr '\n' '|')"
+	e2e_log "$_what: smtlsd says: $(e2e_smtlsd_log_since "$_l" | grep -Ei "$_pat" | head -n 1)"
+	sc_still_serving "$_what"
+}
+
+# sc_still_serving WHAT: over 1.5 s (three settle times), no reload and the
+# first certificate still served with STARTTLS.
+sc_still_serving()
+{
+	e2e_holds 1.5 sc_reloads_are 0 ||
+	    e2e_fail "$1: sendmail was reloaded"
+	e2e_sm_running || e2e_fail "$1: sendmail died"
+	sc_expect_serving "$SERIAL0"
+	e2e_log "$1: no reload, still serving $SERIAL0 with STARTTLS"
+}
+
+# ------------------------------------------------------------------ 5
+# The CA directory is live: a client certificate from a test CA is
+# verified once the CA is in the bundle and refused once it is removed,
+# with no reload of sendmail.
+sc_ca_dir_live()
+{
+	sc_setup
+	e2e_pidtrack_start
+	e2e_make_ca clientca && e2e_make_client clientca client1 ||
+	    e2e_fail "cannot make the test client CA"
+	v=$(e2e_client_verify "$E2E/ca/client1.pem" "$E2E/ca/client1.key")
+	e2e_log "client certificate, CA not in the bundle: verify=$v"
+	[ "$v" = FAIL ] || e2e_fail "expected verify=FAIL before the CA is added, got '$v'"
+
+	t=$(e2e_now_ms)
+	e2e_bundle_write "$E2E_ROOT" "$E2E/ca/clientca.pem"
+	e2e_wait 10 e2e_capath_has "$E2E_CERTDIR" "$E2E/ca/clientca.pem" ||
+	    e2e_fail "the new CA did not reach cert_dir"
+	e2e_log "CA added to the bundle: in cert_dir after $(( $(e2e_now_ms) - t )) ms"
+	e2e_wait 3 sc_verify_is OK ||
+	    e2e_fail "expected verify=OK once the CA is in cert_dir, got '$(sc_verify)'"
+	e2e_log "client certificate: verify=OK"
+
+	t=$(e2e_now_ms)
+	e2e_bundle_write "$E2E_ROOT"
+	e2e_wait 10 e2e_capath_lacks "$E2E_CERTDIR" "$E2E/ca/clientca.pem" ||
+	    e2e_fail "the removed CA is still in cert_dir"
+	e2e_log "CA removed from the bundle: gone from cert_dir after $(( $(e2e_now_ms) - t )) ms"
+	e2e_wait 3 sc_verify_is FAIL ||
+	    e2e_fail "expected verify=FAIL once the CA is gone, got '$(sc_verify)'"
+	e2e_log "client certificate: verify=FAIL"
+	e2e_capath_has "$E2E_CERTDIR" "$E2E_ROOT" ||
+	    e2e_fail "pebble's root went missing from cert_dir"
+	sc_reloads_are 0 || e2e_fail "sendmail was reloaded $(sc_reloads) times"
+	e2e_log "no reload of sendmail (pid $(e2e_sm_pid) throughout)"
+}
+
+sc_verify()
+{
+	e2e_client_verify "$E2E/ca/client1.pem" "$E2E/ca/client1.key"
+}
+
+sc_verify_is()
+{
+	[ "$(sc_verify)" = "$1" ]
+}
+
+# ------------------------------------------------------------------ 6
+# dh.param deleted while everything runs: it comes back and sendmail is
+# reloaded once.
+sc_dh_param_deleted()
+{
+	E2E_DH_SOURCE=ffdhe3072
+	sc_setup
+	e2e_pidtrack_start
+	l=$(e2e_smtlsd_log_lines)
+	t=$(e2e_now_ms)
+	rm -f "$E2E_CERTDIR/dh.param"
+	e2e_wait 10 test -s "$E2E_CERTDIR/dh.param" || e2e_fail "dh.param did not come back"
+	e2e_log "dh.param back after $(( $(e2e_now_ms) - t )) ms"
+	openssl dhparam -in "$E2E_CERTDIR/dh.param" -noout -text 2>/dev/null |
+	    grep -q '(3072 bit)' || e2e_fail "the new dh.param is not 3072-bit DH parameters"
+	e2e_wait 10 sc_reloads_are 1 || e2e_fail "sendmail was not reloaded"
+	e2e_log "sendmail reloaded $(( $(e2e_now_ms) - t )) ms after the delete: pid $(e2e_sm_pid)"
+	e2e_holds 2 sc_reloads_are 1 || e2e_fail "sendmail reloaded $(sc_reloads) times"
+	e2e_sm_running || e2e_fail "sendmail is not running"
+	case "$(e2e_tls_dh)" in
+	*3072*)	;;
+	*)	e2e_fail "after the reload sendmail's DH key is '$(e2e_tls_dh)'" ;;
+	esac
+	sc_expect_serving "$SERIAL0"
+	e2e_log "smtlsd said: $(e2e_smtlsd_log_since "$l" | grep -i 'dh' | head -n 2 | tr '\n' '|')"
+}
+
+# ------------------------------------------------------------------ 7
+# sendmail stopped, its pidfile left behind: a renewal signals nobody and
+# smtlsd says so clearly; a pidfile naming an unrelated live process is not
+# signalled either; sendmail started again is reloaded by the next renewal.
+sc_stale_pidfile()
+{
+	sc_setup
+	cp "$E2E_SMPID" "$E2E/run/sendmail.pid.saved"
+	stale=$(e2e_sm_pid)
+	e2e_sm_stop
+	e2e_dead "$stale" || e2e_fail "sendmail did not stop"
+	[ -s "$E2E_SMPID" ] || cp "$E2E/run/sendmail.pid.saved" "$E2E_SMPID"
+	e2e_log "sendmail (pid $stale) stopped; pidfile left: $(sed -n 1p "$E2E_SMPID")"
+
+	p=$(e2e_smtlsd_pass)
+	l=$(e2e_smtlsd_log_lines)
+	e2e_acme_renew || e2e_fail "dehydrated -c --force failed"
+	serial1=$(e2e_cert_serial "$E2E_CERTS/cert.pem")
+	e2e_log "dehydrated renewed: $serial1"
+	e2e_smtlsd_wait_pass $((p + 1)) || e2e_fail "smtlsd ran no pass after the renewal"
+	e2e_wait 5 sc_log_says "$l" "$stale|not running|stale|no such process" ||
+	    e2e_fail "smtlsd does not say that sendmail is not running: $(e2e_smtlsd_log_since "$l" | tr '\n' '|')"
+	e2e_log "smtlsd says: $(e2e_smtlsd_log_since "$l" | grep -Ei "$stale|not running|stale|no such process" | head -n 1)"
+	e2e_alive "$E2E_SMTLSD_PID" || e2e_fail "smtlsd died"
+
+	# A stale pidfile whose pid now belongs to an unrelated process.
+	e2e_spawn decoy sleep 600
+	decoy=$E2E_LASTPID
+	printf '%s\n%s\n' "$decoy" "$E2E_SMBIN -C $E2E/sm/test.cf -bd" >"$E2E_SMPID"
+	p=$(e2e_smtlsd_pass)
+	l=$(e2e_smtlsd_log_lines)
+	rm -f "$E2E_CERTDIR/dh.param"	# makes smtlsd want a reload
+	e2e_wait 10 test -s "$E2E_CERTDIR/dh.param" || e2e_fail "dh.param did not come back"
+	e2e_smtlsd_wait_pass $((p + 1)) || e2e_fail "smtlsd ran no pass for dh.param"
+	e2e_wait 5 sc_log_says "$l" "$decoy|sleep|not sendmail" ||
+	    e2e_fail "smtlsd does not say it will not signal pid $decoy (sleep): $(e2e_smtlsd_log_since "$l" | tr '\n' '|')"
+	e2e_holds 1 e2e_alive "$decoy" ||
+	    e2e_fail "smtlsd signalled pid $decoy, which is not sendmail"
+	e2e_log "pidfile naming 'sleep' (pid $decoy): not signalled; smtlsd says: $(e2e_smtlsd_log_since "$l" | grep -Ei "$decoy|sleep|not sendmail" | head -n 1)"
+	e2e_stop "$decoy"
+
+	# sendmail back: it reads the renewed files at start; the next
+	# renewal reloads it once.
+	e2e_sm_start "$E2E_CERTDIR"
+	sc_expect_serving "$serial1"
+	e2e_pidtrack_start
+	if ! e2e_holds 1.5 sc_reloads_are 0; then
+		e2e_log "NOTE: smtlsd reloaded the freshly started sendmail"
+		e2e_wait 5 e2e_sm_running
+		e2e_pidtrack_start
+	fi
+	e2e_log "sendmail started again: pid $(e2e_sm_pid), serving $serial1"
+	e2e_acme_renew || e2e_fail "second renewal failed"
+	serial2=$(e2e_cert_serial "$E2E_CERTS/cert.pem")
+	e2e_wait 10 e2e_serial_is "$serial2" ||
+	    e2e_fail "after the second renewal sendmail still serves $(e2e_tls_serial)"
+	e2e_holds 2 sc_reloads_are 1 ||
+	    e2e_fail "sendmail's pid changed $(sc_reloads) times, expected once"
+	sc_expect_serving "$serial2"
+	e2e_log "second renewal: one reload, serving $serial2"
+}
+
+# ------------------------------------------------------------------ main
+
+case "${1:-}" in
+first_start|renewal|renewal_repeat|broken_renewal|ca_dir_live|\
+dh_param_deleted|stale_pidfile)
+	;;
+*)
+	echo "usage: scenarios.sh first_start|renewal|renewal_repeat|broken_renewal|ca_dir_live|dh_param_deleted|stale_pidfile" >&2
+	exit 2
+	;;
+esac
+e2e_init || exit 1
+e2e_trap
+e2e_log "scenario $1 (scratch $E2E_OUTER, seen here as $E2E)"
+"sc_$1"
+e2e_log "scenario $1: passed"
