@@ -46,6 +46,9 @@ uncapture(void)
 	saved_stderr = -1;
 }
 
+static void	mkconf(const char *, mode_t, const char *, ...)
+		    __attribute__((__format__(printf, 3, 4)));
+
 /* Writes a configuration file with the given mode. */
 static void
 mkconf(const char *path, mode_t mode, const char *fmt, ...)
