@@ -4,10 +4,11 @@
  *
  * usage: measure -o file command [arg ...]
  *
- * Appends one line "<seconds> <peak RSS in KiB> <exit status>" to file.
- * The time is taken with CLOCK_MONOTONIC around fork, exec and wait; the
- * memory is ru_maxrss from wait4(2), the largest resident set of the
- * command or of any descendant it waited for (as GNU time's %M).  The
+ * Appends one line "<seconds> <peak RSS in KiB> <exit status> <CPU
+ * seconds>" to file.  The time is taken with CLOCK_MONOTONIC around fork,
+ * exec and wait; the memory is ru_maxrss from wait4(2), the largest
+ * resident set of the command or of any descendant it waited for (as GNU
+ * time's %M); the CPU time is user + system time of the same.  The
  * command's own exit status is returned.
  */
 
@@ -38,7 +39,7 @@ main(int argc, char *argv[])
 	struct timespec	 t0, t1;
 	FILE		*fp;
 	const char	*out;
-	double		 secs;
+	double		 secs, cpu;
 	pid_t		 pid;
 	int		 ch, status, code;
 
@@ -73,9 +74,11 @@ main(int argc, char *argv[])
 
 	secs = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 	code = WIFEXITED(status) ? WEXITSTATUS(status) :
 	    128 + WTERMSIG(status);
-	fprintf(fp, "%.6f %ld %d\n", secs, ru.ru_maxrss, code);
+	fprintf(fp, "%.6f %ld %d %.6f\n", secs, ru.ru_maxrss, code, cpu);
 	if (fclose(fp) != 0)
 		err(1, "%s", out);
 	return (code);
