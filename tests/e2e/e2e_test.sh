@@ -1,4 +1,5 @@
 #! /usr/bin/env atf-sh
+# shellcheck source-path=SCRIPTDIR
 # End-to-end tests with the real programs (issue 5): pebble issues and
 # renews through dehydrated, smtlsd keeps cert_dir and dh.param right and
 # reloads a real sendmail, a real TLS client checks what is served.
@@ -49,6 +50,42 @@ e2e_atf_cleanup()
 	fi
 }
 
+atf_test_case harness_lint
+harness_lint_head()
+{
+	atf_set descr "The e2e harness scripts parse and are clean under shellcheck"
+	atf_set require.progs shellcheck
+}
+harness_lint_body()
+{
+	d=$(atf_get_srcdir)
+	for f in lib.sh scenarios.sh selftest.sh e2e_test.sh; do
+		atf_check -s exit:0 sh -n "$d/$f"
+	done
+	atf_check -s exit:0 -o empty -e empty shellcheck -s sh -x -e SC1091 \
+	    "$d/lib.sh" "$d/scenarios.sh" "$d/selftest.sh" "$d/e2e_test.sh"
+}
+
+atf_test_case harness_selftest
+harness_selftest_head()
+{
+	atf_set descr "The harness alone (no smtlsd): pebble, dehydrated and sendmail work here, a hand-made CA dir and SIGHUP serve the renewed certificate"
+	atf_set timeout 120
+}
+harness_selftest_body()
+{
+	srcdir=$(atf_get_srcdir)
+	. "$srcdir/lib.sh"
+	if reason=$(e2e_skip_reason); then
+		atf_skip "e2e cannot run here: $reason"
+	fi
+	sh "$srcdir/selftest.sh" "$(pwd)/e2e"
+	rc=$?
+	[ $rc -eq 0 ] && return
+	[ -s e2e/run/failed ] && atf_fail "selftest: $(head -n 1 e2e/run/failed)"
+	atf_fail "selftest exited $rc"
+}
+
 e2e_case first_start \
     "First start: cert_dir from the bundle, dh.param created, sendmail started after it uses them"
 e2e_case renewal \
@@ -66,6 +103,8 @@ e2e_case stale_pidfile \
 
 atf_init_test_cases()
 {
+	atf_add_test_case harness_lint
+	atf_add_test_case harness_selftest
 	for c in first_start renewal renewal_repeat broken_renewal \
 	    ca_dir_live dh_param_deleted stale_pidfile; do
 		atf_add_test_case "$c"

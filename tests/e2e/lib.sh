@@ -200,8 +200,10 @@ e2e_fetch_sendmail()
 		rm -rf "$E2E_CACHE/debs" "$E2E_CACHE/root.new"
 		mkdir -p "$E2E_CACHE/debs" "$E2E_CACHE/root.new" || exit 1
 		cd "$E2E_CACHE/debs" || exit 1
+		# shellcheck disable=SC2086 # a list of package names
 		if ! apt-get download -q $E2E_SMPKGS >../fetch.log 2>&1; then
 			apt-get update -qq >>../fetch.log 2>&1
+			# shellcheck disable=SC2086
 			apt-get download -q $E2E_SMPKGS >>../fetch.log 2>&1 ||
 			    exit 1
 		fi
@@ -262,6 +264,7 @@ e2e_ns_run()
 	    return 125
 	mkdir -p "$E2E" && E2E_OUTER=$(cd "$E2E" && pwd) || return 125
 	export E2E_OUTER E2E_CACHE E2E_DOMAIN
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	unshare --net --uts --pid --fork --mount-proc --kill-child -- \
 	    /bin/sh -c 'ip link set lo up && hostname "$E2E_DOMAIN" &&
 		mount --bind "$E2E_OUTER" "$E2E_CACHE/ns" || exit 125
@@ -380,6 +383,7 @@ e2e_acme_issue()
 	dehydrated --config "$E2E_ACMEDIR/config" -c "$@" \
 	    >>"$E2E/log/dehydrated.log" 2>&1
 	_i_rc=$?
+	# shellcheck disable=SC2034 # for the caller
 	E2E_ACME_MS=$(( $(e2e_now_ms) - _i_t ))
 	return $_i_rc
 }
@@ -395,6 +399,7 @@ e2e_acme_renew()
 e2e_acme_start_renew()
 {
 	e2e_spawn dehydrated dehydrated --config "$E2E_ACMEDIR/config" -c --force
+	# shellcheck disable=SC2034 # for the caller
 	E2E_ACME_PID=$E2E_LASTPID
 }
 
@@ -604,6 +609,7 @@ done
 printf 'QUIT\r\n'
 read -r l
 EOF
+	# shellcheck disable=SC2069 # the reply comes on stderr; drop stdout
 	timeout 10 socat -T 5 "TCP:127.0.0.1:$E2E_PORT" \
 	    "EXEC:sh $E2E/run/ehlo.sh" 2>&1 >/dev/null
 }
@@ -789,6 +795,9 @@ e2e_smtlsd_conf()
 		for _c_l in "$@"; do
 			echo "$_c_l"
 		done
+		# Extra lines from the environment, one a line: for trying the
+		# scenarios against a deliberately wrong set-up.
+		[ -n "${E2E_CONF_EXTRA:-}" ] && printf '%s\n' "$E2E_CONF_EXTRA"
 	} >"$E2E/smtlsd.conf"
 	chmod 644 "$E2E/smtlsd.conf"
 }
@@ -876,7 +885,7 @@ e2e_smtlsd_log_lines()
 
 # e2e_pidtrack_start: record every pid the sendmail pidfile names, with the
 # time, in $E2E/run/pidtrack ("ms pid" lines, one per change), polling
-# every 20 ms.  Reloads are then counted with e2e_pidtrack_count.
+# every 20 ms; a second call starts afresh.  Count reloads with e2e_reloads.
 e2e_pidtrack_start()
 {
 	cat >"$E2E/run/pidtrack.sh" <<'EOF'
@@ -891,9 +900,12 @@ while :; do
 	sleep 0.02
 done
 EOF
+	[ -n "${E2E_PIDTRACK_PID:-}" ] && e2e_stop "$E2E_PIDTRACK_PID"
 	: >"$E2E/run/pidtrack"
+	E2E_SM_STARTS0=$(e2e_sm_starts)
 	e2e_spawn pidtrack sh "$E2E/run/pidtrack.sh" "$E2E_SMPID" \
 	    "$E2E/run/pidtrack"
+	E2E_PIDTRACK_PID=$E2E_LASTPID
 	e2e_wait 5 test -s "$E2E/run/pidtrack" ||
 	    e2e_fail "pid tracker saw no sendmail pid"
 }
@@ -904,6 +916,20 @@ e2e_pidtrack_count()
 	wc -l <"$E2E/run/pidtrack" | tr -d ' '
 }
 
+# e2e_reloads: how many times sendmail restarted since e2e_pidtrack_start:
+# the larger of the pid changes seen in the pidfile and the "starting
+# daemon" lines in its log (the poll could miss a pid that lived < 20 ms).
+e2e_reloads()
+{
+	_r_p=$(( $(e2e_pidtrack_count) - 1 ))
+	_r_s=$(e2e_sm_starts)
+	if [ -n "$_r_s" ] && [ -n "${E2E_SM_STARTS0:-}" ] &&
+	    [ $((_r_s - E2E_SM_STARTS0)) -gt "$_r_p" ]; then
+		_r_p=$((_r_s - E2E_SM_STARTS0))
+	fi
+	echo "$_r_p"
+}
+
 # e2e_sm_starts: how many times sendmail logged "starting daemon" (its
 # start and every SIGHUP re-exec); empty when there is no captured log.
 e2e_sm_starts()
@@ -912,31 +938,38 @@ e2e_sm_starts()
 	e2e_syslog | grep -c 'starting daemon'
 }
 
-# e2e_connprobe_start: a bash loop that connects to 127.0.0.1:$E2E_PORT
-# every 10 ms and writes each change between "up" and "refused" with its
-# time to $E2E/run/connprobe.  e2e_connprobe_windows reads it.
+# e2e_connprobe_start: a bash loop that looks every 2 ms whether a socket
+# listens on 127.0.0.1:$E2E_PORT (in /proc/net/tcp, so the probe itself
+# makes no connections, no sendmail children and no log lines) and writes
+# each change between "up" and "refused" with its time in microseconds to
+# $E2E/run/connprobe.  With no listener the kernel refuses connections, so
+# these are exactly the refused windows.  e2e_connprobe_windows reads it.
 e2e_connprobe_start()
 {
 	cat >"$E2E/run/connprobe.bash" <<'EOF'
 trap 'exit 0' TERM
+want=$(printf '0100007F:%04X' "$1")
+rm -f "$2.fifo" && mkfifo "$2.fifo" && exec 9<>"$2.fifo"	# sleep without fork
 prev=
 while :; do
-	if { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; then
-		s=up
-		exec 3>&-
-	else
-		s=refused
-	fi
-	if [ "$s" != "$prev" ]; then
+	s=refused
+	while read -r _ local _ st _; do
+		if [[ $local == "$want" && $st == 0A ]]; then
+			s=up
+			break
+		fi
+	done </proc/net/tcp
+	if [[ $s != "$prev" ]]; then
 		echo "${EPOCHREALTIME/./} $s" >>"$2"
 		prev=$s
 	fi
-	sleep 0.01
+	read -r -t 0.002 -u 9
 done
 EOF
 	: >"$E2E/run/connprobe"
 	e2e_spawn connprobe bash "$E2E/run/connprobe.bash" "$E2E_PORT" \
 	    "$E2E/run/connprobe"
+	e2e_wait 5 test -s "$E2E/run/connprobe" || e2e_fail "connprobe wrote nothing"
 }
 
 # e2e_connprobe_windows: one line per time connections were refused:
@@ -944,8 +977,8 @@ EOF
 e2e_connprobe_windows()
 {
 	awk '$2 == "refused" { t = $1 }
-	    $2 == "up" && t { printf "%d %d\n", t / 1000, ($1 - t) / 1000; t = 0 }
-	    END { if (t) printf "%d -1\n", t / 1000 }' "$E2E/run/connprobe"
+	    $2 == "up" && t { printf "%.0f %.1f\n", t / 1000, ($1 - t) / 1000; t = 0 }
+	    END { if (t) printf "%.0f -1\n", t / 1000 }' "$E2E/run/connprobe"
 }
 
 # e2e_tlsprobe_start: a loop of full STARTTLS handshakes (one every

@@ -1,14 +1,20 @@
 #!/bin/sh
+# shellcheck source-path=SCRIPTDIR
 # The end-to-end scenarios of issue 5, one shell function each, run inside
 # the namespaces by e2e_test.sh (or by hand):
 #	E2E=/tmp/x E2E_SMTLSD=$PWD/daemon/smtlsd \
 #	    sh -c '. tests/e2e/lib.sh; e2e_ns_run sh tests/e2e/scenarios.sh renewal'
 # Exit status 0 passed, 1 failed (reason in $E2E/run/failed), 77 skipped.
+# E2E_CONF_EXTRA (lines) is appended to smtlsd.conf: run a scenario against
+# a deliberately wrong set-up to see it fail.
+
+# shellcheck disable=SC2012,SC2119 # ls: plain names; optional arguments
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
 . "$here/lib.sh"
 
-# sc_setup [CONFLINE...]: pebble, an account, a first certificate, the
+# sc_setup: pebble, an account, a first certificate, the
 # bundle (pebble's root and SC_BUNDLE_EXTRA), smtlsd (first pass done),
 # then sendmail with smtlsd's CA directory.
 sc_setup()
@@ -21,7 +27,7 @@ sc_setup()
 	e2e_log "dehydrated issued $SERIAL0 in $E2E_ACME_MS ms"
 	# shellcheck disable=SC2086
 	e2e_bundle_write "$E2E_ROOT" ${SC_BUNDLE_EXTRA:-}
-	e2e_smtlsd_conf "$@"
+	e2e_smtlsd_conf
 	e2e_smtlsd_start
 	e2e_log "smtlsd pid $E2E_SMTLSD_PID, first pass done: $(e2e_smtlsd_status)"
 	e2e_sm_start "$E2E_CERTDIR"
@@ -41,10 +47,10 @@ sc_expect_serving()
 	    e2e_fail "the served chain does not verify against pebble's root for $E2E_DOMAIN"
 }
 
-# sc_reloads: pid changes of sendmail seen so far (0 = never reloaded).
+# sc_reloads: sendmail restarts since the pid tracker started.
 sc_reloads()
 {
-	echo $(( $(e2e_pidtrack_count) - 1 ))
+	e2e_reloads
 }
 
 sc_reloads_are()
@@ -71,10 +77,12 @@ sc_first_start()
 	e2e_acme_register
 	e2e_acme_issue || e2e_fail "dehydrated -c failed"
 	SERIAL0=$(e2e_cert_serial "$E2E_CERTS/cert.pem")
+	e2e_log "dehydrated issued $SERIAL0 in $E2E_ACME_MS ms"
 	set -- "$E2E_ROOT"
 	[ -r /etc/ssl/certs/ca-certificates.crt ] &&
 	    set -- "$@" /etc/ssl/certs/ca-certificates.crt
 	e2e_bundle_write "$@"
+	e2e_log "bundle: pebble's root$([ $# -gt 1 ] && echo " and $2")"
 	e2e_smtlsd_conf
 	# Somebody else's files in the CA directory.
 	e2e_make_ca foreignca
@@ -138,7 +146,6 @@ sc_renewal()
 {
 	sc_setup
 	e2e_pidtrack_start
-	starts=$(e2e_sm_starts)
 	sc_expect_serving "$SERIAL0"
 	e2e_acme_renew || e2e_fail "dehydrated -c --force failed"
 	done_ms=$(e2e_now_ms)
@@ -151,11 +158,6 @@ sc_renewal()
 	e2e_holds 2 sc_reloads_are 1 ||
 	    e2e_fail "sendmail's pid changed $(sc_reloads) times, expected once"
 	e2e_sm_running || e2e_fail "sendmail is not running"
-	if [ -n "$starts" ]; then
-		s=$(e2e_sm_starts)
-		[ "$s" -eq $((starts + 1)) ] ||
-		    e2e_fail "sendmail logged $((s - starts)) restarts, expected 1"
-	fi
 	sc_expect_serving "$serial1"
 	e2e_log "exactly one reload (pid $(sed -n 1p "$E2E/run/pidtrack" | cut -d' ' -f2) -> $(e2e_sm_pid)); chain verifies"
 }
@@ -315,8 +317,9 @@ sc_ca_dir_live()
 {
 	sc_setup
 	e2e_pidtrack_start
-	e2e_make_ca clientca && e2e_make_client clientca client1 ||
-	    e2e_fail "cannot make the test client CA"
+	if ! e2e_make_ca clientca || ! e2e_make_client clientca client1; then
+		e2e_fail "cannot make the test client CA"
+	fi
 	v=$(e2e_client_verify "$E2E/ca/client1.pem" "$E2E/ca/client1.key")
 	e2e_log "client certificate, CA not in the bundle: verify=$v"
 	[ "$v" = FAIL ] || e2e_fail "expected verify=FAIL before the CA is added, got '$v'"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck source-path=SCRIPTDIR
 # Proves the e2e harness against the real programs, without smtlsd:
 # pebble issues a certificate through dehydrated, a hand-made CA directory
 # and dh.param, sendmail serves STARTTLS; dehydrated renews, sendmail gets a
@@ -7,6 +8,7 @@
 # Exit status: 0 passed, 1 failed, 77 cannot run here (reason printed).
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
 . "$here/lib.sh"
 
 if [ "${1:-}" != --inner ]; then
@@ -45,7 +47,7 @@ cp "$E2E_CERTS/chain.pem" "$certdir/pebble-chain.pem"
 openssl rehash "$certdir" || e2e_fail "openssl rehash failed"
 openssl genpkey -genparam -algorithm DH -pkeyopt group:ffdhe3072 \
     -out "$certdir/dh.param" || e2e_fail "no DH parameters"
-e2e_log "CA dir: $(cd "$certdir" && ls | tr '\n' ' ')"
+e2e_log "CA dir: $(cd "$certdir" && echo *)"
 
 t=$(e2e_now_ms); e2e_sm_start "$certdir"
 e2e_log "sendmail pid $E2E_SM_PID ($(e2e_comm "$E2E_SM_PID")) accepting ($(( $(e2e_now_ms) - t )) ms)"
@@ -62,8 +64,9 @@ e2e_log "chain verifies against pebble's root, host name checked"
 e2e_log "DH: $(e2e_tls_dh)"
 e2e_tls_dh | grep -q '3072' || e2e_fail "sendmail does not use dh.param (3072 bits)"
 
-e2e_make_ca clientca && e2e_make_client clientca client1 ||
-    e2e_fail "cannot make the test client CA"
+if ! e2e_make_ca clientca || ! e2e_make_client clientca client1; then
+	e2e_fail "cannot make the test client CA"
+fi
 v=$(e2e_client_verify "$E2E/ca/client1.pem" "$E2E/ca/client1.key")
 e2e_log "client cert, CA not in the CA dir: verify=$v"
 [ "$v" = FAIL ] || e2e_fail "expected verify=FAIL, got '$v'"
