@@ -59,11 +59,12 @@ harness_lint_head()
 harness_lint_body()
 {
 	d=$(atf_get_srcdir)
-	for f in lib.sh scenarios.sh selftest.sh e2e_test.sh; do
+	for f in lib.sh scenarios.sh selftest.sh demo.sh e2e_test.sh; do
 		atf_check -s exit:0 sh -n "$d/$f"
 	done
 	atf_check -s exit:0 -o empty -e empty shellcheck -s sh -x -e SC1091 \
-	    "$d/lib.sh" "$d/scenarios.sh" "$d/selftest.sh" "$d/e2e_test.sh"
+	    "$d/lib.sh" "$d/scenarios.sh" "$d/selftest.sh" "$d/demo.sh" \
+	    "$d/e2e_test.sh"
 }
 
 atf_test_case harness_selftest
