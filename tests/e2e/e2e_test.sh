@@ -5,7 +5,8 @@
 # reloads a real sendmail, a real TLS client checks what is served.
 # Each case runs scenarios.sh inside private namespaces (lib.sh); where that
 # is impossible (not root, no unshare, no sendmail packages) it is skipped
-# with the reason.
+# with the reason.  The cases must not run two at once: they share
+# /dev/log (see e2e_syslog_start); the Kyuafile marks them is_exclusive.
 
 e2e_case()
 {

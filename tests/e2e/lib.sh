@@ -7,13 +7,17 @@
 # a run lasts, a /dev/log socket when the machine has none.  Nothing is
 # written under /etc/mail and nothing listens on port 25.
 #
-# Typical use (see selftest.sh):
+# Typical use (selftest.sh and demo.sh are complete examples):
+#	. lib.sh		# E2E_CACHE, if not the default, set before
 #	reason=$(e2e_skip_reason) && { echo "skipped: $reason"; exit 77; }
-#	e2e_ns_run sh my-scenario.sh        # outside: enter the namespaces
-#	...and in my-scenario.sh:
-#	. lib.sh; E2E=...; e2e_init; trap e2e_cleanup EXIT
-#	e2e_syslog_start; e2e_pebble_start; e2e_acme_register; e2e_acme_issue
-#	e2e_sm_start "$certdir" "$dhfile"; e2e_tls_serial
+#	E2E=/some/dir; export E2E
+#	e2e_ns_run sh my-scenario.sh	# enters the namespaces; inside:
+#	    . lib.sh; e2e_init; e2e_trap
+#	    e2e_syslog_start; e2e_pebble_start; e2e_acme_register
+#	    e2e_acme_issue; e2e_sm_start "$certdir"; e2e_tls_serial ...
+# Functions that cannot go on call e2e_fail, which exits: the EXIT trap
+# (e2e_trap) stops every process by its pid.  Inside the namespaces the
+# scratch directory is seen at $E2E_CACHE/ns (see e2e_ns_run).
 #
 # Linux only: it needs unshare(1) from util-linux.  Everything that waits
 # polls with a deadline (e2e_wait); nothing sleeps a fixed time.
@@ -243,6 +247,11 @@ e2e_skip_reason()
 	fi
 	if ! e2e_fetch_sendmail; then
 		echo "could not fetch sendmail packages ($E2E_SMPKGS) with apt-get download: $(tail -n 1 "$E2E_CACHE/fetch.log" 2>/dev/null)"
+		return 0
+	fi
+	_k_miss=$(ldd "$E2E_SMBIN" 2>&1 | awk '/not found/ { printf " %s", $1 }')
+	if [ -n "$_k_miss" ]; then
+		echo "the unpacked sendmail needs libraries that are not installed:$_k_miss (sh mk/deps.sh e2e)"
 		return 0
 	fi
 	return 1
