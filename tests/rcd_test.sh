@@ -104,10 +104,11 @@ status_field()
 	cut -d ' ' -f "$1" "$W/smtlsd.status"
 }
 
-# The pass number in the status file once it is past "starting".
+# The pass number in the status file ("pid passes resyncs time state
+# message") once it is past "starting".
 finished_pass()
 {
-	_state=$(status_field 4)
+	_state=$(status_field 5)
 	[ "$_state" = ok ] || [ "$_state" = failed ] || return 1
 	status_field 2
 }
@@ -287,8 +288,8 @@ resync_stopped_body()
 {
 	setup
 	! daemon_pid > /dev/null || atf_fail "a daemon runs"
-	atf_check -s exit:0 -o match:'resync finished: ok' -e ignore \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" resync
+	atf_check -s exit:0 -o match:'no daemon running; ran one pass: ok' \
+	    -e ignore env RCD_RC_CONF="$RCCONF" sh "$RCD" resync
 	atf_check test -f "$(hashfile ca1)"
 	atf_check test -f "$(hashfile ca2)"
 	# It did the pass and left no daemon behind.
@@ -299,7 +300,8 @@ atf_test_case reload cleanup
 reload_head()
 {
 	atf_set "descr" "reload makes the daemon use the changed configuration;" \
-	    "a configuration with errors is shown and not sent"
+	    "a configuration with errors is shown and not sent, and does" \
+	    "not keep status and stop from finding the daemon"
 	atf_set "require.progs" "openssl"
 }
 reload_body()
@@ -331,7 +333,13 @@ reload_body()
 	atf_check -s exit:1 -o empty -e match:"has errors; 'restart' not done" \
 	    env RCD_RC_CONF="$RCCONF" sh "$RCD" restart
 	[ "$(daemon_pid)" = "$pid" ] || atf_fail "daemon $pid is gone"
-	cp good.conf "$CONF"
+	# With the pidfile unknown, status and stop still find the daemon.
+	atf_check -s exit:0 -o match:"^smtlsd is running as pid $pid\.\$" \
+	    -o match:"smtlsd: $CONF has errors" \
+	    env RCD_RC_CONF="$RCCONF" sh "$RCD" status
+	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' \
+	    env RCD_RC_CONF="$RCCONF" sh "$RCD" stop
+	dead "$pid" || atf_fail "pid $pid still runs"
 }
 reload_cleanup()
 {
