@@ -827,12 +827,15 @@ execute(struct pass *p)
 	/*
 	 * A certificate that moves to another number is removed from the
 	 * old one only after it is in place: when anything could not be
-	 * put in place, a removal might take its last copy.
+	 * put in place, a removal might take its last copy.  Removals go
+	 * from the highest number down, so that a pass cut short (a crash,
+	 * kill -9) never leaves a gap in a hash's numbers, where OpenSSL's
+	 * lookup would stop.
 	 */
 	if (failed)
 		log_warnx("%s: not every file could be put in place; removing "
 		    "nothing this time", p->dir);
-	RB_FOREACH(e, slottree, &p->slots) {
+	RB_FOREACH_REVERSE(e, slottree, &p->slots) {
 		if (e->plan != P_REMOVE || failed)
 			continue;
 		slot_name(e->hash, e->n, name, sizeof(name));
