@@ -393,6 +393,35 @@ start_refused_body()
 	! daemon_pid > /dev/null || atf_fail "a daemon runs"
 }
 
+atf_test_case start_dies cleanup
+start_dies_head()
+{
+	atf_set "descr" "A daemon that exits right after daemon(3) makes start" \
+	    "fail at once with a message, also over its stale pidfile"
+	atf_set "require.progs" "openssl"
+}
+start_dies_body()
+{
+	setup
+	# Valid for smtlsd -n, but this system has no such watch method:
+	# the daemon exits after it has detached.
+	case "$(uname -s)" in
+	Linux)	echo "watch kqueue" >> "$CONF" ;;
+	*)	echo "watch inotify" >> "$CONF" ;;
+	esac
+	for attempt in first "over the stale pidfile"; do
+		atf_check -s exit:1 -o match:'^Starting smtlsd\.$' \
+		    -e match:'exited right after it started' \
+		    env RCD_RC_CONF="$RCCONF" sh "$RCD" start
+		! daemon_pid > /dev/null ||
+		    atf_fail "a daemon runs after the $attempt start"
+	done
+}
+start_dies_cleanup()
+{
+	stop_daemon
+}
+
 atf_test_case cert_create_warning cleanup
 cert_create_warning_head()
 {
@@ -449,5 +478,6 @@ atf_init_test_cases()
 	atf_add_test_case reload
 	atf_add_test_case restart
 	atf_add_test_case start_refused
+	atf_add_test_case start_dies
 	atf_add_test_case cert_create_warning
 }
