@@ -509,6 +509,9 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 	e.conf_flags = conf_path == NULL ? CONF_MISSING_OK : 0;
 	e.dh_fd = -1;
 
+	/* What can fail at start fails before daemon(3), on stderr. */
+	if (watch_available(conf->watch) == -1)
+		return (1);
 	if ((e.pfh = pidfile_open(conf->pidfile, 0644, &other)) == NULL) {
 		if (errno == EEXIST)
 			log_warnx("already running as pid %ld (%s)",

@@ -26,6 +26,21 @@ struct watch {
 	size_t			 cap;
 };
 
+/*
+ * Whether method can be used on this system: 0, or -1 with a message.
+ */
+int
+watch_available(enum conf_watch method)
+{
+	if ((method == WATCH_KQUEUE || method == WATCH_INOTIFY) &&
+	    strcmp(conf_watch_name(method), watch_native_ops.name) != 0) {
+		log_warnx("watch %s is not available here; use %s or poll",
+		    conf_watch_name(method), watch_native_ops.name);
+		return (-1);
+	}
+	return (0);
+}
+
 struct watch *
 watch_new(struct event_base *base, enum conf_watch method, long poll_ms,
     watch_cb cb, void *arg)
@@ -35,10 +50,7 @@ watch_new(struct event_base *base, enum conf_watch method, long poll_ms,
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return (NULL);
 	w->ops = method == WATCH_POLL ? &watch_poll_ops : &watch_native_ops;
-	if ((method == WATCH_KQUEUE || method == WATCH_INOTIFY) &&
-	    strcmp(conf_watch_name(method), w->ops->name) != 0) {
-		log_warnx("watch %s is not available here; use %s or poll",
-		    conf_watch_name(method), watch_native_ops.name);
+	if (watch_available(method) == -1) {
 		free(w);
 		return (NULL);
 	}

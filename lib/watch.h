@@ -42,6 +42,7 @@ extern const struct watch_ops	watch_native_ops;
 
 struct watch;
 
+int		 watch_available(enum conf_watch);
 struct watch	*watch_new(struct event_base *, enum conf_watch, long,
 		    watch_cb, void *);
 const char	*watch_method(const struct watch *);
