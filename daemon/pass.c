@@ -231,6 +231,23 @@ chain_add(struct certset *set, const char *dir, const char *pem, size_t len,
 }
 
 /*
+ * Whether dir has a set at all: cert.pem or chain.pem exists, even as a
+ * link whose target is gone.
+ */
+static int
+domain_has_set(const char *dir)
+{
+	struct stat	st;
+	char		path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/cert.pem", dir);
+	if (lstat(path, &st) == 0)
+		return (1);
+	snprintf(path, sizeof(path), "%s/chain.pem", dir);
+	return (lstat(path, &st) == 0);
+}
+
+/*
  * Steps 1 to 3.  sets[] receives each domain's set, in domain order.
  */
 static void
@@ -270,14 +287,19 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 			chain_add(&set, d->dir, d->good_chain, d->good_len,
 			    &noprune);
 		else {
-			/* Whatever chain.pem holds now, or keep all. */
+			/*
+			 * Whatever chain.pem holds now, or keep all while
+			 * a renewal may be half done.  A directory with
+			 * neither cert.pem nor chain.pem (not even as a
+			 * dangling link) holds no set: nothing to keep.
+			 */
 			snprintf(path, sizeof(path), "%s/chain.pem", d->dir);
 			if (util_read_file(path, 0, 1024 * 1024, &pem,
 			    &len) == 0) {
 				chain_add(&set, d->dir, pem, len, &noprune);
 				free(pem);
 			} else if (errno != ENOENT ||
-			    s->state == ACME_WAIT)
+			    (s->state == ACME_WAIT && domain_has_set(d->dir)))
 				noprune = 1;
 		}
 	}
