@@ -116,23 +116,31 @@ paths_free(struct poll_impl *p)
 
 /*
  * Polling looks at the objects themselves: a target "name in dir" is
- * dir/name.  The new set's stat results are taken now, so a change
- * after this call is seen at the next tick.
+ * dir/name.  A path that was watched before keeps the stat results of
+ * the last tick, so that a change made after that tick (during the pass
+ * that is re-arming us, say) is still seen at the next tick; a new
+ * path's are taken now.
  */
 static int
 poll_arm(void *impl, struct watch_target *t, size_t n)
 {
 	struct poll_impl	*p = impl;
+	struct poll_impl	 old;
 	char			 buf[PATH_MAX];
-	size_t			 i;
+	size_t			 i, j;
 
-	paths_free(p);
-	if (n == 0)
+	old = *p;
+	p->paths = NULL;
+	p->sigs = NULL;
+	p->n = 0;
+	if (n == 0) {
+		paths_free(&old);
 		return (0);
+	}
 	if ((p->paths = calloc(n, sizeof(*p->paths))) == NULL ||
 	    (p->sigs = calloc(2 * n, sizeof(*p->sigs))) == NULL) {
 		free(p->paths);
-		p->paths = NULL;
+		*p = old;
 		log_warn("poll");
 		return (-1);
 	}
@@ -145,13 +153,23 @@ poll_arm(void *impl, struct watch_target *t, size_t n)
 		if ((p->paths[i] = strdup(buf)) == NULL) {
 			p->n = 2 * i;
 			paths_free(p);
+			*p = old;
 			log_warn("poll");
 			return (-1);
 		}
-		take(buf, 0, &p->sigs[2 * i]);
-		take(buf, 1, &p->sigs[2 * i + 1]);
+		for (j = 0; j < old.n / 2; j++)
+			if (strcmp(old.paths[j], buf) == 0)
+				break;
+		if (j < old.n / 2) {
+			p->sigs[2 * i] = old.sigs[2 * j];
+			p->sigs[2 * i + 1] = old.sigs[2 * j + 1];
+		} else {
+			take(buf, 0, &p->sigs[2 * i]);
+			take(buf, 1, &p->sigs[2 * i + 1]);
+		}
 	}
 	p->n = 2 * n;
+	paths_free(&old);
 	return (0);
 }
 
