@@ -34,7 +34,7 @@ PROG=		daemon/smtlsd
 PROG_OBJS=	daemon/smtlsd.o daemon/pass.o daemon/engine.o daemon/resync.o
 PROG_HDRS=	daemon/pass.h daemon/engine.h
 
-TEST_PROGS=	tests/conf_test tests/bundle_test
+TEST_PROGS=	tests/conf_test tests/bundle_test tests/fake_sendmail
 
 .SUFFIXES: .c .o
 .PHONY: all deps demo test check-tests bench fuzz install uninstall clean
@@ -61,6 +61,11 @@ tests/conf_test: tests/conf_test.c $(LIB) $(LIB_HDRS)
 tests/bundle_test: tests/bundle_test.c $(LIB) $(LIB_HDRS)
 	$(CC) $(ALL_CFLAGS) $(ATF_CFLAGS) $(ALL_LDFLAGS) -o $@ \
 	    tests/bundle_test.c $(LIB) $(ATF_LIBS) $(SYS_LIBS)
+
+# The sendmail stand-in of the daemon tests: plain C, no ATF.
+tests/fake_sendmail: tests/fake_sendmail.c
+	$(CC) $(CFLAGS) $(WARNS) $(SAN) $(ALL_LDFLAGS) -o $@ \
+	    tests/fake_sendmail.c
 
 deps:
 	@sh mk/deps.sh build

@@ -1,0 +1,356 @@
+#! /usr/bin/env atf-sh
+# The running daemon's watching (issue 3, "Watching"): the CA store
+# follows the bundle however it is changed, a burst gives one pass,
+# changes during a pass are not lost, and idle means idle.
+
+. "$(atf_get_srcdir)/daemon_lib.sh"
+
+# How late the store may follow a change, beyond settle (seconds).
+MARGIN=2
+
+# follows DESC CMD...: CMD becomes true within settle + MARGIN of now
+# (call it right after the change).
+follows()
+{
+	_f_desc=$1
+	shift
+	_f_t0=$(daemon_ms)
+	daemon_wait 20 "$_f_desc" "$@"
+	_f_ms=$(($(daemon_ms) - _f_t0))
+	_f_max=$(echo "$D_SETTLE $MARGIN" | awk '{ printf "%d", ($1 + $2) * 1000 }')
+	[ "$_f_ms" -le "$_f_max" ] ||
+	    atf_fail "$_f_desc took $_f_ms ms (settle $D_SETTLE s + ${MARGIN} s)"
+	echo "$_f_desc: $_f_ms ms"
+}
+
+# newca NAME: one more unrelated CA, pki/NAME.pem.
+newca()
+{
+	daemon_ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -subj "/O=smtlsd test/CN=Unrelated CA $1" -days 3650 \
+	    -keyout "pki/$1.key" -out "pki/$1.pem" \
+	    -addext basicConstraints=critical,CA:TRUE ||
+	    atf_fail "openssl req $1"
+}
+
+# --------------------------------------------------------------------
+
+atf_test_case bundle_changes cleanup
+bundle_changes_head()
+{
+	atf_set descr "The store follows the bundle within settle when it is" \
+	    "replaced by rename, rewritten in place, deleted and re-created"
+	atf_set require.progs "openssl"
+	atf_set timeout 90
+}
+bundle_changes_body()
+{
+	daemon_setup
+	newca other3
+	newca other4
+	daemon_conf
+	daemon_start
+	daemon_in_store root || atf_fail "the root is not in the store"
+	daemon_in_store other1 || atf_fail "other1 is not in the store"
+
+	# Replaced by rename.
+	cat pki/root.pem pki/other1.pem pki/other2.pem pki/other3.pem >new.pem
+	mv new.pem bundle.pem
+	follows "other3 after a rename" daemon_in_store other3
+
+	# Rewritten in place (same inode): other1 leaves.
+	cat pki/root.pem pki/other2.pem pki/other3.pem >bundle.pem
+	follows "other1 removed after an in-place rewrite" \
+	    daemon_not_in_store other1
+
+	# Deleted: the pass fails, nothing is removed.
+	p=$(daemon_passes)
+	rm bundle.pem
+	daemon_wait 10 "a pass after the bundle was deleted" \
+	    daemon_passed $((p + 1))
+	[ "$(daemon_status 5)" = failed ] ||
+	    atf_fail "status is not failed without the bundle: $(cat aux/status)"
+	grep -q "bundle.pem" aux/status ||
+	    atf_fail "the status does not name the missing bundle"
+	daemon_in_store other3 ||
+	    atf_fail "other3 was removed while the bundle was missing"
+
+	# Re-created: followed, and all good again.
+	cat pki/root.pem pki/other4.pem >bundle.pem
+	follows "other4 after the bundle came back" daemon_in_store other4
+	daemon_wait 10 "status ok" eval '[ "$(daemon_status 5)" = ok ]'
+	daemon_not_in_store other3 ||
+	    atf_fail "other3 stayed after the bundle came back without it"
+
+	# Deleted and re-created at once (within settle).
+	rm bundle.pem
+	cat pki/root.pem pki/other1.pem >bundle.pem
+	follows "other1 after delete and re-create" daemon_in_store other1
+	daemon_not_in_store other4 || atf_fail "other4 stayed"
+}
+bundle_changes_cleanup()
+{
+	daemon_cleanup
+}
+
+# --------------------------------------------------------------------
+
+atf_test_case bundle_symlink cleanup
+bundle_symlink_head()
+{
+	atf_set descr "A bundle reached through a symbolic link: the store" \
+	    "follows when the link is swapped and when its target changes"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+bundle_symlink_body()
+{
+	daemon_setup
+	newca other3
+	mkdir -p real
+	cp bundle.pem real/a.pem
+	cat pki/root.pem pki/other3.pem >real/b.pem
+	rm bundle.pem
+	ln -s real/a.pem bundle.pem
+	daemon_conf
+	daemon_start
+	daemon_in_store other1 || atf_fail "other1 is not in the store"
+	ln -s real/b.pem new.lnk
+	mv -f new.lnk bundle.pem
+	follows "other3 after the link was swapped" daemon_in_store other3
+	daemon_not_in_store other1 || atf_fail "other1 stayed"
+	cat pki/root.pem pki/other3.pem pki/other2.pem >real/b.pem
+	follows "other2 after the link's target was rewritten" \
+	    daemon_in_store other2
+}
+bundle_symlink_cleanup()
+{
+	daemon_cleanup
+}
+
+# --------------------------------------------------------------------
+
+atf_test_case burst cleanup
+burst_head()
+{
+	atf_set descr "A burst of hundreds of writes to the bundle gives one" \
+	    "pass, after the burst"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+burst_body()
+{
+	# A longer settle: the burst's writes must come closer together
+	# than settle even on a busy machine.
+	D_SETTLE=0.8
+	daemon_setup
+	newca other3
+	daemon_conf
+	daemon_start
+	p=$(daemon_passes)
+	logged=$(daemon_count 'pass [0-9]+:')
+	cp bundle.pem orig.pem
+	i=0
+	while [ $i -lt 300 ]; do
+		echo "# comment $i" >>bundle.pem
+		i=$((i + 1))
+	done
+	i=0
+	while [ $i -lt 100 ]; do
+		{ cat orig.pem; echo "# rename $i"; } >new.pem
+		mv new.pem bundle.pem
+		i=$((i + 1))
+	done
+	cat orig.pem pki/other3.pem >>bundle.pem
+	daemon_wait 20 "other3 in the store" daemon_in_store other3
+	# Absence of a second pass: wait well beyond settle.
+	sleep 2
+	[ "$(daemon_passes)" -eq $((p + 1)) ] ||
+	    atf_fail "400 writes gave $(($(daemon_passes) - p)) passes, not 1"
+	[ "$(daemon_count 'pass [0-9]+:')" -eq $((logged + 1)) ] ||
+	    atf_fail "the log shows more than one pass for the burst"
+}
+burst_cleanup()
+{
+	daemon_cleanup
+}
+
+# --------------------------------------------------------------------
+
+# during_pass METHOD: a change to the bundle made while a pass runs,
+# after that pass has read the bundle, starts another pass.  strace
+# holds every getdents64 of smtlsd for 0.7 s, which makes a pass slow;
+# the change is made while the pass reads cert_dir, after the bundle.
+during_pass()
+{
+	daemon_setup
+	newca other3
+	newca other4
+	if [ "$1" = poll ]; then
+		daemon_conf "watch poll" "poll_interval 0.1"
+	else
+		daemon_conf
+	fi
+	daemon_start
+	timeout 60 strace -p "$D_PID" -o tr/inject -e trace=getdents64,openat \
+	    -e inject=getdents64:delay_enter=700000 2>tr/strace.err &
+	daemon_remember $!
+	daemon_wait 10 "strace to attach" grep -q attached tr/strace.err
+	p=$(daemon_passes)
+	cat pki/root.pem pki/other3.pem >bundle.pem
+	# The pass has read the bundle when it opens cert_dir.
+	daemon_wait 20 "the pass to reach cert_dir" \
+	    grep -q "\"$(pwd)/certs\", O_RDONLY" tr/inject
+	cat pki/root.pem pki/other4.pem >bundle.pem
+	echo "changed the bundle at $(daemon_now)"
+	daemon_wait 30 "other4 in the store (the change during the pass)" \
+	    daemon_in_store other4
+	daemon_not_in_store other3 || atf_fail "other3 stayed"
+	[ "$(daemon_passes)" -ge $((p + 2)) ] ||
+	    atf_fail "expected at least two passes, got $(($(daemon_passes) - p))"
+	daemon_wait 10 "status ok" eval '[ "$(daemon_status 5)" = ok ]'
+}
+
+atf_test_case during_pass cleanup
+during_pass_head()
+{
+	atf_set descr "A change that arrives during a pass starts another" \
+	    "pass after it (inotify/kqueue): none is lost"
+	atf_set require.progs "openssl strace"
+	atf_set timeout 90
+}
+during_pass_body()
+{
+	r=$(daemon_strace_reason)
+	[ -z "$r" ] || atf_skip "$r"
+	during_pass native
+}
+during_pass_cleanup()
+{
+	daemon_cleanup
+}
+
+atf_test_case during_pass_poll cleanup
+during_pass_poll_head()
+{
+	atf_set descr "A change that arrives during a pass starts another" \
+	    "pass after it with watch poll too"
+	atf_set require.progs "openssl strace"
+	atf_set timeout 90
+}
+during_pass_poll_body()
+{
+	r=$(daemon_strace_reason)
+	[ -z "$r" ] || atf_skip "$r"
+	during_pass poll
+}
+during_pass_poll_cleanup()
+{
+	daemon_cleanup
+}
+
+# --------------------------------------------------------------------
+
+atf_test_case idle cleanup
+idle_head()
+{
+	atf_set descr "Idle means idle: with event-based watching smtlsd" \
+	    "makes no system call for 3 s and has no timer armed; it still" \
+	    "notices a change afterwards"
+	atf_set require.progs "openssl strace"
+	atf_set timeout 60
+}
+idle_body()
+{
+	r=$(daemon_strace_reason)
+	[ -z "$r" ] || atf_skip "$r"
+	daemon_setup
+	daemon_conf
+	daemon_start
+	grep -q 'watch poll' daemon.log && atf_fail "watch auto chose poll"
+	# A domain set, a stand-in and a reload first: every timer the
+	# daemon arms on the way must be gone afterwards.
+	daemon_install leaf1
+	daemon_sendmail
+	daemon_wait 10 "the set to be seen" daemon_logged 1 \
+	    "certificate set is complete and valid|new certificate"
+	daemon_replay -w 0 "le/certs/$D_DOMAIN" pki/leaf2.key pki/leaf2.pem \
+	    pki/int.pem
+	daemon_wait 10 "the reload" daemon_hups_are 1
+	daemon_wait 10 "the stand-in to come back" daemon_sendmail_back 1
+	daemon_wait 10 "smtlsd to see it back" daemon_logged 1 "is back as pid"
+	# Let the last settle timer run out.
+	p=$(daemon_passes)
+	sleep 1
+	daemon_wait 10 "no more passes" eval \
+	    '[ "$(daemon_passes)" = "$p" ] || { p=$(daemon_passes); false; }'
+	n=$(daemon_syscalls "$D_PID" 3 tr/idle)
+	if [ "$n" -ne 0 ]; then
+		head -n 40 tr/idle >&2
+		atf_fail "smtlsd made $n system calls in 3 idle seconds"
+	fi
+	# The call it sleeps in has no timeout (Linux shows it in /proc).
+	if [ -r "/proc/$D_PID/syscall" ]; then
+		set -- $(cat "/proc/$D_PID/syscall")
+		echo "blocked in: $*"
+		case $1 in
+		232|281|7|22)	# epoll_wait, epoll_pwait, poll
+			case $5 in
+			0xffffffff|0xffffffffffffffff) ;;
+			*) atf_fail "smtlsd sleeps with a timeout ($5): a" \
+			    "timer is armed while idle" ;;
+			esac ;;
+		*)	echo "unknown system call $1: not checked" ;;
+		esac
+	fi
+	cat pki/root.pem >bundle.pem
+	daemon_wait 10 "other1 to leave the store" daemon_not_in_store other1
+}
+idle_cleanup()
+{
+	daemon_cleanup
+}
+
+atf_test_case idle_poll cleanup
+idle_poll_head()
+{
+	atf_set descr "With watch poll smtlsd does wake up while idle, and" \
+	    "notices changes"
+	atf_set require.progs "openssl strace"
+	atf_set timeout 60
+}
+idle_poll_body()
+{
+	r=$(daemon_strace_reason)
+	[ -z "$r" ] || atf_skip "$r"
+	daemon_setup
+	newca other3
+	daemon_conf "watch poll" "poll_interval 0.2"
+	daemon_start
+	daemon_logged 1 'watch poll' || atf_fail "the start-up line does not" \
+	    "say watch poll"
+	n=$(daemon_syscalls "$D_PID" 2 tr/idle)
+	[ "$n" -ge 5 ] || atf_fail "watch poll made only $n system calls in 2 s"
+	grep -q "bundle.pem" tr/idle ||
+	    atf_fail "watch poll did not look at the bundle"
+	p=$(daemon_passes)
+	[ "$p" -eq 1 ] || atf_fail "polling alone made passes ($p)"
+	cat pki/root.pem pki/other3.pem >bundle.pem
+	follows "other3 with watch poll" daemon_in_store other3
+	daemon_not_in_store other1 || atf_fail "other1 stayed"
+}
+idle_poll_cleanup()
+{
+	daemon_cleanup
+}
+
+atf_init_test_cases()
+{
+	atf_add_test_case bundle_changes
+	atf_add_test_case bundle_symlink
+	atf_add_test_case burst
+	atf_add_test_case during_pass
+	atf_add_test_case during_pass_poll
+	atf_add_test_case idle
+	atf_add_test_case idle_poll
+}
