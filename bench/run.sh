@@ -24,8 +24,11 @@
 #   MANUAL_SUBSET=n    run the manual method on the generated bundle over
 #                      its first n certificates only and scale the time
 #                      (default 500; 0 runs all of it: minutes)
-#   BENCH_TMP=dir      scratch directory (default bench/out/scratch)
+#   BENCH_TMP=dir      where to put the scratch directory smtlsd-bench.scratch
+#                      (default bench/out); it is removed at the end
 #   INPUTS="ca nss gen"  the inputs to run (default all three)
+#   DAEMON=0           skip the running daemon's measurements (daemon.sh,
+#                      which also reads SETTLE, LAT_ROUNDS, IDLE_SECONDS)
 
 set -u
 LC_ALL=C
@@ -41,7 +44,7 @@ ROUNDS=${ROUNDS:-5}
 ROUNDS_MANUAL=${ROUNDS_MANUAL:-3}
 GEN_N=${GEN_N:-10000}
 MANUAL_SUBSET=${MANUAL_SUBSET:-500}
-scratch=${BENCH_TMP:-$out/scratch}
+scratch=${BENCH_TMP:-$out}/smtlsd-bench.scratch
 INPUTS=${INPUTS:-ca nss gen}
 log=$out/run.log
 results=$out/results.txt
@@ -129,9 +132,22 @@ fi
 
 # prep functions run before every round, untimed.  $dst is the output
 # directory of the case.
+#
+# Old output is moved aside and deleted only at the end of the run: on an
+# ext4 without a journal (as on the machine this was written on) every new
+# inode is checked against the inodes deleted in the last minutes, and
+# after deleting 10,000 files creating 10,000 others costs seconds of
+# system time, whoever does it.
+trash=$scratch/trash
+ntrash=0
 prep_fresh()
 {
-	rm -rf "$dst" "$dst.split" && mkdir -p "$dst" && sync
+	if [ -e "$dst" ]; then
+		ntrash=$((ntrash + 1))
+		mkdir -p "$trash" && mv "$dst" "$trash/$ntrash" || exit 1
+	fi
+	rm -rf "$dst.split"
+	mkdir -p "$dst" && sync
 }
 
 prep_none()
@@ -268,7 +284,8 @@ bench_input()
 	r=$out/res-$key
 	rm -f "$r"-*
 	if [ $have_smtlsd = 1 ]; then
-		rm -rf "$w/smtlsd"
+		dst=$w/smtlsd
+		prep_fresh
 		smtlsd_conf "$w/smtlsd" "$file"
 	fi
 
@@ -294,7 +311,6 @@ bench_input()
 		m manual sh "$here/manual.sh" "$mfile" "$dst"
 		i=$((i + 1))
 	done
-	rm -rf "$dst"
 
 	i=0
 	while [ $i -lt "$ROUNDS" ]; do
@@ -326,7 +342,6 @@ bench_input()
 	    "$r-barename"
 	row "readhash_$key" "bare C: read + SHA-256 per block" "$r-readhash"
 	bare_names=$(ls "$w/bare" | cksum)
-	rm -rf "$w/rehash" "$w/bare" "$w/barename"
 
 	eval "t_full_$key=-; t_noop_$key=-; m_full_$key=-"
 	wrote=""
@@ -346,7 +361,6 @@ bench_input()
 		    -cnewer "$w/smtlsd/marker" \) -print | wc -l | tr -d ' ')
 		tab "  smtlsd's file names = bare C's: %s;" "$same"
 		tab " files written by a no-op pass: %s\n" "$wrote"
-		rm -rf "$w/smtlsd"
 	fi
 
 	eval "tf=\$t_full_$key tn=\$t_noop_$key tb=\$t_bare_$key" \
@@ -376,10 +390,13 @@ verdict()
 # --- the run ------------------------------------------------------------------
 
 started=$(date +%s)
+rm -rf "$trash"
 tab "smtlsd benchmark, %s\n" "$(date -u '+%Y-%m-%d %H:%M UTC')"
 tab "machine: %s %s %s, %s CPUs, %s\n" "$(uname -s)" "$(uname -r)" \
     "$(uname -m)" "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')" \
     "$(openssl version | cut -d' ' -f1-2)"
+tab "scratch: %s (%s)\n" "$scratch" \
+    "$(df -T "$scratch" 2>/dev/null | awk 'NR == 2 { print $2 }')"
 tab "smtlsd: %s (git %s)\n" "$SMTLSD" \
     "$(git -C "$top" describe --always --dirty 2>/dev/null || echo '?')"
 tab "command: make bench (sh bench/run.sh); rounds %s, manual %s;" \
@@ -428,18 +445,18 @@ else
 	tab "\nmemory: not measured (needs smtlsd and the inputs ca and gen)\n"
 fi
 
-# TODO(daemon): once the daemon runs (smtlsd -d), measure here:
-#  - settle latency: start it on a scratch config with settle 0.3, change
-#    the bundle, time from the last write to the store being right
-#    (status_file pass number / cert_dir content); and after a replayed
-#    dehydrated renewal, from the last link swap to the signal (a
-#    reload_command that records the time) -- target: settle + 50 ms;
-#  - idle: `strace -c -f -p PID' over IDLE_SECONDS (60) with nothing
-#    changing -- target 0 system calls -- and its RSS from /proc/PID/status
-#    (procstat on FreeBSD).
-tab "\ndaemon: settle latency and idle system calls not measured yet" 
-tab " (TODO in bench/run.sh)\n"
+# The running daemon: reaction to a bundle change and to a renewal, and
+# system calls while idle (bench/daemon.sh).
+if [ $have_smtlsd = 1 ] && [ "${DAEMON:-1}" != 0 ]; then
+	say "bench: the running daemon (idle for ${IDLE_SECONDS:-60} s)"
+	tab "\ndaemon (smtlsd -d, CA store from the ca input):\n"
+	sh "$here/daemon.sh" "$SMTLSD" "$bin" "$scratch" "$in_ca" >> "$table"
+	cat "$scratch/daemon/log" >> "$log" 2>/dev/null
+else
+	tab "\ndaemon: not measured\n"
+fi
 
+rm -rf "$scratch"
 tab "\nrun took %s s; command output in %s\n" \
     "$(( $(date +%s) - started ))" "$log"
 cp "$table" "$results" && rm -f "$table"
