@@ -291,7 +291,8 @@ e2e_syslog_start()
 {
 	: >"$E2E_SYSLOG"
 	if [ -S /dev/log ] && [ -f "$E2E_CACHE/devlog-owner" ] &&
-	    ! socat -u /dev/null UNIX-SENDTO:/dev/log 2>/dev/null; then
+	    ! echo "<15>smtlsd-e2e: is anybody listening?" |
+	    socat -u - UNIX-SENDTO:/dev/log 2>/dev/null; then
 		rm -f /dev/log "$E2E_CACHE/devlog-owner"
 	fi
 	if [ -e /dev/log ]; then
@@ -991,7 +992,7 @@ e2e_connprobe_windows()
 }
 
 # e2e_tlsprobe_start: a loop of full STARTTLS handshakes (one every
-# ~100 ms); each result goes to $E2E/run/tlsprobe as "ms ok SERIAL",
+# ~250 ms); each result goes to $E2E/run/tlsprobe as "ms ok SERIAL",
 # "ms refused" or "ms FAIL reason".
 e2e_tlsprobe_start()
 {
@@ -1010,7 +1011,7 @@ while :; do
 		echo "$t FAIL $(printf '%s\n' "$out" | grep -v '^CONNECTED' |
 		    head -n 2 | tr '\n' ' ')"
 	fi >>"$3"
-	sleep 0.1
+	sleep 0.25
 done
 EOF
 	: >"$E2E/run/tlsprobe"
