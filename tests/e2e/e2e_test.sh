@@ -46,8 +46,9 @@ e2e_atf_run()
 # /dev/log socket could be left if the scenario was killed hard.
 e2e_atf_cleanup()
 {
+	. "$(atf_get_srcdir)/lib.sh"
 	if [ -f e2e/run/devlog-ours ]; then
-		rm -f /dev/log e2e/run/devlog-ours /var/cache/smtlsd-e2e/devlog-owner
+		rm -f /dev/log e2e/run/devlog-ours "$E2E_CACHE/devlog-owner"
 	fi
 }
 
@@ -68,7 +69,7 @@ harness_lint_body()
 	    "$d/e2e_test.sh"
 }
 
-atf_test_case harness_selftest
+atf_test_case harness_selftest cleanup
 harness_selftest_head()
 {
 	atf_set descr "The harness alone (no smtlsd): pebble, dehydrated and sendmail work here, a hand-made CA dir and SIGHUP serve the renewed certificate"
@@ -86,6 +87,10 @@ harness_selftest_body()
 	[ $rc -eq 0 ] && return
 	[ -s e2e/run/failed ] && atf_fail "selftest: $(head -n 1 e2e/run/failed)"
 	atf_fail "selftest exited $rc"
+}
+harness_selftest_cleanup()
+{
+	e2e_atf_cleanup
 }
 
 e2e_case first_start \
