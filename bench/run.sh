@@ -79,7 +79,7 @@ tab()
 
 # --- helpers --------------------------------------------------------------
 
-(cd "$here" && make -s) >> "$log" 2>&1 ||
+(cd "$here" && MAKEFLAGS= make -s) >> "$log" 2>&1 ||
     { say "bench: building the helpers failed (see $log)"; exit 1; }
 
 # PEM blocks in a file.
