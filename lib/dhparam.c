@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,24 @@ dh_ok(const char *pem, size_t len, int bits, char *why, size_t whylen)
 }
 
 /*
+ * Whether the directory of path is a symbolic link (cert_dir, where
+ * dh.param lives by default, replaced by one): then smtlsd neither
+ * reads nor writes through it.
+ */
+static int
+dir_is_link(const char *path)
+{
+	struct stat	 st;
+	char		 dir[PATH_MAX], *p;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir) ||
+	    (p = strrchr(dir, '/')) == NULL || p == dir)
+		return (0);
+	*p = '\0';
+	return (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode));
+}
+
+/*
  * Checks the DH parameter file.  Returns 1 when it is good, 0 when it
  * must be made (why says why), or -1 when it must be left alone (a
  * symbolic link, say; why says so).
@@ -81,6 +100,11 @@ dhparam_check(const char *path, int bits, char *why, size_t whylen)
 	size_t		 len;
 	int		 rv;
 
+	if (dir_is_link(path)) {
+		snprintf(why, whylen, "its directory is a symbolic link, "
+		    "which smtlsd does not follow");
+		return (-1);
+	}
 	if (lstat(path, &st) == -1) {
 		snprintf(why, whylen, "%s", errno == ENOENT ? "missing" :
 		    strerror(errno));
@@ -179,5 +203,10 @@ dhparam_verify_pem(const char *pem, size_t len, int bits)
 int
 dhparam_write(const char *path, const char *pem, size_t len)
 {
+	if (dir_is_link(path)) {
+		log_warnx("dh_params %s: its directory is a symbolic link, "
+		    "which smtlsd does not follow; not written", path);
+		return (-1);
+	}
 	return (util_write_atomic(path, pem, len, 0644));
 }
