@@ -12,9 +12,13 @@
  * re-executes itself on SIGHUP, and a second SIGHUP within ~10 ms kills
  * it) before it may signal again; reloads wanted meanwhile become one.
  *
+ * A pass that failed (a full or read-only file system, say) is tried
+ * again after 5 s, then less and less often up to every 15 min, until
+ * one succeeds: a fault that goes away gives no event to wait for.
+ *
  * While nothing changes nothing runs: no timer is pending unless a
- * change, a reload or a child is being waited for, or watch poll is in
- * use.
+ * change, a reload, a child or a retry is being waited for, or watch
+ * poll is in use.
  */
 
 #include <sys/types.h>
@@ -48,6 +52,8 @@
 #define SMTLSD_VERSION		"0.1"
 #define AWAIT_MS		15000	/* for sendmail's new pid */
 #define RESYNC_WAIT_S		300
+#define RETRY_MIN_MS		5000	/* after a failed pass */
+#define RETRY_MAX_MS		(15 * 60 * 1000)
 
 struct engine {
 	struct event_base	*base;
@@ -58,6 +64,9 @@ struct engine {
 	struct watch		*watch;
 	struct pidfh		*pfh;
 	struct event		*ev_settle;
+	struct event		*ev_retry;
+	long			 retry_ms;	/* 0: the last pass was good */
+	int			 dh_failures;	/* in a row */
 	struct event		*ev_sig[5];
 	unsigned long		 passes;
 	unsigned long		 resyncs;
@@ -135,6 +144,50 @@ on_settle(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	engine_pass(arg, 0);
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	engine_pass(arg, 0);
+}
+
+static long
+retry_next(long ms)
+{
+	if (ms == 0)
+		return (RETRY_MIN_MS);
+	return (ms >= RETRY_MAX_MS / 2 ? RETRY_MAX_MS : ms * 2);
+}
+
+static void
+retry_in(struct engine *e, long ms)
+{
+	struct timeval	tv;
+
+	log_info("trying again in %ld s", ms / 1000);
+	ms_to_tv(ms, &tv);
+	evtimer_add(e->ev_retry, &tv);
+}
+
+/*
+ * After a pass: when it failed, another one later, each time waiting
+ * twice as long; when it succeeded, no more retries.
+ */
+static void
+engine_retry(struct engine *e, int failed)
+{
+	if (failed) {
+		e->retry_ms = retry_next(e->retry_ms);
+		retry_in(e, e->retry_ms);
+		return;
+	}
+	if (e->retry_ms > 0)
+		log_info("pass succeeded: no more retries");
+	e->retry_ms = 0;
+	evtimer_del(e->ev_retry);
 }
 
 static void
@@ -228,8 +281,7 @@ dh_finish(struct engine *e)
 	    dhparam_write(e->conf->dh_params, e->dh_buf, e->dh_len) == 0)
 		ok = 1;
 	else if (!WIFEXITED(e->dh_status) || WEXITSTATUS(e->dh_status) != 0)
-		log_warnx("DH parameter generation failed (child %s %d); "
-		    "trying again at the next pass",
+		log_warnx("DH parameter generation failed (child %s %d)",
 		    WIFEXITED(e->dh_status) ? "exited" : "killed by signal",
 		    WIFEXITED(e->dh_status) ? WEXITSTATUS(e->dh_status) :
 		    WTERMSIG(e->dh_status));
@@ -237,7 +289,13 @@ dh_finish(struct engine *e)
 	e->dh_buf = NULL;
 	e->dh_len = 0;
 	e->dh_pid = 0;
-	if (ok) {
+	if (!ok) {
+		/* The pass that follows starts another child. */
+		retry_in(e, e->dh_failures >= 8 ? RETRY_MAX_MS :
+		    RETRY_MIN_MS << e->dh_failures);
+		e->dh_failures++;
+	} else {
+		e->dh_failures = 0;
 		log_info("dh_params %s: written", e->conf->dh_params);
 		pass_dh_written(e->conf, &e->ps);
 		engine_rearm(e);
@@ -428,6 +486,7 @@ engine_pass(struct engine *e, int resync)
 		    r.store.removed);
 	status_write(e, r.failed ? "failed" : "ok", r.failed ? r.reason :
 	    "all good");
+	engine_retry(e, r.failed);
 	if (e->ps.dh_wanted) {
 		e->ps.dh_wanted = 0;
 		dh_spawn(e);
@@ -536,6 +595,7 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 	if (pass_state_init(&e.ps) == -1)
 		fatal("pass_state_init");
 	e.ev_settle = evtimer_new(e.base, on_settle, &e);
+	e.ev_retry = evtimer_new(e.base, on_retry, &e);
 	e.ev_await = evtimer_new(e.base, on_await_timeout, &e);
 	e.ev_cmd = evtimer_new(e.base, on_cmd_timeout, &e);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
@@ -566,6 +626,7 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(e.ev_sig[i]);
 	event_free(e.ev_settle);
+	event_free(e.ev_retry);
 	event_free(e.ev_await);
 	event_free(e.ev_cmd);
 	event_base_free(e.base);
