@@ -233,7 +233,7 @@ e2e_skip_reason()
 		return 0
 	fi
 	_k_miss=""
-	for _k_p in unshare ip hostname m4 openssl socat curl pebble \
+	for _k_p in unshare mount ip hostname m4 openssl socat curl pebble \
 	    dehydrated bash dpkg apt-get flock timeout; do
 		command -v "$_k_p" >/dev/null 2>&1 || _k_miss="$_k_miss $_k_p"
 	done
