@@ -31,6 +31,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bio.h>
+#include <openssl/buffer.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "acme.h"
 #include "bundle.h"
 #include "conf.h"
@@ -215,19 +221,73 @@ domain_say(struct domain *d, const struct acme_set *s)
 		    "keeps the previous one", d->dir, s->reason);
 }
 
+/*
+ * The certificates of pem that are not self-signed, as PEM in a new
+ * buffer; NULL when pem holds none that decode, or out of memory.
+ */
+static char *
+chain_intermediates(const char *pem, size_t len, size_t *outlen)
+{
+	BIO	*in, *out = NULL;
+	BUF_MEM	*mem;
+	X509	*x;
+	char	*buf = NULL;
+	int	 n = 0;
+
+	if ((in = BIO_new_mem_buf(pem, (int)len)) == NULL ||
+	    (out = BIO_new(BIO_s_mem())) == NULL)
+		goto out;
+	while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
+		n++;
+		if (X509_self_signed(x, 0) != 1)
+			PEM_write_bio_X509(out, x);
+		X509_free(x);
+	}
+	BIO_get_mem_ptr(out, &mem);
+	if (n > 0 && (buf = malloc(mem->length + 1)) != NULL) {
+		memcpy(buf, mem->data, mem->length);
+		buf[mem->length] = '\0';
+		*outlen = mem->length;
+	}
+out:
+	ERR_clear_error();
+	BIO_free(in);
+	BIO_free(out);
+	return (buf);
+}
+
+/*
+ * Adds the certificates of a chain.pem to set.  Unless the chain was
+ * verified up to a CA of the bundles, only its intermediates: a
+ * self-signed certificate from a chain.pem in cert_dir would be a CA
+ * that nothing vouches for.
+ */
 static void
 chain_add(struct certset *set, const char *dir, const char *pem, size_t len,
-    int *noprune)
+    int verified, int *noprune)
 {
-	char	name[PATH_MAX];
-	size_t	errors = set->errors;
+	char	name[PATH_MAX], *only = NULL;
+	size_t	errors = set->errors, olen;
+	int	rv;
 
 	snprintf(name, sizeof(name), "%s/chain.pem", dir);
-	if (bundle_read_mem(set, name, pem, len) == -1) {
+	if (!verified && (only = chain_intermediates(pem, len, &olen)) != NULL)
+		rv = olen == 0 ? 0 : bundle_read_mem(set, name, only, olen);
+	else
+		rv = bundle_read_mem(set, name, pem, len);
+	free(only);
+	if (rv == -1) {
 		/* Not the bundles' fault: keep what the store has. */
 		set->errors = errors;
 		*noprune = 1;
 	}
+}
+
+static void
+set_invalid(struct acme_set *s, const char *reason)
+{
+	s->state = ACME_INVALID;
+	strlcpy(s->reason, reason, sizeof(s->reason));
 }
 
 /*
@@ -258,6 +318,7 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 	struct conf_path	*cp;
 	struct domain		*d;
 	struct acme_set		*s;
+	X509_STORE		*trust = NULL;
 	char			*pem, path[PATH_MAX];
 	size_t			 len, i;
 	int			 noprune = 0, sflags = 0;
@@ -276,15 +337,28 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 		noprune = 1;
 	}
 
+	/*
+	 * A set's chain joins the store only when it verifies up to a CA
+	 * of the bundles: else sendmail, which keeps serving the last good
+	 * set, would lose that set's intermediate, and a self-signed
+	 * certificate in chain.pem would vouch for itself.
+	 */
+	if (!TAILQ_EMPTY(&ps->domains) && (trust = acme_trust_new(&set)) ==
+	    NULL)
+		pass_fail(r, "cannot verify certificate sets");
 	i = 0;
 	TAILQ_FOREACH(d, &ps->domains, entry) {
 		s = &sets[i++];
 		acme_check(d->dir, s);
+		if (trust != NULL)
+			acme_verify_store(s, trust, "the CA bundles");
+		else if (s->state == ACME_VALID)
+			set_invalid(s, "cannot verify it");
 		if (s->state == ACME_VALID)
-			chain_add(&set, d->dir, s->chain_pem, s->chain_len,
+			chain_add(&set, d->dir, s->chain_pem, s->chain_len, 1,
 			    &noprune);
 		else if (d->good_chain != NULL)
-			chain_add(&set, d->dir, d->good_chain, d->good_len,
+			chain_add(&set, d->dir, d->good_chain, d->good_len, 1,
 			    &noprune);
 		else {
 			/*
@@ -296,13 +370,16 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 			snprintf(path, sizeof(path), "%s/chain.pem", d->dir);
 			if (util_read_file(path, 0, 1024 * 1024, &pem,
 			    &len) == 0) {
-				chain_add(&set, d->dir, pem, len, &noprune);
+				chain_add(&set, d->dir, pem, len, 0,
+				    &noprune);
 				free(pem);
 			} else if (errno != ENOENT ||
 			    (s->state == ACME_WAIT && domain_has_set(d->dir)))
 				noprune = 1;
 		}
 	}
+
+	X509_STORE_free(trust);
 
 	if (noprune)
 		sflags |= STORE_NOPRUNE;

@@ -292,25 +292,20 @@ out:
 }
 
 /*
- * Verifies the chain of a set that passed acme_check up to a CA in
- * cert_dir (an OpenSSL CApath), the way a client of sendmail would.
- * Turns the state to ACME_INVALID when it does not verify.
+ * Verifies the chain of a set that passed acme_check (its chain.pem as
+ * untrusted intermediates) up to a CA in store, the way a client of
+ * sendmail would.  Turns the state to ACME_INVALID when it does not
+ * verify; where names the CAs for the message.
  */
 void
-acme_verify(struct acme_set *s, const char *cert_dir)
+acme_verify_store(struct acme_set *s, X509_STORE *store, const char *where)
 {
-	X509_STORE	*store;
 	X509_STORE_CTX	*ctx = NULL;
-	X509_LOOKUP	*lookup;
 	int		 err;
 
 	if (s->state != ACME_VALID)
 		return;
-	if ((store = X509_STORE_new()) == NULL ||
-	    (lookup = X509_STORE_add_lookup(store,
-	    X509_LOOKUP_hash_dir())) == NULL ||
-	    !X509_LOOKUP_add_dir(lookup, cert_dir, X509_FILETYPE_PEM) ||
-	    (ctx = X509_STORE_CTX_new()) == NULL ||
+	if ((ctx = X509_STORE_CTX_new()) == NULL ||
 	    !X509_STORE_CTX_init(ctx, store, s->cert, s->chain) ||
 	    !X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER)) {
 		set_state(s, ACME_INVALID, "cannot set up verification");
@@ -319,13 +314,61 @@ acme_verify(struct acme_set *s, const char *cert_dir)
 	if (X509_verify_cert(ctx) != 1) {
 		err = X509_STORE_CTX_get_error(ctx);
 		set_state(s, ACME_INVALID, "the chain does not verify up to "
-		    "a CA in %s: %s", cert_dir,
+		    "a CA in %s: %s", where,
 		    X509_verify_cert_error_string(err));
 	}
 out:
 	ERR_clear_error();
 	X509_STORE_CTX_free(ctx);
+}
+
+/*
+ * acme_verify_store with the CAs of cert_dir (an OpenSSL CApath).
+ */
+void
+acme_verify(struct acme_set *s, const char *cert_dir)
+{
+	X509_STORE	*store;
+	X509_LOOKUP	*lookup;
+
+	if (s->state != ACME_VALID)
+		return;
+	if ((store = X509_STORE_new()) == NULL ||
+	    (lookup = X509_STORE_add_lookup(store,
+	    X509_LOOKUP_hash_dir())) == NULL ||
+	    !X509_LOOKUP_add_dir(lookup, cert_dir, X509_FILETYPE_PEM))
+		set_state(s, ACME_INVALID, "cannot set up verification");
+	else
+		acme_verify_store(s, store, cert_dir);
+	ERR_clear_error();
 	X509_STORE_free(store);
+}
+
+/*
+ * A verification store trusting exactly the certificates of set (the CA
+ * bundles), or NULL (logged).
+ */
+X509_STORE *
+acme_trust_new(struct certset *set)
+{
+	X509_STORE		*store;
+	X509			*x;
+	struct cert		*c;
+	const unsigned char	*p;
+
+	if ((store = X509_STORE_new()) == NULL) {
+		log_ssl("X509_STORE_new");
+		return (NULL);
+	}
+	RB_FOREACH(c, certtree, &set->tree) {
+		p = c->der;
+		if ((x = d2i_X509_AUX(NULL, &p, (long)c->derlen)) == NULL)
+			continue;
+		X509_STORE_add_cert(store, x);
+		X509_free(x);
+	}
+	ERR_clear_error();
+	return (store);
 }
 
 void

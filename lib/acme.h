@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include "bundle.h"
 
@@ -33,6 +34,8 @@ struct acme_set {
 
 void	acme_check(const char *, struct acme_set *);
 void	acme_verify(struct acme_set *, const char *);
+void	acme_verify_store(struct acme_set *, X509_STORE *, const char *);
+X509_STORE *acme_trust_new(struct certset *);
 void	acme_set_free(struct acme_set *);
 
 #endif
