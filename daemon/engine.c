@@ -112,28 +112,39 @@ status_write(struct engine *e, const char *result, const char *msg)
 		util_write_atomic(e->conf->status_file, buf, (size_t)n, 0644);
 }
 
+/*
+ * When smtlsd waits for sendmail to come back from a reload and its
+ * pidfile now names a new live pid: stops waiting, and sends the reload
+ * that waited, if any.
+ */
+static void
+await_check(struct engine *e)
+{
+	pid_t	pid;
+	char	why[256];
+
+	if (!e->awaiting ||
+	    reload_read_pid(e->conf->reload_pidfile, &pid, why,
+	    sizeof(why)) == -1 || pid == e->awaiting_old ||
+	    reload_check_pid(pid, e->conf->reload_process, why,
+	    sizeof(why)) == -1)
+		return;
+	log_info("%s is back as pid %ld", e->conf->reload_process, (long)pid);
+	e->awaiting = 0;
+	evtimer_del(e->ev_await);
+	if (e->reload_pending) {
+		e->reload_pending = 0;
+		engine_reload(e);
+	}
+}
+
 static void
 on_change(void *arg)
 {
 	struct engine	*e = arg;
 	struct timeval	 tv;
-	pid_t		 pid;
-	char		 why[256];
 
-	if (e->awaiting &&
-	    reload_read_pid(e->conf->reload_pidfile, &pid, why,
-	    sizeof(why)) == 0 && pid != e->awaiting_old &&
-	    reload_check_pid(pid, e->conf->reload_process, why,
-	    sizeof(why)) == 0) {
-		log_info("%s is back as pid %ld", e->conf->reload_process,
-		    (long)pid);
-		e->awaiting = 0;
-		evtimer_del(e->ev_await);
-		if (e->reload_pending) {
-			e->reload_pending = 0;
-			engine_reload(e);
-		}
-	}
+	await_check(e);
 	ms_to_tv(e->conf->settle_ms, &tv);
 	evtimer_add(e->ev_settle, &tv);
 }
@@ -267,6 +278,8 @@ engine_reload(struct engine *e)
 	ms_to_tv(AWAIT_MS, &tv);
 	evtimer_add(e->ev_await, &tv);
 	engine_rearm(e);	/* now watching the pidfile */
+	/* It may have come back before the watch was there. */
+	await_check(e);
 }
 
 static void
