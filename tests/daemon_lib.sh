@@ -130,6 +130,22 @@ EOF
 	cat pki/root.pem pki/other1.pem pki/other2.pem >bundle.pem
 }
 
+# daemon_int NAME: another intermediate, pki/NAME.pem, signed by the
+# root.
+daemon_int()
+{
+	(
+		cd pki || exit 1
+		daemon_ossl req -new -newkey ec \
+		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		    -subj "/O=smtlsd test/CN=smtlsd Test CA $1" \
+		    -keyout "$1.key" -out "$1.csr" || exit 1
+		daemon_ossl ca -batch -config ca.cnf -extensions int \
+		    -cert root.pem -keyfile root.key -in "$1.csr" \
+		    -out "$1.pem" -days 3650 -notext
+	) || atf_fail "making the intermediate $1 failed"
+}
+
 # daemon_ossl ARGS...: openssl, quiet unless it fails (then it returns
 # 1 and shows why).
 daemon_ossl()
@@ -141,10 +157,11 @@ daemon_ossl()
 }
 
 # daemon_leaf NAME [expired]: pki/NAME.key and pki/NAME.pem, a server
-# certificate for mail.example.test signed by the intermediate; with
-# "expired" it ran out in 2021.
+# certificate for mail.example.test signed by the intermediate
+# pki/$D_ISSUER.pem (default int); with "expired" it ran out in 2021.
 daemon_leaf()
 {
+	_l_iss=${D_ISSUER:-int}
 	if [ "${2:-}" = expired ]; then
 		_l_dates="-startdate 20200101000000Z -enddate 20210101000000Z"
 	else
@@ -158,7 +175,7 @@ daemon_leaf()
 		    exit 1
 		# shellcheck disable=SC2086
 		daemon_ossl ca -batch -config ca.cnf -extensions leaf \
-		    -cert int.pem -keyfile int.key -in "$1.csr" \
+		    -cert "$_l_iss.pem" -keyfile "$_l_iss.key" -in "$1.csr" \
 		    -out "$1.pem" $_l_dates -notext
 	) || atf_fail "making the certificate $1 failed"
 }
@@ -197,6 +214,13 @@ daemon_conf()
 	} >conf.tmp
 	chmod 0644 conf.tmp
 	mv conf.tmp conf
+}
+
+# daemon_once: smtlsd -1 -f conf, which must succeed.
+daemon_once()
+{
+	timeout 60 "$SMTLSD" -1 -f "$(pwd)/conf" >once.out 2>once.err || {
+	    cat once.err >&2; atf_fail "smtlsd -1 failed"; }
 }
 
 # daemon_remember PID: daemon_cleanup ends PID.
