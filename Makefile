@@ -80,7 +80,7 @@ test:
 	@sh tests/run.sh
 
 demo:
-	@sh mk/deps.sh build
+	@sh mk/deps.sh build e2e
 	@$(MAKE) all
 	@sh mk/demo.sh
 

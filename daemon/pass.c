@@ -214,7 +214,10 @@ domain_say(struct domain *d, const struct acme_set *s)
 		return;
 	d->said_state = s->state;
 	strlcpy(d->said, s->reason, sizeof(d->said));
-	if (s->state == ACME_WAIT)
+	if (s->state == ACME_WAIT && strncmp(s->reason, "dehydrated is",
+	    13) == 0)
+		log_debug("%s: waiting: %s", d->dir, s->reason);
+	else if (s->state == ACME_WAIT)
 		log_info("%s: waiting: %s", d->dir, s->reason);
 	else if (s->state == ACME_INVALID)
 		log_warnx("%s: not using this certificate set: %s; sendmail "
@@ -410,7 +413,11 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 		}
 		if (d->acted && memcmp(d->acted_fp, s->fp, CERT_FPLEN) == 0)
 			continue;
-		if (d->acted || newer_than_sendmail(conf, &s->newest))
+		if ((d->acted || newer_than_sendmail(conf, &s->newest)) &&
+		    conf->reload_signal == 0 && conf->reload_command == NULL)
+			log_info("%s: new certificate set; reload_signal none: "
+			    "not telling anyone", d->dir);
+		else if (d->acted || newer_than_sendmail(conf, &s->newest))
 			want_reload(ps, "new certificate in %s", d->dir);
 		else
 			log_info("%s: certificate set is complete and valid",
