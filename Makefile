@@ -89,6 +89,20 @@ bench:
 	@$(MAKE) all
 	@sh bench/run.sh
 
+# libFuzzer targets (clang): the bundle reader, the configuration parser
+# and the pidfile reader, each run for FUZZ_SECONDS after replaying the
+# seed corpus tests/fuzz/corpus/ (tests/fuzz/run.sh).
+FUZZ_SECONDS?=	60
+.PHONY: fuzz-build
+
+fuzz:
+	@sh mk/deps.sh build fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh run
+
+fuzz-build:
+	@sh mk/deps.sh build fuzz
+	@sh tests/fuzz/run.sh build
+
 install: $(PROG)
 	@sh mk/install.sh install "$(DESTDIR)" "$(PREFIX)"
 

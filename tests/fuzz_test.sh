@@ -1,0 +1,74 @@
+#! /usr/bin/env atf-sh
+# The libFuzzer targets (tests/fuzz/): they build, every file of the seed
+# corpus (crashes found earlier among them) runs without a crash, and a
+# short fuzzing run of each target finds none.  `make fuzz` runs them
+# longer (FUZZ_SECONDS).
+
+FUZZ_CI_SECONDS=${FUZZ_CI_SECONDS:-10}
+
+# fz_build: builds the fuzzers into ./build, or skips saying why not.
+fz_build()
+{
+	run=$(atf_get_srcdir)/fuzz/run.sh
+	[ -f "$run" ] || atf_fail "$run is missing"
+	FUZZ_OUT=$(pwd)/build
+	FUZZ_WORK=$(pwd)/work
+	export FUZZ_OUT FUZZ_WORK
+	rc=0
+	sh "$run" build >build.log 2>&1 || rc=$?
+	if [ $rc -eq 3 ]; then
+		cat build.log >&2
+		atf_skip "SKIPPED: cannot build libFuzzer programs here" \
+		    "(clang and libclang-rt-14-dev: sh mk/deps.sh fuzz)"
+	fi
+	[ $rc -eq 0 ] || { cat build.log >&2; atf_fail "building the" \
+	    "fuzzers failed"; }
+}
+
+atf_test_case corpus
+corpus_head()
+{
+	atf_set descr "Every seed and regression input of each fuzzer" \
+	    "(bundle reader, configuration parser, pidfile reader) runs" \
+	    "without a crash or a sanitizer report"
+	atf_set timeout 300
+}
+corpus_body()
+{
+	fz_build
+	sh "$run" replay >replay.log 2>&1 ||
+	    { cat replay.log >&2; atf_fail "a corpus input crashes:" \
+	    "$(grep CRASH replay.log)"; }
+	cat replay.log
+	for t in bundle conf pidfile; do
+		grep -q "fuzz: $t: replayed [1-9][0-9]* corpus files, no crash" \
+		    replay.log || atf_fail "$t: corpus not replayed"
+	done
+}
+
+atf_test_case fuzz_briefly
+fuzz_briefly_head()
+{
+	atf_set descr "Each fuzzer runs ${FUZZ_CI_SECONDS:-10} s without" \
+	    "finding a crash"
+	atf_set timeout 300
+}
+fuzz_briefly_body()
+{
+	fz_build
+	rc=0
+	FUZZ_SECONDS=$FUZZ_CI_SECONDS sh "$run" fuzz >run.log 2>&1 || rc=$?
+	cat run.log
+	[ $rc -eq 0 ] || atf_fail "a fuzzer found a crash:" \
+	    "$(grep CRASH run.log)"
+	for t in bundle conf pidfile; do
+		grep -Eq "fuzz: $t: [0-9]+ executions .* no crash" run.log ||
+		    atf_fail "$t: did not run"
+	done
+}
+
+atf_init_test_cases()
+{
+	atf_add_test_case corpus
+	atf_add_test_case fuzz_briefly
+}
