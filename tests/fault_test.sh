@@ -1,0 +1,539 @@
+#! /usr/bin/env atf-sh
+# Faults while the daemon runs: a full file system and a read-only one
+# under cert_dir, cert_dir replaced by a symbolic link, symbolic links
+# planted at a <hash>.N name, at a temporary file's name and at the
+# index, a configuration file others may write, a DH child that dies, a
+# reload_command that hangs.  Each must give one clear message, write
+# or follow nothing outside cert_dir, keep the old state, and leave the
+# daemon running; when the fault goes away, it recovers by itself.
+# Tests that need root (mounts) skip, saying so, when not root.
+
+. "$(atf_get_srcdir)/hardening/lib.sh"
+
+# f_setup NCERTS: work/ (W) with a pool of NCERTS generated
+# certificates (W/pool/NNNNN.pem), cert_dir W/certs, a directory
+# W/outside holding a file smtlsd must never touch, and the
+# configuration W/conf (h_conf; dh_params in cert_dir as by default).
+f_setup()
+{
+	h_need
+	h_tools
+	W=$(pwd)/work
+	# shellcheck disable=SC2034 # read by hardening/lib.sh
+	H_AUX=$W/aux
+	H_WORK=$(pwd)
+	export H_WORK
+	mkdir -p "$W/certs" "$W/outside"
+	echo "not smtlsd's" >"$W/outside/victim"
+	./gencerts -n "$1" -s 42 -o "$W/pool.pem" 2>gencerts.log ||
+	    { cat gencerts.log >&2; atf_fail "gencerts failed"; }
+	h_split "$W/pool.pem" "$W/pool"
+	f_bundle 1 "$1"
+	h_conf "$W/conf" "$W" "$W/certs" "dh_params $W/certs/dh.param"
+	f_outside >outside.before
+}
+
+# f_bundle FIRST LAST: the bundle holds pool certificates FIRST..LAST,
+# replaced atomically.
+f_bundle()
+{
+	_i=$1
+	: >"$W/bundle.tmp"
+	while [ "$_i" -le "$2" ]; do
+		cat "$W/pool/$(printf %05d "$_i").pem" >>"$W/bundle.tmp"
+		_i=$((_i + 1))
+	done
+	mv "$W/bundle.tmp" "$W/bundle.pem"
+}
+
+# f_outside: a listing of W/outside (names, inodes, sizes, mtimes).
+f_outside()
+{
+	# shellcheck disable=SC2012
+	(cd "$W/outside" && ls -A | LC_ALL=C sort | while read -r _f; do
+		stat -c '%n %i %s %.9Y %F' "$_f"
+		[ -L "$_f" ] || [ ! -f "$_f" ] || cksum <"$_f"
+	done)
+}
+
+# f_outside_untouched: nothing in W/outside was created, changed or
+# removed.
+f_outside_untouched()
+{
+	f_outside >outside.after
+	cmp -s outside.before outside.after || { diff outside.before \
+	    outside.after >&2; atf_fail "something outside cert_dir was" \
+	    "written"; }
+}
+
+# f_listing: cert_dir's entries with inode, size and mtime.
+f_listing()
+{
+	# shellcheck disable=SC2012
+	(cd "$W/certs" && ls -A | LC_ALL=C sort | while read -r _f; do
+		stat -c '%n %i %s %.9Y' "$_f"
+	done)
+}
+
+# f_failed N: waits for pass N, which must have failed.
+f_failed()
+{
+	h_wait "$H_DEADLINE" "pass $1" h_passed "$1"
+	[ "$(h_status 5)" = failed ] || { h_show; atf_fail "pass $1 did not" \
+	    "fail"; }
+}
+
+# f_ok_after N: waits for a pass after N that succeeded (a retry).
+f_ok_after()
+{
+	h_wait 30 "a good pass after pass $1" f_is_ok_after "$1"
+}
+
+f_is_ok_after()
+{
+	[ "$(h_status 2)" -gt "$1" ] 2>/dev/null &&
+	    [ "$(h_status 5)" = ok ]
+}
+
+# f_once REGEX: daemon.log has exactly one line matching REGEX.
+f_once()
+{
+	_n=$(h_count "$1")
+	[ "$_n" -eq 1 ] || { h_show; atf_fail "$_n messages match '$1'," \
+	    "expected one"; }
+}
+
+# f_holds FIRST LAST: cert_dir is a valid CApath holding exactly the
+# pool certificates FIRST..LAST (as openssl rehash would name them).
+f_holds()
+{
+	./capath_check -t "$W/certs" >check.out ||
+	    { cat check.out >&2; atf_fail "cert_dir is not a valid CApath"; }
+	_i=$1
+	: >want.pem
+	while [ "$_i" -le "$2" ]; do
+		cat "$W/pool/$(printf %05d "$_i").pem" >>want.pem
+		_i=$((_i + 1))
+	done
+	h_same_as_rehash "$W/certs" want.pem "$(pwd)" ||
+	    atf_fail "cert_dir does not hold certificates $1..$2"
+}
+
+# f_mount_tmpfs DIR SIZE: a tmpfs at DIR (unmounted by the cleanup).
+f_mount_tmpfs()
+{
+	mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1" ||
+	    atf_fail "mount -t tmpfs failed"
+	echo "$1" >>mounts
+}
+
+f_cleanup()
+{
+	. "$(atf_get_srcdir)/hardening/lib.sh"
+	h_cleanup
+	[ -f mounts ] && while read -r _m; do
+		umount "$_m" 2>/dev/null || umount -l "$_m" 2>/dev/null
+	done <mounts
+	chattr -i work/conf 2>/dev/null
+	return 0
+}
+
+# ------------------------------------------------------------------
+
+atf_test_case full_disk cleanup
+full_disk_head()
+{
+	atf_set descr "cert_dir on a full file system: one message, the" \
+	    "old files kept, no temporary file left, the daemon runs on" \
+	    "and catches up by itself once there is room"
+	atf_set require.progs "openssl cc mount umount"
+	atf_set timeout 300
+}
+full_disk_body()
+{
+	h_need_root
+	f_setup 160
+	# tmpfs counts whole pages: 40 files fit in 200 KiB, 160 do not.
+	f_mount_tmpfs "$W/certs" 200k
+	f_bundle 1 30
+	h_start "$W/conf"
+	[ "$(h_status 5)" = ok ] || { h_show; atf_fail "first pass failed"; }
+	f_listing >before
+	f_bundle 1 160
+	f_failed 2
+	f_once 'No space left on device'
+	h_logged 1 'nothing was changed' || atf_fail "no 'nothing was" \
+	    "changed'"
+	f_listing >after
+	cmp -s before after || { diff before after >&2; atf_fail "the old" \
+	    "files were not kept as they were"; }
+	h_alive "$H_PID" || atf_fail "smtlsd died"
+	mount -o remount,size=4m "$W/certs" || atf_fail "remount failed"
+	f_ok_after 2
+	f_holds 1 160
+	f_outside_untouched
+	h_stop
+}
+full_disk_cleanup()
+{
+	f_cleanup
+}
+
+atf_test_case read_only cleanup
+read_only_head()
+{
+	atf_set descr "A read-only cert_dir: one message, nothing changed," \
+	    "the daemon runs on and catches up by itself once it is" \
+	    "writable again"
+	atf_set require.progs "openssl cc mount umount"
+	atf_set timeout 300
+}
+read_only_body()
+{
+	h_need_root
+	f_setup 20
+	f_mount_tmpfs "$W/certs" 4m
+	f_bundle 1 10
+	h_start "$W/conf"
+	f_listing >before
+	mount -o remount,ro "$W/certs" || atf_fail "remount ro failed"
+	f_bundle 5 20
+	f_failed 2
+	f_once 'Read-only file system'
+	f_listing >after
+	cmp -s before after || atf_fail "cert_dir changed while read-only"
+	h_alive "$H_PID" || atf_fail "smtlsd died"
+	mount -o remount,rw "$W/certs" || atf_fail "remount rw failed"
+	f_ok_after 2
+	f_holds 5 20
+	f_outside_untouched
+	h_stop
+}
+read_only_cleanup()
+{
+	f_cleanup
+}
+
+atf_test_case cert_dir_symlink cleanup
+cert_dir_symlink_head()
+{
+	atf_set descr "cert_dir replaced by a symbolic link: refused with" \
+	    "one message, nothing written where it points (not even" \
+	    "dh.param), recovered once it is a directory again"
+	atf_set require.progs "openssl cc"
+	atf_set timeout 300
+}
+cert_dir_symlink_body()
+{
+	f_setup 20
+	f_bundle 1 10
+	h_start "$W/conf"
+	# The attack: cert_dir becomes a link to another directory.
+	mv "$W/certs" "$W/certs.real"
+	ln -s "$W/outside" "$W/certs"
+	f_outside >outside.before
+	rm -f "$W/certs.real/dh.param"
+	f_bundle 5 20
+	f_failed 2
+	f_once 'cert_dir .*/certs: is a symbolic link'
+	f_once 'dh_params .*: its directory is a symbolic link'
+	h_alive "$H_PID" || atf_fail "smtlsd died"
+	f_outside_untouched
+	rm "$W/certs"
+	mv "$W/certs.real" "$W/certs"
+	f_ok_after 2
+	f_holds 5 20
+	[ -f "$W/certs/dh.param" ] || atf_fail "dh.param was not made again"
+	h_stop
+}
+cert_dir_symlink_cleanup()
+{
+	f_cleanup
+}
+
+atf_test_case symlink_at_slot cleanup
+symlink_at_slot_head()
+{
+	atf_set descr "Symbolic links planted at <hash>.N names (before a" \
+	    "pass, and over a file of ours) are left alone, never followed" \
+	    "or written through, reported once each; the certificates" \
+	    "take the next numbers"
+	atf_set require.progs "openssl cc"
+	atf_set timeout 300
+}
+symlink_at_slot_body()
+{
+	f_setup 6
+	h1=$(openssl x509 -noout -hash -in "$W/pool/00001.pem")
+	h2=$(openssl x509 -noout -hash -in "$W/pool/00002.pem")
+	# Before the first pass: a link where certificate 1 would go, and
+	# a dangling one to a file that must never be created.
+	ln -s "$W/outside/victim" "$W/certs/$h1.0"
+	ln -s "$W/outside/created" "$W/certs/$h2.1"
+	f_bundle 1 3
+	h_start "$W/conf"
+	[ -L "$W/certs/$h1.0" ] || atf_fail "the link at $h1.0 was replaced"
+	tail -n +2 "$W/certs/$h1.1" | cmp -s - "$W/pool/00001.pem" ||
+	    atf_fail "certificate 1 is not at $h1.1"
+	f_once "$h1.0: not written by smtlsd"
+	f_once "$h2.1: not written by smtlsd"
+	# Over a file of ours: certificate 3 moves on.
+	h3=$(openssl x509 -noout -hash -in "$W/pool/00003.pem")
+	rm "$W/certs/$h3.0"
+	ln -s "$W/outside/victim" "$W/certs/$h3.0"
+	h_pass_sig USR1
+	h_pass_sig USR1
+	[ "$(h_status 5)" = ok ] || { h_show; atf_fail "a pass failed"; }
+	[ -L "$W/certs/$h3.0" ] || atf_fail "the link at $h3.0 was replaced"
+	tail -n +2 "$W/certs/$h3.1" | cmp -s - "$W/pool/00003.pem" ||
+	    atf_fail "certificate 3 is not at $h3.1"
+	f_once "$h3.0: not written by smtlsd"
+	# A bundle without certificate 1: the link stays, not removed.
+	f_bundle 2 3
+	h_pass_sig USR1
+	[ -L "$W/certs/$h1.0" ] || atf_fail "the link at $h1.0 was removed"
+	[ ! -e "$W/certs/$h1.1" ] || atf_fail "$h1.1 was not removed"
+	f_outside_untouched
+	h_alive "$H_PID" || atf_fail "smtlsd died"
+	h_stop
+}
+symlink_at_slot_cleanup()
+{
+	f_cleanup
+}
+
+atf_test_case symlink_at_tmp cleanup
+symlink_at_tmp_head()
+{
+	atf_set descr "Symbolic links planted at temporary-file names and" \
+	    "at the index are removed or replaced as links, never" \
+	    "followed: what they point to is not touched or created"
+	atf_set require.progs "openssl cc"
+	atf_set timeout 300
+}
+symlink_at_tmp_body()
+{
+	f_setup 6
+	f_bundle 1 3
+	h_start "$W/conf"
+	ln -s "$W/outside/victim" "$W/certs/.smtlsd.tmp.0123456789abcdef"
+	ln -s "$W/outside/created" "$W/certs/.smtlsd.tmp.fedcba9876543210"
+	rm "$W/certs/.smtlsd.index"
+	ln -s "$W/outside/victim" "$W/certs/.smtlsd.index"
+	f_bundle 1 6
+	h_wait "$H_DEADLINE" "a pass after the bundle changed" h_passed 2
+	[ "$(h_status 5)" = ok ] || { h_show; atf_fail "the pass failed"; }
+	f_once 'tmp.0123456789abcdef: removed a temporary file'
+	f_once 'tmp.fedcba9876543210: removed a temporary file'
+	if [ -L "$W/certs/.smtlsd.index" ] || [ ! -f "$W/certs/.smtlsd.index" ]
+	then
+		atf_fail "the index is still a link"
+	fi
+	f_holds 1 6
+	f_outside_untouched
+	h_stop
+}
+symlink_at_tmp_cleanup()
+{
+	f_cleanup
+}
+
+atf_test_case conf_writable cleanup
+conf_writable_head()
+{
+	atf_set descr "A configuration file others may write is refused" \
+	    "at start (exit 1) and at SIGHUP (the old one kept, the daemon" \
+	    "runs on), with one message each time"
+	atf_set require.progs "openssl cc"
+	atf_set timeout 300
+}
+conf_writable_body()
+{
+	f_setup 4
+	chmod 0666 "$W/conf"
+	rc=0
+	"$SMTLSD" -d -f "$W/conf" >start.out 2>start.err || rc=$?
+	[ "$rc" -eq 1 ] || atf_fail "smtlsd started with a 0666" \
+	    "configuration (exit $rc)"
+	grep -q 'writable by group or others' start.err ||
+	    atf_fail "no clear message: $(cat start.err)"
+	if [ -e "$W/aux/smtlsd.pid" ] || [ -e "$W/aux/status" ]; then
+		atf_fail "a refused start wrote the pidfile or status"
+	fi
+	chmod 0644 "$W/conf"
+	h_start "$W/conf"
+	for mode in 0666 0620; do
+		n=$(h_status 2)
+		chmod "$mode" "$W/conf"
+		k=$(h_count 'keeping the configuration in use')
+		kill -HUP "$H_PID"
+		h_wait "$H_DEADLINE" "SIGHUP with a mode $mode file" \
+		    h_logged $((k + 1)) 'keeping the configuration in use'
+		[ "$(h_count "writable by group or others \\(mode $mode\\)")" \
+		    -eq 1 ] || { h_show; atf_fail "not one message for $mode"; }
+		[ "$(h_status 2)" -eq "$n" ] || atf_fail "a refused" \
+		    "configuration caused a pass"
+		h_alive "$H_PID" || atf_fail "smtlsd died"
+	done
+	chmod 0644 "$W/conf"
+	h_pass_sig HUP
+	[ "$(h_status 5)" = ok ] || atf_fail "the pass after SIGHUP failed"
+	h_stop
+}
+conf_writable_cleanup()
+{
+	f_cleanup
+}
+
+atf_test_case dh_child_dies cleanup
+dh_child_dies_head()
+{
+	atf_set descr "The child generating DH parameters is killed: one" \
+	    "message, no file written, the daemon runs on and makes them" \
+	    "by itself later"
+	atf_set require.progs "openssl cc"
+	atf_set timeout 300
+}
+dh_child_dies_body()
+{
+	f_setup 4
+	h_conf "$W/conf" "$W" "$W/certs" "dh_params $W/certs/dh.param" \
+	    "dh_params_source generate" "dh_bits 4096"
+	h_start "$W/conf"
+	h_wait "$H_DEADLINE" "the DH child" h_logged 1 \
+	    'generating 4096-bit DH parameters in child'
+	child=$(sed -n 's/.*DH parameters in child \([0-9]*\).*/\1/p' \
+	    daemon.log | tail -n 1)
+	if [ -z "$child" ] || ! h_alive "$child"; then
+		atf_fail "the DH child ($child) is not running"
+	fi
+	# The retry must make parameters quickly: ask for fewer bits.
+	h_conf "$W/conf.1024" "$W" "$W/certs" "dh_params $W/certs/dh.param" \
+	    "dh_params_source generate" "dh_bits 1024"
+	kill -KILL "$child"
+	h_wait "$H_DEADLINE" "the death of the child reported" \
+	    h_logged 1 'DH parameter generation failed \(child killed by signal 9\)'
+	f_once 'DH parameter generation failed'
+	h_alive "$H_PID" || atf_fail "smtlsd died"
+	h_dead "$child" || atf_fail "the child was not reaped"
+	[ ! -e "$W/certs/dh.param" ] || atf_fail "dh.param was written"
+	for f in "$W"/certs/.smtlsd.tmp.*; do
+		[ ! -e "$f" ] || atf_fail "a temporary file was left: $f"
+	done
+	h_logged 1 'trying again in 5 s' || { h_show
+	    atf_fail "no retry announced"; }
+	mv "$W/conf.1024" "$W/conf"
+	# The retry (5 s) starts a child with the configuration in use;
+	# SIGHUP first, so that it is the 1024-bit one.
+	kill -HUP "$H_PID"
+	h_wait 120 "new DH parameters" h_logged 1 'dh_params .*: written'
+	openssl dhparam -in "$W/certs/dh.param" -noout -check \
+	    >/dev/null 2>&1 || atf_fail "dh.param is not valid"
+	f_outside_untouched
+	h_stop
+}
+dh_child_dies_cleanup()
+{
+	f_cleanup
+}
+
+atf_test_case reload_hangs cleanup
+reload_hangs_head()
+{
+	atf_set descr "A reload_command that hangs (ignoring SIGTERM, with" \
+	    "a child of its own) is killed with its process group after" \
+	    "reload_timeout, with one message; meanwhile the daemon runs" \
+	    "passes, and the reload wanted meanwhile runs afterwards"
+	atf_set require.progs "openssl cc"
+	atf_set timeout 300
+}
+reload_hangs_body()
+{
+	f_setup 4
+	cat >"$W/reload.sh" <<EOF
+#!/bin/sh
+echo "\$\$" >>"$W/reload.pids"
+if [ -e "$W/hang" ]; then
+	trap '' TERM HUP INT
+	sleep 1000 &
+	echo "\$!" >>"$W/reload.pids"
+	wait
+fi
+echo done >>"$W/reload.done"
+EOF
+	chmod 0755 "$W/reload.sh"
+	touch "$W/hang"
+	h_conf "$W/conf" "$W" "$W/certs" "dh_params $W/certs/dh.param" \
+	    "reload_command \"$W/reload.sh\"" "reload_timeout 4"
+	# New DH parameters want a reload: the first pass makes them.
+	h_start "$W/conf"
+	h_wait "$H_DEADLINE" "reload_command started" h_logged 1 \
+	    'running reload_command'
+	# The loop is not blocked: a pass runs while the command hangs, and
+	# its new DH parameters want a second reload, which must wait.
+	rm -f "$W/certs/dh.param"
+	h_pass_sig USR1
+	[ -e "$W/reload.done" ] && atf_fail "the command did not hang"
+	[ "$(h_count 'running reload_command')" -eq 1 ] ||
+	    atf_fail "a second reload_command ran while the first hung"
+	rm -f "$W/hang"
+	h_wait 20 "the hung command killed" h_logged 1 \
+	    'still running after 4000 ms; killing it'
+	f_once 'still running after 4000 ms'
+	h_wait "$H_DEADLINE" "its end reported" h_logged 1 \
+	    'reload_command .* killed by signal 9'
+	for p in $(head -n 2 "$W/reload.pids"); do
+		h_wait "$H_DEADLINE" "process $p of the command gone" h_dead "$p"
+	done
+	h_wait "$H_DEADLINE" "the pending reload" test -e "$W/reload.done"
+	h_wait "$H_DEADLINE" "its end reported" h_logged 1 \
+	    'reload_command .* done'
+	h_alive "$H_PID" || atf_fail "smtlsd died"
+	f_outside_untouched
+	h_stop
+}
+reload_hangs_cleanup()
+{
+	f_cleanup
+}
+
+atf_test_case reload_hangs_once cleanup
+reload_hangs_once_head()
+{
+	atf_set descr "smtlsd -1 with a reload_command that hangs ends after" \
+	    "reload_timeout, exit 1 and one message"
+	atf_set require.progs "openssl cc"
+	atf_set timeout 120
+}
+reload_hangs_once_body()
+{
+	f_setup 4
+	h_conf "$W/conf" "$W" "$W/certs" "dh_params $W/certs/dh.param" \
+	    "reload_command \"trap '' TERM; sleep 1000\"" "reload_timeout 0.5"
+	t0=$(h_ms)
+	rc=0
+	"$SMTLSD" -f "$W/conf" -1 >once.out 2>once.err || rc=$?
+	t=$(($(h_ms) - t0))
+	[ "$rc" -eq 1 ] || { cat once.err >&2; atf_fail "exit $rc, not 1"; }
+	[ "$t" -lt 10000 ] || atf_fail "took $t ms"
+	[ "$(grep -c 'killed after 500 ms' once.err)" -ge 1 ] ||
+	    { cat once.err >&2; atf_fail "no clear message"; }
+	f_holds 1 4
+}
+reload_hangs_once_cleanup()
+{
+	f_cleanup
+}
+
+atf_init_test_cases()
+{
+	atf_add_test_case full_disk
+	atf_add_test_case read_only
+	atf_add_test_case cert_dir_symlink
+	atf_add_test_case symlink_at_slot
+	atf_add_test_case symlink_at_tmp
+	atf_add_test_case conf_writable
+	atf_add_test_case dh_child_dies
+	atf_add_test_case reload_hangs
+	atf_add_test_case reload_hangs_once
+}
