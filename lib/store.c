@@ -118,6 +118,7 @@ struct pass {
 	size_t			 nindex;	/* records in the index */
 	size_t			 hits;		/* files the index vouched for */
 	int			 stale;		/* the index must be rewritten */
+	int			 said;		/* the failure is reported */
 };
 
 static int
@@ -648,7 +649,13 @@ write_tmp(struct pass *p, struct entry *e)
 			break;
 	}
 	if (fd == -1) {
-		log_warn("%s/%s: cannot create", p->dir, e->tmp);
+		if (errno == EACCES || errno == EPERM || errno == EROFS)
+			log_warnx("cert_dir %s: not writable (%s); nothing was "
+			    "changed", p->dir, strerror(errno));
+		else
+			log_warn("cert_dir %s: cannot create %s; nothing was "
+			    "changed", p->dir, e->tmp);
+		p->said = 1;
 		e->tmp[0] = '\0';
 		free(buf);
 		return (-1);
@@ -806,7 +813,8 @@ execute(struct pass *p)
 		RB_FOREACH(e, slottree, &p->slots)
 			if (e->tmp[0] != '\0')
 				unlinkat(p->dirfd, e->tmp, 0);
-		log_warnx("%s: nothing was changed", p->dir);
+		if (!p->said)
+			log_warnx("%s: nothing was changed", p->dir);
 		p->st->errors++;
 		return (-1);
 	}
