@@ -314,7 +314,8 @@ adds_before_removes_head()
 {
 	atf_set descr "Every new or renumbered file is in place before any" \
 	    "stale file is removed; temporary files are created with" \
-	    "O_CREAT|O_EXCL|O_NOFOLLOW in cert_dir"
+	    "O_CREAT|O_EXCL|O_NOFOLLOW in cert_dir and flushed to disk" \
+	    "before they are renamed"
 	atf_set require.progs "openssl strace"
 }
 adds_before_removes_body()
@@ -330,11 +331,12 @@ adds_before_removes_body()
 	t_cert D "/CN=Delta"
 	t_bundle a.crt D $2 $3 C2
 	calls=open,openat,link,linkat,rename,renameat,renameat2,unlink,unlinkat
+	calls=$calls,fsync,fdatasync,syncfs
 	ASAN_OPTIONS=detect_leaks=0 strace -f -o trace -e trace=$calls \
 	    "$SMTLSD" -f conf -1 2>err || { cat err; atf_fail "pass failed"; }
 	t_same_as_rehash certs a.crt
 	# The calls that create and delete names, in order.
-	grep -E 'link|rename|unlink|O_CREAT' trace | grep -v ENOENT >calls
+	grep -E 'link|rename|unlink|O_CREAT|sync' trace | grep -v ENOENT >calls
 	hre='"[0-9a-f]{8}\.[0-9]+"'
 	grep -nE "(link|rename)(at2?)?\(.*$hre" calls | grep -v unlink |
 	    cut -d: -f1 >puts
@@ -345,6 +347,14 @@ adds_before_removes_body()
 	    { cat calls; atf_fail "no renumbering to .0 happened"; }
 	[ "$(tail -1 puts)" -lt "$(head -1 removes)" ] ||
 	    { cat calls; atf_fail "a name was put after a removal"; }
+	# The new files are made durable before the first is put in place.
+	first=$(head -1 puts)
+	lastnew=$(grep -nE 'open(at)?\(.*smtlsd\.tmp.*O_CREAT' calls |
+	    cut -d: -f1 | awk -v f="$first" '$1 < f' | tail -1)
+	[ -n "$lastnew" ] || { cat calls; atf_fail "no temporary file"; }
+	grep -nE '(fsync|fdatasync|syncfs)\(' calls | cut -d: -f1 |
+	    awk -v a="$lastnew" -v b="$first" '$1 > a && $1 < b' | grep -q . ||
+	    { cat calls; atf_fail "no fsync/syncfs before the first rename"; }
 	grep -E 'open(at)?\(.*\.smtlsd\.tmp\..*O_CREAT' calls >creates ||
 	    atf_fail "no temporary file was created"
 	if grep -v 'O_EXCL' creates | grep . || grep -v 'O_NOFOLLOW' creates |
