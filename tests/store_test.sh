@@ -665,6 +665,10 @@ damaged_files_body()
 	damaged "$(pwd)/garbage.crt" 'garbage.crt.*no PEM certificate'
 	openssl x509 -in A.pem -outform DER -out der.crt
 	damaged "$(pwd)/der.crt" 'der.crt.*DER'
+	# 300 MB (sparse: no disk used) is no CA bundle.
+	if dd if=/dev/zero of=huge.crt bs=1 count=0 seek=300M 2>/dev/null; then
+		damaged "$(pwd)/huge.crt" 'huge.crt.*larger than'
+	fi
 	# Each gets a clear message, not a flood.
 	[ "$(grep -c 'der.crt' err)" -le 3 ] || { cat err; atf_fail "flood"; }
 }
@@ -932,6 +936,89 @@ cert_dir_readonly_body()
 	[ $t_rc -eq 0 ] || { cat err; atf_fail "an idle pass failed"; }
 }
 
+# ------------------------------------------------------- robustness
+
+atf_test_case bundle_symlink
+bundle_symlink_head()
+{
+	atf_set descr "A bundle reached through a symbolic link (FreeBSD's" \
+	    "/etc/ssl/cert.pem) is read"
+	atf_set require.progs "openssl awk"
+}
+bundle_symlink_body()
+{
+	t_need_bin
+	mkstore
+	ln -s a.crt link.crt
+	t_conf conf "$(pwd)/certs" "$(pwd)/link.crt"
+	t_pass conf
+	t_same_as_rehash certs a.crt
+}
+
+atf_test_case index_is_a_cache
+index_is_a_cache_head()
+{
+	atf_set descr "The index is only a cache: garbage in it, or a" \
+	    "symbolic link in its place, changes no certificate file and" \
+	    "is never followed"
+	atf_set require.progs "openssl awk"
+}
+index_is_a_cache_body()
+{
+	t_need_bin
+	mkstore
+	t_pass conf
+	t_listing certs | grep -v -e '^\. ' -e smtlsd.index >before
+	head -c 3000 /dev/urandom >certs/.smtlsd.index
+	t_pass conf
+	t_listing certs | grep -v -e '^\. ' -e smtlsd.index >after
+	cmp -s before after || { diff -u before after >&2;
+	    atf_fail "a garbage index made smtlsd rewrite files"; }
+	head -1 certs/.smtlsd.index | grep -q '^smtlsd-index' ||
+	    atf_fail "the garbage index was not replaced"
+	# A link in the index's place is replaced, never followed.
+	echo "outside" >outside
+	rm certs/.smtlsd.index
+	ln -s "$(pwd)/outside" certs/.smtlsd.index
+	t_pass conf
+	[ "$(cat outside)" = outside ] || atf_fail "the index link was followed"
+	[ -f certs/.smtlsd.index ] && [ ! -L certs/.smtlsd.index ] ||
+	    atf_fail "the index was not rewritten as a file of its own"
+	t_same_as_rehash certs a.crt
+}
+
+atf_test_case concurrent_passes
+concurrent_passes_head()
+{
+	atf_set descr "Passes running at the same time on one cert_dir all" \
+	    "succeed and leave the store right, with no temporary files"
+	atf_set require.progs "openssl awk"
+}
+concurrent_passes_body()
+{
+	t_need_bin
+	mkstore
+	t_cert D "/CN=Delta"
+	t_bundle b.crt D B2 B3 C2
+	t_conf confb "$(pwd)/certs" "$(pwd)/b.crt"
+	for round in 1 2 3; do
+		pids=""
+		for i in 1 2 3 4; do
+			c=conf
+			[ $((i % 2)) -eq 0 ] && c=confb
+			timeout "$T_TIMEOUT" "$SMTLSD" -f $c -1 \
+			    >out.$i 2>err.$i &
+			pids="$pids $!"
+		done
+		for pid in $pids; do
+			wait "$pid" || { cat err.*; atf_fail "a pass failed"; }
+		done
+		ls -A certs | grep smtlsd.tmp && atf_fail "temporary files left"
+		t_pass confb
+		t_same_as_rehash certs b.crt
+	done
+}
+
 atf_init_test_cases()
 {
 	atf_add_test_case rehash_system
@@ -960,4 +1047,7 @@ atf_init_test_cases()
 	atf_add_test_case dry_run
 	atf_add_test_case cert_dir_bad
 	atf_add_test_case cert_dir_readonly
+	atf_add_test_case bundle_symlink
+	atf_add_test_case index_is_a_cache
+	atf_add_test_case concurrent_passes
 }
