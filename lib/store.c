@@ -353,11 +353,14 @@ classify(struct pass *p, struct entry *e, const char *name)
 		memcpy(e->fp, r->fp, CERT_FPLEN);
 		e->owned = e->known = e->vouched = 1;
 		p->hits++;
-		return;
+	} else {
+		classify_by_content(p, e, name);
+		if (e->owned)
+			p->stale = 1;
 	}
-	classify_by_content(p, e, name);
-	if (e->owned)
-		p->stale = 1;
+	/* Ours but no longer 0644 (chmod): written again. */
+	if (e->owned && (e->st.st_mode & 07777) != 0644)
+		e->known = 0;
 }
 
 static void

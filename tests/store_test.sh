@@ -57,6 +57,7 @@ rehash_collisions_body()
 {
 	t_need_bin
 	mkstore
+	umask 077	# smtlsd's files are 0644 whatever the umask
 	t_pass conf
 	t_same_as_rehash certs a.crt
 	t_check_files certs
@@ -259,7 +260,8 @@ atf_test_case unchanged_files_kept
 unchanged_files_kept_head()
 {
 	atf_set descr "When the bundle changes, files already right keep" \
-	    "their inode and mtime; a damaged file of ours is rewritten"
+	    "their inode and mtime; a damaged file of ours, or one whose" \
+	    "mode is no longer 0644, is rewritten"
 	atf_set require.progs "openssl"
 }
 unchanged_files_kept_body()
@@ -284,6 +286,11 @@ unchanged_files_kept_body()
 	t_pass conf
 	t_err_has '0 added, 1 replaced, 0 removed'
 	t_same_as_rehash certs a.crt
+	# One of ours made unreadable to others (chmod): 0644 again.
+	chmod 600 "$f"
+	t_pass conf
+	t_err_has '0 added, 1 replaced, 0 removed'
+	t_check_files certs
 }
 
 atf_test_case unchanged_pass_reads_no_cert
