@@ -911,21 +911,24 @@ static int
 open_dir(const char *dir)
 {
 	struct stat	st;
-	int		fd;
+	int		fd, saved;
 
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) != -1)
 		return (fd);
+	saved = errno;		/* open's reason, whatever lstat does */
 	if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
 		log_warnx("cert_dir %s: is a symbolic link; smtlsd does not "
 		    "follow it: set cert_dir to the real directory", dir);
-	else if (errno == ENOENT)
+	else if (saved == ENOENT)
 		log_warnx("cert_dir %s: does not exist; create it "
 		    "(mkdir -m 755 %s)", dir, dir);
-	else if (errno == ENOTDIR)
+	else if (saved == ENOTDIR)
 		log_warnx("cert_dir %s: not a directory", dir);
-	else
+	else {
+		errno = saved;
 		log_warn("cert_dir %s", dir);
+	}
 	return (-1);
 }
 
