@@ -122,6 +122,80 @@ renewal_freebsd_cleanup()
 	daemon_cleanup
 }
 
+# slow STYLE: a renewal whose every half-done state lasts longer than
+# settle: smtlsd waits through all of them (never reports the set as
+# broken), and signals once, after cert.pem.
+slow()
+{
+	prepare
+	first_pass_ok
+	EMPTY=0.2 renew "$1" leaf2 leaf2 -P 0.5
+	one_hup_after link-cert.pem
+	daemon_logged 1 "not using this certificate set" && { daemon_show;
+	    atf_fail "a half-done set was taken for a broken one"; }
+	daemon_logged 1 "waiting: $2" || { daemon_show;
+	    atf_fail "no pass saw the half-done set ($2)"; }
+	[ "$(daemon_status 5)" = ok ] || atf_fail "status: $(cat aux/status)"
+}
+
+atf_test_case slow_debian cleanup
+slow_debian_head()
+{
+	atf_set descr "A slow renewal with atomic link swaps: half-swapped" 	    "sets are waited out; one SIGHUP after cert.pem"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+slow_debian_body()
+{
+	slow debian "privkey.pem and cert.pem are from different renewals|.* and .* are from different renewals"
+}
+slow_debian_cleanup()
+{
+	daemon_cleanup
+}
+
+atf_test_case slow_freebsd cleanup
+slow_freebsd_head()
+{
+	atf_set descr "A slow renewal with delete-then-create links: missing" 	    "links and half-swapped sets are waited out; one SIGHUP after" 	    "cert.pem"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+slow_freebsd_body()
+{
+	slow freebsd "(privkey|chain|fullchain|cert).pem is missing"
+}
+slow_freebsd_cleanup()
+{
+	daemon_cleanup
+}
+
+atf_test_case same_second cleanup
+same_second_head()
+{
+	atf_set descr "A renewal in the same second as the last one rewrites" 	    "the files cert.pem points at, leaving it empty for seconds:" 	    "waited out; one SIGHUP after cert.pem"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+same_second_body()
+{
+	prepare
+	first_pass_ok
+	ts=$(readlink "$DOM/cert.pem" | sed 's/^cert-\([0-9]*\)\.pem$/\1/')
+	[ -n "$ts" ] || atf_fail "cannot read the timestamp of cert.pem"
+	renew debian leaf2 leaf2 -T "$ts"
+	one_hup_after link-cert.pem
+	daemon_logged 1 "waiting: cert.pem is empty|waiting: cert.pem does not hold" ||
+	    { daemon_show; atf_fail "no pass saw cert.pem empty"; }
+	daemon_logged 1 "not using this certificate set" && { daemon_show;
+	    atf_fail "the set was taken for a broken one"; }
+	[ "$(daemon_status 5)" = ok ] || atf_fail "status: $(cat aux/status)"
+}
+same_second_cleanup()
+{
+	daemon_cleanup
+}
+
 # --------------------------------------------------------------------
 
 atf_test_case chain_follows cleanup
@@ -360,6 +434,9 @@ atf_init_test_cases()
 {
 	atf_add_test_case renewal_debian
 	atf_add_test_case renewal_freebsd
+	atf_add_test_case slow_debian
+	atf_add_test_case slow_freebsd
+	atf_add_test_case same_second
 	atf_add_test_case chain_follows
 	atf_add_test_case key_mismatch
 	atf_add_test_case expired

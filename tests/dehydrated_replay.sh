@@ -15,7 +15,8 @@
 # Files are mode 0600.  Links are relative, as dehydrated makes them.
 #
 # usage: dehydrated_replay.sh [-s debian|freebsd] [-w SEC] [-l LOCK]
-#	     [-L SEC] [-t TIMELINE] [-T TS] [-F] DOMAINDIR KEY CERT CHAIN
+#	     [-L SEC] [-P SEC] [-t TIMELINE] [-T TS] [-F]
+#	     DOMAINDIR KEY CERT CHAIN
 #   KEY, CERT, CHAIN  PEM files: the new private key, the new leaf, the
 #		      intermediate(s)
 #   -s debian	each link replaced atomically: a new link under a temp
@@ -30,6 +31,9 @@
 #		in DOMAINDIR if that is not older)
 #   -F		a failed run: the key, the csr and the empty cert-TS.pem,
 #		then nothing; no link changes
+#   -P SEC	a slow run: pause SEC before each link is replaced and, in
+#		the FreeBSD style, between deleting and creating it, so
+#		that every half-done state lasts that long
 # Exits 0, or 2 on a usage error.
 
 set -eu
@@ -42,20 +46,22 @@ lockhold=0.004
 timeline=/dev/null
 ts=""
 failed=0
+pause=0
 
 usage()
 {
 	echo "usage: dehydrated_replay.sh [-s debian|freebsd] [-w SEC]" \
-	    "[-l LOCK] [-L SEC] [-t TIMELINE] [-T TS] [-F]" \
+	    "[-l LOCK] [-L SEC] [-P SEC] [-t TIMELINE] [-T TS] [-F]" \
 	    "DOMAINDIR KEY CERT CHAIN" >&2
 	exit 2
 }
 
-while getopts Fl:L:s:t:T:w: opt; do
+while getopts Fl:L:P:s:t:T:w: opt; do
 	case $opt in
 	F)	failed=1 ;;
 	l)	lock=$OPTARG ;;
 	L)	lockhold=$OPTARG ;;
+	P)	pause=$OPTARG ;;
 	s)	style=$OPTARG ;;
 	t)	timeline=$OPTARG ;;
 	T)	ts=$OPTARG ;;
@@ -101,11 +107,13 @@ fi
 # relink NAME TARGET: points NAME at TARGET, in the chosen style.
 relink()
 {
+	[ "$pause" = 0 ] || sleep "$pause"
 	if [ "$style" = debian ]; then
 		ln -s "$2" "$dir/.$1.tmp.$$"
 		mv -f "$dir/.$1.tmp.$$" "$dir/$1"
 	else
 		rm -f "$dir/$1"
+		[ "$pause" = 0 ] || { step "unlink-$1"; sleep "$pause"; }
 		ln -s "$2" "$dir/$1"
 	fi
 	step "link-$1"
