@@ -10,22 +10,25 @@ rm -f "$results"
 trap 'rm -f "$results"' EXIT
 
 kyua test --kyuafile "$top/tests/Kyuafile" --results-file "$results"
-kyua report --results-file "$results" --verbose \
-    --results-filter broken,failed >/dev/null 2>&1
-kyua report --results-file "$results" \
-    --results-filter broken,failed,skipped | sed -n '/===> Skipped/,$p'
-if [ -n "$(kyua report --results-file "$results" \
-    --results-filter broken,failed | grep -E '\->.*(broken|failed)')" ]; then
-	echo "---- details of what failed ----"
-	kyua report --results-file "$results" --verbose \
-	    --results-filter broken,failed | sed -n '/===> Execution context/q;p'
-fi
 line=$(kyua report --results-file "$results" | grep '^Test cases:')
 # "Test cases: 12 total, 1 skipped, 0 expected failures, 0 broken, 0 failed"
 set -- $(echo "$line" | tr -cs '0-9' ' ')
-total=$1 skipped=$2 xfail=$3 broken=$4 failed=$5
+total=${1:-0} skipped=${2:-0} xfail=${3:-0} broken=${4:-0} failed=${5:-0}
 passed=$((total - skipped - xfail - broken - failed))
 bad=$((broken + failed))
+if [ "$skipped" -gt 0 ]; then
+	echo "---- skipped, and why ----"
+	kyua report --results-file "$results" --results-filter skipped |
+	    grep -- '->'
+fi
+if [ "$bad" -gt 0 ]; then
+	# What failed, with its output, for the CI log.
+	echo "---- what failed ----"
+	kyua report --results-file "$results" --verbose \
+	    --results-filter broken,failed 2>&1 |
+	    awk '/^===> Execution context/ { skip = 1; next }
+		/^===> / { skip = 0 } !skip' | head -400
+fi
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $bad failed, $skipped skipped"
 else
