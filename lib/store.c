@@ -232,7 +232,12 @@ index_load(struct pass *p)
 
 	if ((fd = openat(p->dirfd, STORE_INDEX, O_RDONLY | O_NOFOLLOW |
 	    O_NONBLOCK | O_CLOEXEC)) == -1) {
-		if (errno != ENOENT)
+		if (errno == ELOOP || errno == EMLINK) {
+			log_warnx("%s/%s: is a symbolic link: not followed; the "
+			    "index is rebuilt in its place", p->dir,
+			    STORE_INDEX);
+			p->stale = 1;
+		} else if (errno != ENOENT)
 			log_warn("%s/%s", p->dir, STORE_INDEX);
 		return;
 	}
