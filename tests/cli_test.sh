@@ -47,13 +47,13 @@ reload_command "/usr/sbin/service sendmail reload"
 reload_timeout 10
 EOF
 	chmod 644 good.conf
-	ls -A >before
+	mkdir snap
+	find . | grep -v '^\./snap' | sort >snap/before
 	t_run -n -f good.conf
 	[ "$t_rc" -eq 0 ] || { cat err; atf_fail "-n exited $t_rc"; }
 	t_err_has 'good.conf: configuration OK'
-	ls -A | grep -v -x -e before -e after -e out -e err >after
-	grep -v -x -e before -e out -e err before | cmp -s - after ||
-	    atf_fail "-n created files"
+	find . | grep -v -e '^\./snap' -e '^\./out$' -e '^\./err$' | sort |
+	    cmp -s - snap/before || atf_fail "-n created files"
 	# Errors go to stderr only, nothing to stdout.
 	[ ! -s out ] || atf_fail "-n printed on stdout"
 }

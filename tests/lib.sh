@@ -1,3 +1,6 @@
+# shellcheck shell=sh disable=SC2010,SC2012,SC2015
+# (ls | grep on names the tests made; "[ test ] && ... || atf_fail".)
+#
 # Shared helpers for smtlsd's atf-sh tests.  Source it from a test
 # program after atf-sh has set things up:
 #	. "$(atf_get_srcdir)/lib.sh"

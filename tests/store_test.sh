@@ -1,4 +1,7 @@
 #! /usr/bin/env atf-sh
+# shellcheck disable=SC2010,SC2015
+# (ls | grep on names the tests made; "[ test ] && ... || atf_fail".)
+#
 # The CA store: one pass of smtlsd over CA bundles into cert_dir
 # (issue 2, "One pass over the CA store", points 1 to 8).
 
@@ -190,26 +193,28 @@ gapless_collision_body()
 	t_pass conf
 	hb=$(t_hash B1)
 	# The one at .0 leaves: the one at .2 has to move down.
+	# shellcheck disable=SC2046 # three names, split on purpose
 	set -- $(t_members certs B1 B2 B3)
-	t_bundle a.crt A $2 $3 C1 C2
+	t_bundle a.crt A "$2" "$3" C1 C2
 	t_pass conf
 	t_same_as_rehash certs a.crt
 	[ ! -e "certs/$hb.2" ] || atf_fail "$hb.2 left behind: a gap follows"
 	# The one in the middle leaves.
 	t_bundle a.crt A B1 B2 B3 C1 C2
 	t_pass conf
+	# shellcheck disable=SC2046 # three names, split on purpose
 	set -- $(t_members certs B1 B2 B3)
-	t_bundle a.crt A $1 C1 $3 C2
+	t_bundle a.crt A "$1" C1 "$3" C2
 	t_pass conf
 	t_same_as_rehash certs a.crt
 	[ ! -e "certs/$hb.2" ] || atf_fail "$hb.2 left behind: a gap follows"
 	# The first one leaves: the one left is .0.
-	t_bundle a.crt A $3 C1 C2
+	t_bundle a.crt A "$3" C1 C2
 	t_pass conf
 	t_same_as_rehash certs a.crt
 	[ -f "certs/$hb.0" ] && [ ! -e "certs/$hb.1" ] ||
 	    atf_fail "expected $hb.0 alone: $(t_names certs | tr '\n' ' ')"
-	openssl verify -CApath certs $3.pem >v.out 2>&1 ||
+	openssl verify -CApath certs "$3.pem" >v.out 2>&1 ||
 	    { cat v.out; atf_fail "$3 is not found through $hb.0"; }
 	# And all of them go.
 	t_bundle a.crt A
@@ -334,9 +339,10 @@ adds_before_removes_body()
 	t_pass conf
 	# The B at .0 leaves (the one at .2 moves to .0), C1 leaves, D
 	# arrives, A leaves.
+	# shellcheck disable=SC2046 # three names, split on purpose
 	set -- $(t_members certs B1 B2 B3)
 	t_cert D "/CN=Delta"
-	t_bundle a.crt D $2 $3 C2
+	t_bundle a.crt D "$2" "$3" C2
 	calls=open,openat,link,linkat,rename,renameat,renameat2,unlink,unlinkat
 	calls=$calls,fsync,fdatasync,syncfs
 	ASAN_OPTIONS=detect_leaks=0 strace -f -o trace -e trace=$calls \
@@ -393,16 +399,17 @@ failed_put_no_removal_body()
 	t_pass conf
 	# The B at .0 leaves: the one at .2 moves to .0, and every rename
 	# and link fails as if a file had appeared under the name.
+	# shellcheck disable=SC2046 # three names, split on purpose
 	set -- $(t_members certs B1 B2 B3)
-	t_bundle a.crt A $2 $3 C1 C2
+	t_bundle a.crt A "$2" "$3" C1 C2
 	ASAN_OPTIONS=detect_leaks=0 \
 	    strace -f -o trace -e trace=linkat,renameat,renameat2,rename,link \
 	    -e inject=linkat,renameat,renameat2,rename,link:error=EEXIST \
 	    "$SMTLSD" -f conf -1 >out 2>err && atf_fail "the pass succeeded"
 	grep -q 'renameat.*EEXIST.*INJECTED' trace ||
 	    { cat trace; atf_fail "no failure was injected"; }
-	for n in $2 $3; do
-		openssl verify -CApath certs $n.pem >v.out 2>&1 ||
+	for n in "$2" "$3"; do
+		openssl verify -CApath certs "$n.pem" >v.out 2>&1 ||
 		    { cat err; ls -l certs; atf_fail "$n was lost"; }
 	done
 	true
@@ -496,7 +503,7 @@ foreign_untouched_body()
 	# behind the FIFO and the link to a non-certificate are out of
 	# reach: that is why they are reported).
 	for n in A B1 B2 B3; do
-		openssl verify -CApath certs $n.pem >v.out 2>&1 ||
+		openssl verify -CApath certs "$n.pem" >v.out 2>&1 ||
 		    { cat v.out; atf_fail "$n does not verify"; }
 	done
 }
@@ -1008,7 +1015,7 @@ concurrent_passes_body()
 	t_cert D "/CN=Delta"
 	t_bundle b.crt D B2 B3 C2
 	t_conf confb "$(pwd)/certs" "$(pwd)/b.crt"
-	for round in 1 2 3; do
+	for _ in 1 2 3; do
 		pids=""
 		for i in 1 2 3 4; do
 			c=conf
