@@ -191,7 +191,9 @@ kill9_body()
 			when=$(( $(h_rand "$(crash_calls "$sc")") + 1 ))
 			how="the call $when of $sc (strace inject)"
 			rc=0
-			strace -f -o /dev/null -e trace="$sc" \
+			# LeakSanitizer (SANITIZE=1) cannot run under ptrace.
+			ASAN_OPTIONS=detect_leaks=0 \
+			    strace -f -o /dev/null -e trace="$sc" \
 			    -e inject="$sc:signal=KILL:when=$when" \
 			    "$SMTLSD" -f "$S/conf" -1 >run.out 2>run.err ||
 			    rc=$?
@@ -275,7 +277,8 @@ removal_order_body()
 		[ -f "certs/$h.2" ] || atf_fail "no $h.2"
 		cat o.pem >bundle.pem
 		rc=0
-		strace -f -o /dev/null -e trace=unlinkat \
+		ASAN_OPTIONS=detect_leaks=0 strace -f -o /dev/null \
+		    -e trace=unlinkat \
 		    -e inject="unlinkat:signal=KILL:when=$when" \
 		    "$SMTLSD" -f conf -1 >run.out 2>run.err || rc=$?
 		[ "$rc" -eq 137 ] || atf_fail "smtlsd was not killed at" \

@@ -25,15 +25,16 @@ fz_build()
 	    "fuzzers failed"; }
 }
 
-atf_test_case corpus
-corpus_head()
+atf_test_case fuzz
+fuzz_head()
 {
 	atf_set descr "Every seed and regression input of each fuzzer" \
 	    "(bundle reader, configuration parser, pidfile reader) runs" \
-	    "without a crash or a sanitizer report"
+	    "without a crash or a sanitizer report, and then each fuzzer" \
+	    "runs ${FUZZ_CI_SECONDS:-10} s without finding one"
 	atf_set timeout 300
 }
-corpus_body()
+fuzz_body()
 {
 	fz_build
 	sh "$run" replay >replay.log 2>&1 ||
@@ -44,18 +45,6 @@ corpus_body()
 		grep -q "fuzz: $t: replayed [1-9][0-9]* corpus files, no crash" \
 		    replay.log || atf_fail "$t: corpus not replayed"
 	done
-}
-
-atf_test_case fuzz_briefly
-fuzz_briefly_head()
-{
-	atf_set descr "Each fuzzer runs ${FUZZ_CI_SECONDS:-10} s without" \
-	    "finding a crash"
-	atf_set timeout 300
-}
-fuzz_briefly_body()
-{
-	fz_build
 	rc=0
 	FUZZ_SECONDS=$FUZZ_CI_SECONDS sh "$run" fuzz >run.log 2>&1 || rc=$?
 	cat run.log
@@ -69,6 +58,5 @@ fuzz_briefly_body()
 
 atf_init_test_cases()
 {
-	atf_add_test_case corpus
-	atf_add_test_case fuzz_briefly
+	atf_add_test_case fuzz
 }

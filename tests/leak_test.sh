@@ -117,6 +117,12 @@ valgrind_head()
 }
 valgrind_body()
 {
+	h_need
+	if grep -q __asan_init "$SMTLSD" 2>/dev/null; then
+		atf_skip "SKIPPED: smtlsd is built with AddressSanitizer" \
+		    "(SANITIZE=1), which valgrind cannot run; LeakSanitizer" \
+		    "checks for leaks in that build"
+	fi
 	leak_setup
 	H_DEADLINE=60
 	vg="valgrind --tool=memcheck --leak-check=full"
