@@ -296,6 +296,8 @@ t_unpriv()
 # t_strace_reason: why strace cannot trace smtlsd here, or nothing.
 t_strace_reason()
 {
+	[ "$(uname -s)" = Linux ] ||
+	    { echo "strace(1) is Linux-only"; return 0; }
 	command -v strace >/dev/null 2>&1 ||
 	    { echo "strace is not installed (sh mk/deps.sh test)"; return 0; }
 	strace -f -o /dev/null true >/dev/null 2>&1 ||

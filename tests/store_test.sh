@@ -680,7 +680,8 @@ damaged_files_body()
 	openssl x509 -in A.pem -outform DER -out der.crt
 	damaged "$(pwd)/der.crt" 'der.crt.*DER'
 	# 300 MB (sparse: no disk used) is no CA bundle.
-	if dd if=/dev/zero of=huge.crt bs=1 count=0 seek=300M 2>/dev/null; then
+	if dd if=/dev/zero of=huge.crt bs=1048576 count=0 seek=300 \
+	    2>/dev/null; then
 		damaged "$(pwd)/huge.crt" 'huge.crt.*larger than'
 	fi
 	# Each gets a clear message, not a flood.
