@@ -5,10 +5,12 @@
  *
  * Ours: a regular file whose first line is our header, naming the
  * SHA-256 fingerprint of the certificate it holds.  The index file
- * caches (name, inode, size, mtime, fingerprint) of each file we wrote,
+ * caches (name, inode, size, ctime, fingerprint) of each file we wrote,
  * so that a pass over an unchanged bundle opens none of them and
  * decodes no certificate.  The index is only a cache: a file whose
- * inode, size or mtime differ from it is read again.
+ * inode, size or ctime differ from it is read again.  The ctime, which
+ * no one can set back (unlike the mtime, see touch -r), changes with
+ * any write, chmod or link to the file.
  *
  * Numbering per hash is gapless from .0, because OpenSSL's lookup stops
  * at the first missing number.  Files that are not ours keep their
@@ -44,7 +46,7 @@
 #define HDR_SUFFIX	" (written by smtlsd(8), do not edit)\n"
 #define HDR_LEN		(sizeof(HDR_PREFIX) - 1 + 2 * CERT_FPLEN + \
 			    sizeof(HDR_SUFFIX) - 1)
-#define INDEX_MAGIC	"smtlsd-index 1\n"
+#define INDEX_MAGIC	"smtlsd-index 2\n"	/* 1 held mtimes */
 #define OWNED_MAX	(1024 * 1024)
 
 enum plan {
@@ -353,8 +355,8 @@ classify(struct pass *p, struct entry *e, const char *name)
 	r = RB_FIND(indextree, &p->index, &key);
 	if (r != NULL && r->ino == (unsigned long long)e->st.st_ino &&
 	    r->size == (long long)e->st.st_size &&
-	    r->sec == (long long)e->st.st_mtim.tv_sec &&
-	    r->nsec == (long long)e->st.st_mtim.tv_nsec) {
+	    r->sec == (long long)e->st.st_ctim.tv_sec &&
+	    r->nsec == (long long)e->st.st_ctim.tv_nsec) {
 		memcpy(e->fp, r->fp, CERT_FPLEN);
 		e->owned = e->known = e->vouched = 1;
 		p->hits++;
@@ -706,7 +708,24 @@ still_ours(struct pass *p, struct entry *e, const char *name)
 
 	return (fstatat(p->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode) && st.st_ino == e->st.st_ino &&
-	    st.st_dev == e->st.st_dev);
+	    st.st_dev == e->st.st_dev &&
+	    st.st_ctim.tv_sec == e->st.st_ctim.tv_sec &&
+	    st.st_ctim.tv_nsec == e->st.st_ctim.tv_nsec);
+}
+
+/*
+ * The file is in place under name: what the index records of it must be
+ * its state now, since linking and renaming change its ctime.
+ */
+static void
+committed(struct pass *p, struct entry *e, const char *name)
+{
+	struct stat	st;
+
+	e->committed = 1;
+	if (fstatat(p->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_ino == e->newst.st_ino && st.st_dev == e->newst.st_dev)
+		e->newst = st;
 }
 
 static int
@@ -718,7 +737,7 @@ commit(struct pass *p, struct entry *e)
 	if (e->plan == P_ADD) {
 		if (linkat(p->dirfd, e->tmp, p->dirfd, name, 0) == 0) {
 			unlinkat(p->dirfd, e->tmp, 0);
-			e->committed = 1;
+			committed(p, e, name);
 			return (0);
 		}
 		if (errno == EEXIST) {
@@ -739,7 +758,7 @@ commit(struct pass *p, struct entry *e)
 		unlinkat(p->dirfd, e->tmp, 0);
 		return (-1);
 	}
-	e->committed = 1;
+	committed(p, e, name);
 	return (0);
 }
 
@@ -778,8 +797,8 @@ index_write(struct pass *p)
 		    e->fp, hex);
 		fprintf(fp, "%s %llu %lld %lld %lld %s\n", name,
 		    (unsigned long long)st->st_ino, (long long)st->st_size,
-		    (long long)st->st_mtim.tv_sec,
-		    (long long)st->st_mtim.tv_nsec, hex);
+		    (long long)st->st_ctim.tv_sec,
+		    (long long)st->st_ctim.tv_nsec, hex);
 	}
 	if (fflush(fp) == EOF || ferror(fp)) {
 		log_warn("%s/%s: writing", p->dir, STORE_INDEX);

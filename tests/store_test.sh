@@ -550,6 +550,42 @@ taken_over_body()
 	head -1 "$f" | grep -q '^-----BEGIN' || atf_fail "$f was rewritten"
 }
 
+atf_test_case overwritten_in_place
+overwritten_in_place_head()
+{
+	atf_set descr "A file of ours that the administrator overwrote in" \
+	    "place (same inode, same size, mtime put back) is no longer" \
+	    "ours: never removed or rewritten"
+	atf_set require.progs "openssl"
+}
+overwritten_in_place_body()
+{
+	t_need_bin
+	mkstore
+	t_pass conf
+	f="certs/$(t_hash A).0"
+	cp -p "$f" ref
+	size=$(wc -c <"$f")
+	# The administrator's own certificate, padded to the same size.
+	t_cert LOCAL "/O=smtlsd test/CN=Alpha CA"
+	{ cat LOCAL.pem; echo "# local CA"; } >mine
+	while [ "$(wc -c <mine)" -lt "$size" ]; do echo "#" >>mine; done
+	head -c "$size" mine >mine.exact
+	cat mine.exact >"$f"		# same inode
+	touch -r ref "$f"		# mtime put back
+	cksum "$f" >sum.before
+	# A leaves the bundle: a file of ours holding A would be removed.
+	t_bundle a.crt B1 C1 B2 B3 C2
+	t_pass conf
+	[ -f "$f" ] || atf_fail "the administrator's file was removed"
+	cksum "$f" | cmp -s - sum.before || atf_fail "it was rewritten"
+	# And with A back, A goes next to it rather than over it.
+	t_bundle a.crt A B1 C1 B2 B3 C2
+	t_pass conf
+	cksum "$f" | cmp -s - sum.before || atf_fail "it was rewritten"
+	[ "$(t_slot certs A)" = "$(t_hash A).1" ] || atf_fail "A not at .1"
+}
+
 atf_test_case misnamed_own_file
 misnamed_own_file_head()
 {
@@ -1051,6 +1087,7 @@ atf_init_test_cases()
 	atf_add_test_case foreign_untouched
 	atf_add_test_case foreign_removed_renumbers
 	atf_add_test_case taken_over
+	atf_add_test_case overwritten_in_place
 	atf_add_test_case misnamed_own_file
 	atf_add_test_case damaged_truncated
 	atf_add_test_case damaged_block
