@@ -37,7 +37,7 @@ one_reload()
 {
 	daemon_wait 10 "a SIGHUP" daemon_hups_are 1
 	daemon_wait 10 "the stand-in back" daemon_sendmail_back 1
-	sleep 1.5	# room for a wrong second signal
+	sleep 0.8	# room for a wrong second signal
 	daemon_hups_are 1 || atf_fail "$(daemon_hups) SIGHUPs, not one"
 }
 

@@ -38,7 +38,7 @@ renew()
 # nothing happens.
 quiet()
 {
-	sleep 1.5
+	sleep 0.8
 }
 
 # spaced N: the stand-in got exactly N SIGHUPs and is alive, and each
@@ -74,14 +74,14 @@ renewal_then_dh_head()
 {
 	atf_set descr "A renewal, then dh.param regenerated while sendmail" \
 	    "is still coming back: the second SIGHUP waits for the new pid" \
-	    "(the stand-in dies on a SIGHUP within 1 s of the first)"
+	    "(the stand-in dies on a SIGHUP within 0.8 s of the first)"
 	atf_set require.progs "openssl"
 	atf_set timeout 60
 }
 renewal_then_dh_body()
 {
 	prepare
-	daemon_sendmail -k 1000
+	daemon_sendmail -k 800
 	daemon_start
 	renew leaf2
 	daemon_wait 10 "the first SIGHUP" daemon_hups_are 1
@@ -99,7 +99,7 @@ renewals_back_to_back_head()
 {
 	atf_set descr "Two renewals back to back: the second SIGHUP waits" \
 	    "for sendmail's new pid (the stand-in dies on a SIGHUP within" \
-	    "1 s of the first)"
+	    "0.8 s of the first)"
 	atf_set require.progs "openssl"
 	atf_set timeout 60
 }
@@ -107,7 +107,7 @@ renewals_back_to_back_body()
 {
 	prepare
 	daemon_leaf leaf3
-	daemon_sendmail -k 1000
+	daemon_sendmail -k 800
 	daemon_start
 	renew leaf2
 	daemon_wait 10 "the first SIGHUP" daemon_hups_are 1
@@ -122,7 +122,7 @@ renewals_back_to_back_cleanup()
 atf_test_case slow_pidfile cleanup
 slow_pidfile_head()
 {
-	atf_set descr "sendmail rewrites its pidfile 2 s after the SIGHUP: a" \
+	atf_set descr "sendmail rewrites its pidfile 1 s after the SIGHUP: a" \
 	    "reload wanted meanwhile is sent only after that"
 	atf_set require.progs "openssl"
 	atf_set timeout 60
@@ -130,7 +130,7 @@ slow_pidfile_head()
 slow_pidfile_body()
 {
 	prepare
-	daemon_sendmail -k 300 -w 2000
+	daemon_sendmail -k 300 -w 1000
 	daemon_start
 	dh_trigger
 	daemon_wait 10 "the first SIGHUP" daemon_hups_are 1
@@ -331,7 +331,7 @@ command_timeout_head()
 command_timeout_body()
 {
 	prepare "reload_command \"echo \$\$ >$(pwd)/cmd.pid; exec sleep 60\"" \
-	    "reload_timeout 4"
+	    "reload_timeout 2.5"
 	daemon_start
 	dh_trigger
 	daemon_wait 10 "reload_command to start" test -s cmd.pid
@@ -341,11 +341,11 @@ command_timeout_body()
 	    '[ "$(ps -o comm= -p "$cp_")" = sleep ]'
 	# The loop is not blocked by the command.
 	cat pki/root.pem >bundle.pem
-	daemon_wait 3 "the store to follow during the command" \
+	daemon_wait 2 "the store to follow during the command" \
 	    daemon_not_in_store other1
 	daemon_alive "$cp_" || atf_fail "the command ended too early"
 	daemon_wait 10 "the time limit" daemon_logged 1 \
-	    'still running after 4000 ms; killing it'
+	    'still running after 2500 ms; killing it'
 	daemon_wait 10 "the exit status" daemon_logged 1 \
 	    'reload_command ".*" killed by signal 9'
 	daemon_wait 5 "the command to be gone" daemon_dead "$cp_"
