@@ -3,7 +3,8 @@
 
 PREFIX?=	/usr/local
 CC?=		cc
-CFLAGS?=	-O2 -g
+# bmake's sys.mk sets CFLAGS itself: optimisation goes in COPTS.
+COPTS?=		-O2 -g
 WARNS=		-Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
 		-Wshadow -Wpointer-arith -Wformat=2
 SANITIZE?=	0
@@ -18,7 +19,7 @@ WATCH!=		sh mk/config.sh watch
 ATF_CFLAGS!=	pkg-config --cflags atf-c 2>/dev/null || echo
 ATF_LIBS!=	pkg-config --libs atf-c 2>/dev/null || echo -latf-c
 
-ALL_CFLAGS=	$(CFLAGS) $(WARNS) $(SAN) -Ilib -Idaemon $(SYS_CFLAGS)
+ALL_CFLAGS=	$(COPTS) $(CFLAGS) $(WARNS) $(SAN) -Ilib -Idaemon $(SYS_CFLAGS)
 ALL_LDFLAGS=	$(LDFLAGS) $(SAN)
 
 LIB=		lib/libsmtls.a
@@ -64,7 +65,7 @@ tests/bundle_test: tests/bundle_test.c $(LIB) $(LIB_HDRS)
 
 # The sendmail stand-in of the daemon tests: plain C, no ATF.
 tests/fake_sendmail: tests/fake_sendmail.c
-	$(CC) $(CFLAGS) $(WARNS) $(SAN) $(ALL_LDFLAGS) -o $@ \
+	$(CC) $(COPTS) $(CFLAGS) $(WARNS) $(SAN) $(ALL_LDFLAGS) -o $@ \
 	    tests/fake_sendmail.c
 
 deps:

@@ -37,6 +37,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "bundle.h"
 #include "log.h"
 #include "osdep.h"
@@ -370,10 +375,51 @@ classify(struct pass *p, struct entry *e, const char *name)
 		e->known = 0;
 }
 
+/*
+ * Why OpenSSL's CApath lookup could not load the file at name, or NULL
+ * when it could.  A FIFO or a device is not opened at all.
+ */
+static const char *
+foreign_unloadable(struct pass *p, const char *name)
+{
+	struct stat	 st;
+	X509		*x;
+	BIO		*bio;
+	char		*buf;
+	ssize_t		 n;
+	int		 fd;
+
+	if (fstatat(p->dirfd, name, &st, 0) == -1)
+		return ("a dangling link");
+	if (!S_ISREG(st.st_mode))
+		return ("not a regular file");
+	if ((fd = openat(p->dirfd, name, O_RDONLY | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return ("unreadable");
+	if ((buf = malloc(OWNED_MAX)) == NULL) {
+		close(fd);
+		return (NULL);
+	}
+	n = read(fd, buf, OWNED_MAX);
+	close(fd);
+	x = NULL;
+	if (n > 0 && (bio = BIO_new_mem_buf(buf, (int)n)) != NULL) {
+		x = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	}
+	ERR_clear_error();
+	free(buf);
+	if (x == NULL)
+		return ("not a PEM certificate");
+	X509_free(x);
+	return (NULL);
+}
+
 static void
 warn_foreign(struct store *s, struct pass *p, const char *name)
 {
 	struct warned	*w;
+	const char	*why;
 
 	p->st->foreign++;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
@@ -383,8 +429,14 @@ warn_foreign(struct store *s, struct pass *p, const char *name)
 		free(w);
 		return;
 	}
-	log_warnx("%s/%s: not written by smtlsd; left alone, but sendmail "
-	    "trusts it (remove it if it is a leftover)", p->dir, name);
+	if ((why = foreign_unloadable(p, name)) != NULL)
+		log_warnx("%s/%s: not written by smtlsd, and %s: OpenSSL stops "
+		    "at this name, so sendmail does not see the certificates "
+		    "numbered after it; remove it", p->dir, name, why);
+	else
+		log_warnx("%s/%s: not written by smtlsd; left alone, but "
+		    "sendmail trusts it (remove it if it is a leftover)",
+		    p->dir, name);
 }
 
 /*
