@@ -381,6 +381,8 @@ dh_spawn(struct engine *e)
 		for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 			signal(sigs[i], SIG_DFL);
 		close(fds[0]);
+		/* The pidfile's lock stays the daemon's alone. */
+		close(pidfile_fileno(e->pfh));
 		if (dhparam_make(e->conf->dh_source, e->conf->dh_bits, &pem,
 		    &len) == -1)
 			_exit(1);
@@ -592,6 +594,11 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 			log_warn("pidfile %s", conf->pidfile);
 		return (1);
 	}
+	/*
+	 * Nothing smtlsd starts may hold the pidfile's lock: a process
+	 * left behind by reload_command would keep a restarted smtlsd out.
+	 */
+	fcntl(pidfile_fileno(e.pfh), F_SETFD, FD_CLOEXEC);
 	if (!debug) {
 		if (daemon(0, 0) == -1) {
 			log_warn("daemon");

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libutil.h>
 #include <signal.h>
 #include <stdio.h>
@@ -86,8 +87,11 @@ engine_resync(struct conf *conf)
 	pid_t		 pid;
 	long		 waited;
 
-	if ((pfh = pidfile_open(conf->pidfile, 0644, &pid)) != NULL)
+	if ((pfh = pidfile_open(conf->pidfile, 0644, &pid)) != NULL) {
+		/* Not for what reload_command starts. */
+		fcntl(pidfile_fileno(pfh), F_SETFD, FD_CLOEXEC);
 		return (resync_here(conf, pfh));
+	}
 	if (errno != EEXIST) {
 		log_warn("pidfile %s; running one pass here", conf->pidfile);
 		return (resync_here(conf, NULL));
