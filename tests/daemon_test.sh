@@ -127,6 +127,70 @@ sigint_cleanup()
 	daemon_cleanup
 }
 
+# try_start NAME: starts smtlsd -d -v (D_PID), logging to daemon.log; it
+# must start, not be refused.
+try_start()
+{
+	_t_n=$(wc -l <daemon.log)
+	"$SMTLSD" -d -v -f "$(pwd)/conf" 2>>daemon.log &
+	D_PID=$!
+	daemon_remember "$D_PID"
+	daemon_wait 10 "the $1 instance to start or be refused" eval \
+	    'tail -n +$((_t_n + 1)) daemon.log | grep -Eq "starting|already running"'
+	if tail -n +$((_t_n + 1)) daemon.log | grep -q "already running"; then
+		atf_fail "the $1 instance was refused:" \
+		    "$(tail -n +$((_t_n + 1)) daemon.log)"
+	fi
+}
+
+atf_test_case killed_restart cleanup
+killed_restart_head()
+{
+	atf_set descr "After smtlsd was killed (SIGKILL, pidfile left), a new" \
+	    "instance starts although the old one's children live on: a" \
+	    "DH child and what a reload_command started"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+killed_restart_body()
+{
+	daemon_setup
+	daemon_conf
+	daemon_once
+	# A reload_command that leaves a process behind, as "service
+	# sendmail restart" leaves sendmail; new DH parameters make it run.
+	printf '#!/bin/sh\nsleep 60 &\necho $! >"$1"\n' >leave.sh
+	chmod +x leave.sh
+	daemon_conf "reload_command \"$(pwd)/leave.sh $(pwd)/cmd.pid\""
+	daemon_start
+	rm aux/dh.param
+	daemon_wait 10 "the reload_command's process" test -s cmd.pid
+	left=$(cat cmd.pid)
+	daemon_remember "$left"
+	daemon_alive "$left" || atf_fail "the command's process is not running"
+	kill -KILL "$D_PID"
+	daemon_wait 5 "smtlsd to die" daemon_dead "$D_PID"
+	[ -e aux/smtlsd.pid ] || atf_fail "the pidfile went with SIGKILL?"
+	try_start second
+
+	# The same with a DH child.
+	daemon_conf "dh_params_source generate" "dh_bits 4096"
+	rm aux/dh.param
+	kill -HUP "$D_PID"
+	daemon_wait 10 "the DH child" daemon_logged 1 \
+	    "generating 4096-bit DH parameters in child [0-9]+"
+	child=$(sed -n 's/.*in child \([0-9]*\).*/\1/p' daemon.log | tail -n 1)
+	daemon_remember "$child"
+	kill -KILL "$D_PID"
+	daemon_wait 5 "smtlsd to die" daemon_dead "$D_PID"
+	daemon_alive "$child" || atf_skip "the DH child ended too soon"
+	try_start third
+}
+killed_restart_cleanup()
+{
+	daemon_cleanup
+}
+
 # --------------------------------------------------------------------
 
 atf_test_case sigusr1 cleanup
@@ -303,6 +367,7 @@ atf_init_test_cases()
 	atf_add_test_case startup_line
 	atf_add_test_case second_instance
 	atf_add_test_case sigint
+	atf_add_test_case killed_restart
 	atf_add_test_case sigusr1
 	atf_add_test_case resync
 	atf_add_test_case sighup_config
