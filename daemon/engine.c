@@ -573,6 +573,7 @@ int
 engine_main(struct conf *conf, const char *conf_path, int debug)
 {
 	struct engine	 e;
+	char		 abs_path[PATH_MAX];
 	pid_t		 other;
 	int		 sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT, SIGCHLD };
 	size_t		 i;
@@ -580,6 +581,10 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 	memset(&e, 0, sizeof(e));
 	e.conf = conf;
 	e.conf_path = conf_path;
+	/* daemon(3) moves to /: SIGHUP must still find a relative -f. */
+	if (conf_path != NULL && conf_path[0] != '/' &&
+	    realpath(conf_path, abs_path) != NULL)
+		e.conf_path = abs_path;
 	e.conf_flags = conf_path == NULL ? CONF_MISSING_OK : 0;
 	e.dh_fd = -1;
 
