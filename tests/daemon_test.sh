@@ -333,7 +333,8 @@ atf_test_case detaches cleanup
 detaches_head()
 {
 	atf_set descr "Without -d smtlsd detaches (daemon(3)): the command" \
-	    "returns, the pidfile names the daemon, SIGTERM removes it"
+	    "returns, the pidfile names the daemon; SIGHUP re-reads the" \
+	    "file given by a relative -f path; SIGTERM removes the pidfile"
 	atf_set require.progs "openssl"
 	atf_set timeout 30
 }
@@ -342,7 +343,7 @@ detaches_body()
 	daemon_setup
 	daemon_conf
 	rc=0
-	timeout 10 "$SMTLSD" -f "$(pwd)/conf" >bg.out 2>bg.err || rc=$?
+	timeout 10 "$SMTLSD" -f ./conf >bg.out 2>bg.err || rc=$?
 	[ "$rc" -eq 0 ] || { cat bg.err >&2; atf_fail "smtlsd exited $rc"; }
 	daemon_wait 10 "the pidfile" test -s aux/smtlsd.pid
 	D_PID=$(cat aux/smtlsd.pid)
@@ -353,6 +354,15 @@ detaches_body()
 	[ "$(ps -o ppid= -p "$D_PID" | tr -d ' ')" != "$$" ] ||
 	    atf_fail "smtlsd did not detach"
 	daemon_in_store other1 || atf_fail "the store was not made"
+	# SIGHUP: the new configuration (found from / after daemon(3)).
+	cat pki/other1.pem >bundle2.pem
+	daemon_conf "ca_bundle $(pwd)/bundle2.pem"
+	sed '1d' conf >conf.new && mv conf.new conf	# only bundle2.pem
+	chmod 0644 conf
+	kill -HUP "$D_PID"
+	daemon_wait 10 "the new configuration (root gone)" \
+	    daemon_not_in_store root
+	daemon_in_store other1 || atf_fail "other1 left the store"
 	kill -TERM "$D_PID"
 	daemon_wait 10 "smtlsd to exit" daemon_dead "$D_PID"
 	daemon_wait 5 "the pidfile to go" test ! -e aux/smtlsd.pid
