@@ -273,6 +273,14 @@ engine_reload(struct engine *e)
 	}
 	log_info("reloaded %s (pid %ld): %s", e->conf->reload_process,
 	    (long)pid, e->ps.reload_why);
+	/*
+	 * SIGHUP makes sendmail re-execute under a new pid, TERM and INT
+	 * end a program (a supervisor may start it anew); USR1 and USR2
+	 * reload a program where it is, so there is no new pid to wait for.
+	 */
+	if (e->conf->reload_signal == SIGUSR1 ||
+	    e->conf->reload_signal == SIGUSR2)
+		return;
 	e->awaiting = 1;
 	e->awaiting_old = pid;
 	ms_to_tv(AWAIT_MS, &tv);
