@@ -419,7 +419,7 @@ daemon_cleanup()
 	    _k_pids="$_k_pids $(awk '{ print $2 }' aux/sendmail.log)"
 	for _k_p in $_k_pids; do
 		case $(ps -o comm= -p "$_k_p" 2>/dev/null) in
-		smtlsd|sendmail|sleep|sh|timeout) kill -TERM "$_k_p" 2>/dev/null ;;
+		smtlsd|sendmail|sleep|sh|timeout|usr1prog) kill -TERM "$_k_p" 2>/dev/null ;;
 		esac
 	done
 	_k_i=0
@@ -428,7 +428,7 @@ daemon_cleanup()
 		for _k_p in $_k_pids; do
 			case $(ps -o comm=,stat= -p "$_k_p" 2>/dev/null) in
 			*Z*) ;;
-			smtlsd*|sendmail*|sleep*|sh*|timeout*)
+			smtlsd*|sendmail*|sleep*|sh*|timeout*|usr1prog*)
 				_k_left="$_k_left $_k_p" ;;
 			esac
 		done

@@ -206,6 +206,45 @@ back_before_watch_cleanup()
 	daemon_cleanup
 }
 
+atf_test_case usr1_same_pid cleanup
+usr1_same_pid_head()
+{
+	atf_set descr "reload_signal USR1 to a program that reloads under" \
+	    "the same pid: smtlsd does not wait for a new pid, and a second" \
+	    "reload follows within settle"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+usr1_same_pid_body()
+{
+	prepare "reload_signal USR1" "reload_process usr1prog"
+	# A program named usr1prog that logs each SIGUSR1, same pid.
+	printf '%s\n' '#!/bin/sh' \
+	    'trap "echo usr1 >>$1" USR1' \
+	    'while :; do sleep 0.1; done' >bin/usr1prog
+	chmod +x bin/usr1prog
+	"$(pwd)/bin/usr1prog" "$(pwd)/usr1.log" &
+	up=$!
+	daemon_remember "$up"
+	echo "$up" >aux/sendmail.pid
+	daemon_wait 5 "usr1prog to run" eval \
+	    '[ "$(ps -o comm= -p "$up")" = usr1prog ]'
+	daemon_start
+	dh_trigger
+	daemon_wait 10 "the first SIGUSR1" eval \
+	    '[ "$(grep -c usr1 usr1.log 2>/dev/null)" = 1 ]'
+	dh_trigger
+	daemon_wait 5 "the second SIGUSR1, without waiting for a new pid" \
+	    eval '[ "$(grep -c usr1 usr1.log 2>/dev/null)" = 2 ]'
+	daemon_logged 1 "did not come back" && atf_fail "smtlsd waited for" \
+	    "a new pid after SIGUSR1"
+	daemon_alive "$up" || atf_fail "usr1prog died"
+}
+usr1_same_pid_cleanup()
+{
+	daemon_cleanup
+}
+
 # --------------------------------------------------------------------
 
 # refuse DESC REGEX: makes smtlsd want a reload; it must refuse with
@@ -362,6 +401,7 @@ atf_init_test_cases()
 	atf_add_test_case slow_pidfile
 	atf_add_test_case one_pass_one_reload
 	atf_add_test_case back_before_watch
+	atf_add_test_case usr1_same_pid
 	atf_add_test_case stale_pidfile
 	atf_add_test_case command_child
 	atf_add_test_case command_timeout
