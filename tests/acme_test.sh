@@ -125,6 +125,29 @@ renewal_freebsd_cleanup()
 	daemon_cleanup
 }
 
+atf_test_case renewal_poll cleanup
+renewal_poll_head()
+{
+	atf_set descr "With watch poll a renewal gets exactly one SIGHUP," \
+	    "after cert.pem"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+renewal_poll_body()
+{
+	prepare "watch poll" "poll_interval 0.1"
+	first_pass_ok
+	renew freebsd leaf2 leaf2
+	one_hup_after link-cert.pem
+	daemon_logged 1 "not using this certificate set" && atf_fail \
+	    "a step of the renewal was taken for a broken set"
+	true
+}
+renewal_poll_cleanup()
+{
+	daemon_cleanup
+}
+
 # slow STYLE: a renewal whose every half-done state lasts longer than
 # settle: smtlsd waits through all of them (never reports the set as
 # broken), and signals once, after cert.pem.
@@ -419,6 +442,7 @@ atf_init_test_cases()
 {
 	atf_add_test_case renewal_debian
 	atf_add_test_case renewal_freebsd
+	atf_add_test_case renewal_poll
 	atf_add_test_case slow_debian
 	atf_add_test_case slow_freebsd
 	atf_add_test_case same_second

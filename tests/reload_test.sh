@@ -359,6 +359,31 @@ command_child_cleanup()
 	daemon_cleanup
 }
 
+atf_test_case command_serial cleanup
+command_serial_head()
+{
+	atf_set descr "A reload wanted while reload_command still runs waits" \
+	    "for it: the runs never overlap, and none is lost"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+command_serial_body()
+{
+	prepare "reload_command \"echo start >>$(pwd)/runs; sleep 1; echo end >>$(pwd)/runs\""
+	daemon_start
+	dh_trigger
+	daemon_wait 10 "the first run" grep -q start runs
+	dh_trigger
+	daemon_wait 10 "dh.param back" test -s aux/dh.param
+	daemon_wait 10 "two runs" eval '[ "$(grep -c end runs)" = 2 ]'
+	[ "$(tr '\n' ' ' <runs)" = "start end start end " ] ||
+	    atf_fail "the runs overlapped: $(tr '\n' ' ' <runs)"
+}
+command_serial_cleanup()
+{
+	daemon_cleanup
+}
+
 atf_test_case command_timeout cleanup
 command_timeout_head()
 {
@@ -404,5 +429,6 @@ atf_init_test_cases()
 	atf_add_test_case usr1_same_pid
 	atf_add_test_case stale_pidfile
 	atf_add_test_case command_child
+	atf_add_test_case command_serial
 	atf_add_test_case command_timeout
 }
