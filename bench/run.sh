@@ -19,6 +19,7 @@
 #   SMTLSD=path        the binary (default daemon/smtlsd next to bench/)
 #   CA_BUNDLE=path     the system bundle (default: the Debian or FreeBSD one)
 #   ROUNDS=n           rounds of every case (default 5)
+#   ROUNDS_BIG=n       rounds on the generated bundle (default 3)
 #   ROUNDS_MANUAL=n    rounds of the manual method (default 3)
 #   GEN_N=n            size of the generated bundle (default 10000)
 #   MANUAL_SUBSET=n    run the manual method on the generated bundle over
@@ -41,6 +42,7 @@ cache=$here/cache
 bin=$out
 SMTLSD=${SMTLSD:-$top/daemon/smtlsd}
 ROUNDS=${ROUNDS:-5}
+ROUNDS_BIG=${ROUNDS_BIG:-3}
 ROUNDS_MANUAL=${ROUNDS_MANUAL:-3}
 GEN_N=${GEN_N:-10000}
 MANUAL_SUBSET=${MANUAL_SUBSET:-500}
@@ -79,7 +81,7 @@ tab()
 
 # --- helpers --------------------------------------------------------------
 
-(cd "$here" && MAKEFLAGS= make -s) >> "$log" 2>&1 ||
+(cd "$here" && MAKEFLAGS='' make -s) >> "$log" 2>&1 ||
     { say "bench: building the helpers failed (see $log)"; exit 1; }
 
 # PEM blocks in a file.
@@ -223,10 +225,13 @@ scale()
 
 # --- smtlsd -----------------------------------------------------------------
 
-# smtlsd_conf dir bundle: a configuration touching nothing outside dir.
+# smtlsd_conf dir bundle: configurations touching nothing outside dir.
+# smtlsd.conf names one (empty) certificate directory with acme_cert, as a
+# real set-up names dehydrated's; noacme.conf has an acme_dir without any
+# domain in it, so that the pass is the CA store (and dh.param) alone.
 smtlsd_conf()
 {
-	mkdir -p "$1/acme-empty" || return 1
+	mkdir -p "$1/acme-empty" "$1/certs" || return 1
 	cat > "$1/smtlsd.conf" <<EOF
 # written by bench/run.sh
 ca_bundle "$2"
@@ -238,7 +243,8 @@ reload_signal none
 pidfile "$1/smtlsd.pid"
 status_file "$1/smtlsd.status"
 EOF
-	chmod 600 "$1/smtlsd.conf"
+	sed 's/^acme_cert /acme_dir /' "$1/smtlsd.conf" > "$1/noacme.conf"
+	chmod 600 "$1/smtlsd.conf" "$1/noacme.conf"
 }
 
 have_smtlsd=0
@@ -295,8 +301,10 @@ bench_input()
 	mnote=""
 	mscale=1
 	mrounds=$ROUNDS_MANUAL
+	rounds=$ROUNDS
 	if [ "$nb" -gt 1000 ]; then
 		mrounds=1
+		rounds=$ROUNDS_BIG
 		if [ "$MANUAL_SUBSET" -gt 0 ]; then
 			mfile=$in_sub
 			sb=$(blocks "$in_sub")
@@ -313,7 +321,7 @@ bench_input()
 	done
 
 	i=0
-	while [ $i -lt "$ROUNDS" ]; do
+	while [ $i -lt "$rounds" ]; do
 		dst=$w/rehash
 		prep_fresh
 		m rehash sh "$here/rehash.sh" "$file" "$dst"
@@ -330,6 +338,10 @@ bench_input()
 			m full "$SMTLSD" -1 -f "$w/smtlsd/smtlsd.conf"
 			sync
 			m noop "$SMTLSD" -1 -f "$w/smtlsd/smtlsd.conf"
+			prep_fresh
+			m fullna "$SMTLSD" -1 -f "$w/smtlsd/noacme.conf"
+			sync
+			m noopna "$SMTLSD" -1 -f "$w/smtlsd/noacme.conf"
 		fi
 		i=$((i + 1))
 	done
@@ -344,12 +356,17 @@ bench_input()
 	bare_names=$(ls "$w/bare" | cksum)
 
 	eval "t_full_$key=-; t_noop_$key=-; m_full_$key=-"
+	eval "t_fullna_$key=-; t_noopna_$key=-"
 	wrote=""
 	if [ $have_smtlsd = 1 ]; then
 		row "full_$key" "smtlsd -1: full pass, empty cert_dir" \
 		    "$r-full"
 		row "noop_$key" "smtlsd -1: no-op pass (nothing changed)" \
 		    "$r-noop"
+		row "fullna_$key" "smtlsd -1: full pass, acme_dir, no domain" \
+		    "$r-fullna"
+		row "noopna_$key" "smtlsd -1: no-op pass, acme_dir, no domain" \
+		    "$r-noopna"
 		same=no
 		[ "$(ls "$dst" | cksum)" = "$bare_names" ] && same=yes
 		# Did a no-op pass write anything?  (A second apart, for
@@ -362,22 +379,27 @@ bench_input()
 		tab "  smtlsd's file names = bare C's: %s;" "$same"
 		tab " files written by a no-op pass: %s\n" "$wrote"
 	fi
+	verdicts "acme_cert" full noop
+	verdicts "no domain" fullna noopna
+}
 
-	eval "tf=\$t_full_$key tn=\$t_noop_$key tb=\$t_bare_$key" \
+# verdicts label full noop: ratios and targets of one smtlsd configuration
+# of the current input.
+verdicts()
+{
+	eval "tf=\$t_$2_$key tn=\$t_$3_$key tb=\$t_bare_$key" \
 	    "tr=\$t_rehash_$key th=\$t_readhash_$key tm=\$t_manual_$key"
-	tab "  smtlsd / alternative:  full/bare %s  full/rehash %s" \
-	    "$(ratio "$tf" "$tb")" "$(ratio "$tf" "$tr")"
-	tab "  full/manual %s  no-op/read+hash %s  no-op/rehash %s\n" \
+	tab "  smtlsd (%s) / alternative: full/bare %s, full/rehash %s," \
+	    "$1" "$(ratio "$tf" "$tb")" "$(ratio "$tf" "$tr")"
+	tab " full/manual %s, no-op/read+hash %s, no-op/rehash %s\n" \
 	    "$(ratio "$tf" "$tm")" "$(ratio "$tn" "$th")" \
 	    "$(ratio "$tn" "$tr")"
-	if [ $have_smtlsd = 1 ]; then
-		tab "  targets: full <= 1.2 x bare: %s;" \
-		    "$(verdict "$tf" "$tb" 1.2)"
-		tab " full < rehash: %s;" "$(verdict "$tf" "$tr" 1)"
-		tab " no-op <= 1.5 x read+hash: %s; no-op writes nothing: %s\n" \
-		    "$(verdict "$tn" "$th" 1.5)" \
-		    "$([ "$wrote" = 0 ] && echo met || echo MISSED)"
-	fi
+	[ $have_smtlsd = 1 ] || return 0
+	tab "    targets: full <= 1.2 x bare %s, full < rehash %s," \
+	    "$(verdict "$tf" "$tb" 1.2)" "$(verdict "$tf" "$tr" 1)"
+	tab " no-op <= 1.5 x read+hash %s, no-op writes nothing %s\n" \
+	    "$(verdict "$tn" "$th" 1.5)" \
+	    "$([ "$wrote" = 0 ] && echo met || echo MISSED)"
 }
 
 # verdict a b k: "met" when a <= k * b.
@@ -399,8 +421,8 @@ tab "scratch: %s (%s)\n" "$scratch" \
     "$(df -T "$scratch" 2>/dev/null | awk 'NR == 2 { print $2 }')"
 tab "smtlsd: %s (git %s)\n" "$SMTLSD" \
     "$(git -C "$top" describe --always --dirty 2>/dev/null || echo '?')"
-tab "command: make bench (sh bench/run.sh); rounds %s, manual %s;" \
-    "$ROUNDS" "$ROUNDS_MANUAL"
+tab "command: make bench (sh bench/run.sh); rounds %s (%s on gen, %s manual);" \
+    "$ROUNDS" "$ROUNDS_BIG" "$ROUNDS_MANUAL"
 tab " medians of wall-clock and CPU time, peak RSS from wait4\n"
 load=$(uptime | sed 's/.*load average[s]*: *//')
 tab "load average at start: %s" "$load"
@@ -413,6 +435,8 @@ n_ca=0
 n_gen=0
 m_full_ca=-
 m_full_gen=-
+m_fullna_ca=-
+m_fullna_gen=-
 for i in $INPUTS; do
 	case $i in
 	ca)	bench_input ca "$in_ca" \
@@ -425,24 +449,29 @@ for i in $INPUTS; do
 	esac
 done
 
-# Memory: peak RSS against the certificate data.
-if [ "$m_full_gen" != - ] && [ "$m_full_ca" != - ]; then
-	tab "\nmemory at %s certificates:" "$n_gen"
-	awk -v mg="$m_full_gen" -v mc="$m_full_ca" -v ng="$n_gen" \
-	    -v nc="$n_ca" -v der="$(der_avg "$in_gen")" \
-	    -v pem="$(awk -v s="$(wc -c < "$in_gen")" -v n="$n_gen" \
-	    'BEGIN { printf "%d", s / n }')" \
-	    -v bg="$m_bare_gen" -v bc="$m_bare_ca" 'BEGIN {
-		printf " smtlsd full pass %.1f MiB = %d bytes/cert;", mg / 1024,
-		    mg * 1024 / ng
-		printf " growth from %d to %d certs %d bytes/cert\n", nc, ng,
-		    (mg - mc) * 1024 / (ng - nc)
-		printf "  (bare C growth %d bytes/cert; a certificate is %d"\
-		    " bytes DER, %d bytes PEM)\n",
-		    (bg - bc) * 1024 / (ng - nc), der, pem
-	    }' >> "$table"
+# Memory: peak RSS against the certificate data.  growth = extra RSS per
+# extra certificate between the ca input and the generated one.
+memline()
+{
+	awk -v label="$1" -v mg="$2" -v mc="$3" -v ng="$n_gen" -v nc="$n_ca" \
+	    'BEGIN { if (mg == "-" || mc == "-") exit
+		printf "  %-36s %6.1f MiB at %d, %6.1f MiB at %d:" \
+		    " %5d bytes/cert, growth %5d bytes/cert\n", label,
+		    mg / 1024, ng, mc / 1024, nc, mg * 1024 / ng,
+		    (mg - mc) * 1024 / (ng - nc) }' >> "$table"
+}
+if [ "$n_gen" -gt 0 ] && [ "$n_ca" -gt 0 ]; then
+	tab "\nmemory (peak RSS of full passes; a certificate is %s bytes DER," \
+	    "$(der_avg "$in_gen")"
+	tab " %s bytes PEM):\n" "$(awk -v s="$(wc -c < "$in_gen")" \
+	    -v n="$n_gen" 'BEGIN { printf "%d", s / n }')"
+	memline "smtlsd -1 (acme_cert)" "$m_full_gen" "$m_full_ca"
+	memline "smtlsd -1 (acme_dir, no domain)" "$m_fullna_gen" \
+	    "$m_fullna_ca"
+	memline "bare C: d2i_X509, hash, write" "$m_bare_gen" "$m_bare_ca"
+	memline "split + openssl rehash" "$m_rehash_gen" "$m_rehash_ca"
 else
-	tab "\nmemory: not measured (needs smtlsd and the inputs ca and gen)\n"
+	tab "\nmemory: not measured (needs the inputs ca and gen)\n"
 fi
 
 # The running daemon: reaction to a bundle change and to a renewal, and
