@@ -102,8 +102,11 @@ main(int argc, char *argv[])
 		conf_free(conf);
 		exit(0);
 	}
-	if (resync)
-		exit(engine_resync(conf));
+	if (resync) {
+		rv = engine_resync(conf);
+		conf_free(conf);
+		exit(rv);
+	}
 	if (once || dryrun) {
 		if (pass_state_init(&ps) == -1)
 			fatal("pass_state_init");
