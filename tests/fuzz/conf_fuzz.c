@@ -11,6 +11,7 @@
 
 #include <err.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static char	dir[64], path[96], path2[96];
+static char	dir[PATH_MAX], path[PATH_MAX + 16], path2[PATH_MAX + 16];
 /* Our own complaints; stderr is closed (-close_fd_mask=2) to mute logs. */
 static FILE	*diag;
 
@@ -38,16 +39,20 @@ cleanup(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	const char	*base;
+
 	(void)argc;
 	(void)argv;
-	/* Memory-backed when possible: a file system is much slower. */
-	snprintf(dir, sizeof(dir), "/dev/shm/smtlsd-fuzz-conf.XXXXXX");
-	if (mkdtemp(dir) == NULL) {
-		snprintf(dir, sizeof(dir), "%s/smtlsd-fuzz-conf.XXXXXX",
-		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-		if (mkdtemp(dir) == NULL)
-			err(1, "mkdtemp");
-	}
+	/*
+	 * Memory-backed when possible: a file system is much slower.
+	 * run.sh names a directory it removes (after a crash too).
+	 */
+	if ((base = getenv("SMTLSD_FUZZ_TMP")) == NULL)
+		base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" :
+		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	snprintf(dir, sizeof(dir), "%s/smtlsd-fuzz-conf.XXXXXX", base);
+	if (mkdtemp(dir) == NULL)
+		err(1, "mkdtemp %s", dir);
 	snprintf(path, sizeof(path), "%s/smtlsd.conf", dir);
 	snprintf(path2, sizeof(path2), "%s/dumped.conf", dir);
 	atexit(cleanup);

@@ -10,6 +10,7 @@
 
 #include <err.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static char	dir[64], path[96];
+static char	dir[PATH_MAX], path[PATH_MAX + 16];
 
 static void
 cleanup(void)
@@ -34,16 +35,20 @@ cleanup(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	const char	*base;
+
 	(void)argc;
 	(void)argv;
-	/* Memory-backed when possible: a file system is much slower. */
-	snprintf(dir, sizeof(dir), "/dev/shm/smtlsd-fuzz-pid.XXXXXX");
-	if (mkdtemp(dir) == NULL) {
-		snprintf(dir, sizeof(dir), "%s/smtlsd-fuzz-pid.XXXXXX",
-		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-		if (mkdtemp(dir) == NULL)
-			err(1, "mkdtemp");
-	}
+	/*
+	 * Memory-backed when possible: a file system is much slower.
+	 * run.sh names a directory it removes (after a crash too).
+	 */
+	if ((base = getenv("SMTLSD_FUZZ_TMP")) == NULL)
+		base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" :
+		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	snprintf(dir, sizeof(dir), "%s/smtlsd-fuzz-pid.XXXXXX", base);
+	if (mkdtemp(dir) == NULL)
+		err(1, "mkdtemp %s", dir);
 	snprintf(path, sizeof(path), "%s/sendmail.pid", dir);
 	atexit(cleanup);
 	log_init(1, 0);

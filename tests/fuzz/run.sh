@@ -152,6 +152,13 @@ for t in "$@"; do
 	esac
 done
 mkdir -p "$work" || exit 1
+# Where the conf and pidfile targets write their inputs: memory-backed
+# when possible, removed at the end whatever happened.
+SMTLSD_FUZZ_TMP=$(mktemp -d /dev/shm/smtlsd-fuzz.XXXXXX 2>/dev/null ||
+    mktemp -d "${TMPDIR:-/tmp}/smtlsd-fuzz.XXXXXX") || exit 1
+export SMTLSD_FUZZ_TMP
+trap 'rm -rf "$SMTLSD_FUZZ_TMP"' EXIT
+trap 'exit 1' HUP INT TERM
 case $cmd in
 build)	build ;;
 replay)	replay "$@" ;;
