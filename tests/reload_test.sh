@@ -265,8 +265,8 @@ refuse()
 atf_test_case stale_pidfile cleanup
 stale_pidfile_head()
 {
-	atf_set descr "A pidfile naming an unrelated live process, a dead" \
-	    "one, pid 1, garbage, nothing, a negative or huge number: no" \
+	atf_set descr "A pidfile naming an unrelated live process, a zombie" \
+	    "called sendmail, a dead one, pid 1, garbage, nothing, a negative or huge number: no" \
 	    "signal and one clear message each; no pidfile: no signal, no" \
 	    "error"
 	atf_set require.progs "openssl"
@@ -283,6 +283,18 @@ stale_pidfile_body()
 	echo "$sp" >aux/sendmail.pid
 	refuse "sleep" "process $sp is \"sleep\", not \"sendmail\""
 	daemon_alive "$sp" || atf_fail "the unrelated process was signalled"
+
+	# A zombie named sendmail (a copy of sleep, ending after 0.3 s):
+	# its parent, which is sleep after the exec, never reaps it.
+	mkdir -p zombie
+	cp "$(command -v sleep)" zombie/sendmail
+	sh -c "$(pwd)/zombie/sendmail 0.3 & echo \$! >$(pwd)/zombie.pid; exec sleep 100" &
+	daemon_remember $!
+	daemon_wait 5 "the zombie" eval '[ -s zombie.pid ] &&
+	    ps -o stat= -p "$(cat zombie.pid)" | grep -q Z'
+	zp=$(cat zombie.pid)
+	echo "$zp" >aux/sendmail.pid
+	refuse "a zombie" "process $zp is a zombie"
 
 	sh -c 'exit 0' &
 	dp=$!

@@ -39,7 +39,8 @@ atf_test_case bundle_changes cleanup
 bundle_changes_head()
 {
 	atf_set descr "The store follows the bundle within settle when it is" \
-	    "replaced by rename, rewritten in place, deleted and re-created"
+	    "replaced by rename, rewritten in place, deleted and re-created;" \
+	    "sendmail is not reloaded for that"
 	atf_set require.progs "openssl"
 	atf_set timeout 90
 }
@@ -49,6 +50,8 @@ bundle_changes_body()
 	newca other3
 	newca other4
 	daemon_conf
+	daemon_once
+	daemon_sendmail
 	daemon_start
 	daemon_in_store root || atf_fail "the root is not in the store"
 	daemon_in_store other1 || atf_fail "other1 is not in the store"
@@ -87,6 +90,8 @@ bundle_changes_body()
 	cat pki/root.pem pki/other1.pem >bundle.pem
 	follows "other1 after delete and re-create" daemon_in_store other1
 	daemon_not_in_store other4 || atf_fail "other4 stayed"
+	# sendmail reads the CA directory per connection: no reload.
+	daemon_hups_are 0 || atf_fail "sendmail was reloaded for the CA store"
 }
 bundle_changes_cleanup()
 {
