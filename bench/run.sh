@@ -7,7 +7,7 @@
 # Inputs: the system CA bundle as it is, the same certificates in the form
 # of FreeBSD's ca-root-nss.crt (text dump before each block), and a bundle
 # of GEN_N generated certificates.  The last two are made once and kept
-# in bench/cache/.
+# in bench/cache/ (remove it to make them again).
 #
 # For every input and every case it runs several rounds, each under
 # bench/out/measure (wall-clock time, peak RSS from wait4), and prints the
@@ -387,6 +387,7 @@ bench_input()
 # of the current input.
 verdicts()
 {
+	[ $have_smtlsd = 1 ] || return 0
 	eval "tf=\$t_$2_$key tn=\$t_$3_$key tb=\$t_bare_$key" \
 	    "tr=\$t_rehash_$key th=\$t_readhash_$key tm=\$t_manual_$key"
 	tab "  smtlsd (%s) / alternative: full/bare %s, full/rehash %s," \
@@ -394,7 +395,6 @@ verdicts()
 	tab " full/manual %s, no-op/read+hash %s, no-op/rehash %s\n" \
 	    "$(ratio "$tf" "$tm")" "$(ratio "$tn" "$th")" \
 	    "$(ratio "$tn" "$tr")"
-	[ $have_smtlsd = 1 ] || return 0
 	tab "    targets: full <= 1.2 x bare %s, full < rehash %s," \
 	    "$(verdict "$tf" "$tb" 1.2)" "$(verdict "$tf" "$tr" 1)"
 	tab " no-op <= 1.5 x read+hash %s, no-op writes nothing %s\n" \
