@@ -550,6 +550,9 @@ on_hup(struct engine *e)
 	e->conf = nc;
 	if (engine_watch(e) == -1)
 		log_warnx("watching is broken until the next SIGHUP");
+	/* Watch before the pass reads anything: no change is lost. */
+	pass_scan(e->conf, &e->ps);
+	engine_rearm(e);
 	engine_pass(e, 0);
 }
 
@@ -644,6 +647,9 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 	    event_get_version(), watch_method(e.watch));
 	status_write(&e, "starting", "first pass");
 
+	/* Watch before the first pass reads anything: no change is lost. */
+	pass_scan(e.conf, &e.ps);
+	engine_rearm(&e);
 	engine_pass(&e, 0);
 	event_base_dispatch(e.base);
 

@@ -172,6 +172,17 @@ domains_scan(const struct conf *conf, struct pass_state *ps)
 }
 
 /*
+ * Finds the domain directories of the configuration, as every pass
+ * does first; the engine calls it to watch them before a pass reads
+ * them.
+ */
+void
+pass_scan(const struct conf *conf, struct pass_state *ps)
+{
+	domains_scan(conf, ps);
+}
+
+/*
  * Whether t is newer than sendmail's pidfile (so newer than the files
  * sendmail read at its last start or reload).  No pidfile: no.
  */

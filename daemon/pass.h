@@ -62,6 +62,7 @@ void	pass_state_free(struct pass_state *);
 int	pass_run(const struct conf *, struct pass_state *, int,
 	    struct pass_result *);
 int	pass_dh_written(const struct conf *, struct pass_state *);
+void	pass_scan(const struct conf *, struct pass_state *);
 void	pass_fail(struct pass_result *, const char *, ...)
 	    __attribute__((__format__(printf, 2, 3)));
 
