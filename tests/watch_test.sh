@@ -258,6 +258,71 @@ during_pass_poll_cleanup()
 
 # --------------------------------------------------------------------
 
+atf_test_case during_first_pass cleanup
+during_first_pass_head()
+{
+	atf_set descr "A change made during the first pass, after it read" \
+	    "the bundle, is not lost (smtlsd runs under strace, which makes" \
+	    "its passes slow)"
+	atf_set require.progs "openssl strace"
+	atf_set timeout 90
+}
+during_first_pass_body()
+{
+	r=$(daemon_strace_reason)
+	[ -z "$r" ] || atf_skip "$r"
+	daemon_setup
+	newca other3
+	daemon_conf
+	timeout 60 strace -o tr/inject -e trace=getdents64,openat \
+	    -e inject=getdents64:delay_enter=400000 \
+	    "$SMTLSD" -d -v -f "$(pwd)/conf" 2>>daemon.log &
+	daemon_remember $!
+	daemon_wait 20 "the first pass to reach cert_dir" \
+	    grep -q "\"$(pwd)/certs\", O_RDONLY" tr/inject
+	D_PID=$(cat aux/smtlsd.pid)
+	daemon_remember "$D_PID"
+	cat pki/root.pem pki/other3.pem >bundle.pem
+	daemon_wait 30 "other3 in the store (the change during the first pass)" \
+	    daemon_in_store other3
+}
+during_first_pass_cleanup()
+{
+	daemon_cleanup
+}
+
+atf_test_case during_hup_pass cleanup
+during_hup_pass_head()
+{
+	atf_set descr "A change made during the pass after SIGHUP, after it" \
+	    "read the bundle, is not lost"
+	atf_set require.progs "openssl strace"
+	atf_set timeout 90
+}
+during_hup_pass_body()
+{
+	r=$(daemon_strace_reason)
+	[ -z "$r" ] || atf_skip "$r"
+	daemon_setup
+	newca other3
+	daemon_conf
+	daemon_start
+	timeout 60 strace -p "$D_PID" -o tr/inject -e trace=getdents64,openat \
+	    -e inject=getdents64:delay_enter=400000 2>tr/strace.err &
+	daemon_remember $!
+	daemon_wait 10 "strace to attach" grep -q attached tr/strace.err
+	kill -HUP "$D_PID"
+	daemon_wait 20 "the pass after SIGHUP to reach cert_dir" \
+	    grep -q "\"$(pwd)/certs\", O_RDONLY" tr/inject
+	cat pki/root.pem pki/other3.pem >bundle.pem
+	daemon_wait 30 "other3 in the store (the change during the pass)" \
+	    daemon_in_store other3
+}
+during_hup_pass_cleanup()
+{
+	daemon_cleanup
+}
+
 atf_test_case idle cleanup
 idle_head()
 {
@@ -355,6 +420,8 @@ atf_init_test_cases()
 	atf_add_test_case burst
 	atf_add_test_case during_pass
 	atf_add_test_case during_pass_poll
+	atf_add_test_case during_first_pass
+	atf_add_test_case during_hup_pass
 	atf_add_test_case idle
 	atf_add_test_case idle_poll
 }
