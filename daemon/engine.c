@@ -600,14 +600,17 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 	e.dh_fd = -1;
 
 	/* What can fail at start fails before daemon(3), on stderr. */
-	if (watch_available(conf->watch) == -1)
+	if (watch_available(conf->watch) == -1) {
+		conf_free(conf);
 		return (1);
+	}
 	if ((e.pfh = pidfile_open(conf->pidfile, 0644, &other)) == NULL) {
 		if (errno == EEXIST)
 			log_warnx("already running as pid %ld (%s)",
 			    (long)other, conf->pidfile);
 		else
 			log_warn("pidfile %s", conf->pidfile);
+		conf_free(conf);
 		return (1);
 	}
 	/*
@@ -619,6 +622,7 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 		if (daemon(0, 0) == -1) {
 			log_warn("daemon");
 			pidfile_remove(e.pfh);
+			conf_free(conf);
 			return (1);
 		}
 		log_init(0, log_getverbose());
