@@ -4,6 +4,8 @@
 # exactly one SIGHUP of the sendmail stand-in, after cert.pem is
 # swapped, and a broken one to none.
 
+# SC2016: the single-quoted conditions are evaluated later, by eval.
+# shellcheck disable=SC1091,SC2016
 . "$(atf_get_srcdir)/daemon_lib.sh"
 
 # How long cert-TS.pem stays empty in the replays (4 s in reality; the

@@ -3,6 +3,8 @@
 # second instance, signals (SIGUSR1, SIGHUP with a broken and a good
 # configuration, SIGTERM, SIGINT), smtlsd -R, daemon(3).
 
+# SC2016: the single-quoted conditions are evaluated later, by eval.
+# shellcheck disable=SC1091,SC2016
 . "$(atf_get_srcdir)/daemon_lib.sh"
 
 # ok_status: the status file says ok.

@@ -92,6 +92,7 @@ step()
 # The newest timestamp among the files dehydrated made in the directory.
 newest()
 {
+	# shellcheck disable=SC2012 # dehydrated's names are plain
 	ls "$dir" 2>/dev/null | sed -n 's/^[a-z]*-\([0-9][0-9]*\)\.[a-z]*$/\1/p' |
 	    sort -n | tail -1
 }
@@ -157,7 +158,7 @@ relink fullchain.pem "fullchain-$ts.pem"
 relink cert.csr "cert-$ts.csr"
 sleep 0.008
 relink cert.pem "cert-$ts.pem"
-step done
+step end
 if [ -n "$lock" ]; then
 	sleep "$lockhold"
 	rm -f "$lock"

@@ -4,6 +4,8 @@
 # come back when deleted with one reload, and generation never blocks
 # the loop.
 
+# SC2016: the single-quoted conditions are evaluated later, by eval.
+# shellcheck disable=SC1091,SC2016
 . "$(atf_get_srcdir)/daemon_lib.sh"
 
 # bits FILE: the size of the DH parameters in FILE.

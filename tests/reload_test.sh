@@ -5,6 +5,8 @@
 # ffdhe2048 group back at once, and sendmail must read it) or by a
 # replayed renewal.
 
+# SC2016: the single-quoted conditions are evaluated later, by eval.
+# shellcheck disable=SC1091,SC2016
 . "$(atf_get_srcdir)/daemon_lib.sh"
 
 DOM="le/certs/$D_DOMAIN"
@@ -355,6 +357,7 @@ command_child_body()
 	daemon_start
 	dh_trigger
 	daemon_wait 10 "reload_command to run" test -s cmd.out
+	# shellcheck disable=SC2046 # two numbers, split on purpose
 	set -- $(cat cmd.out)
 	[ "$2" = "$D_PID" ] || atf_fail "the command's parent is $2, not smtlsd"
 	[ "$1" != "$D_PID" ] || atf_fail "the command ran as smtlsd itself"

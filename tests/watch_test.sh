@@ -3,6 +3,8 @@
 # follows the bundle however it is changed, a burst gives one pass,
 # changes during a pass are not lost, and idle means idle.
 
+# SC2016: the single-quoted conditions are evaluated later, by eval.
+# shellcheck disable=SC1091,SC2016
 . "$(atf_get_srcdir)/daemon_lib.sh"
 
 # How late the store may follow a change, beyond settle (seconds).
@@ -360,6 +362,7 @@ idle_body()
 	fi
 	# The call it sleeps in has no timeout (Linux shows it in /proc).
 	if [ -r "/proc/$D_PID/syscall" ]; then
+		# shellcheck disable=SC2046 # the fields, split on purpose
 		set -- $(cat "/proc/$D_PID/syscall")
 		echo "blocked in: $*"
 		case $1 in
