@@ -184,8 +184,11 @@ retry_in(struct engine *e, long ms)
 }
 
 /*
- * After a pass: when it failed, another one later, each time waiting
- * twice as long; when it succeeded, no more retries.
+ * After a pass: when it failed for a fault that can go away without an
+ * event (a full or read-only file system, a missing cert_dir), another
+ * one later, each time waiting twice as long; otherwise no more retries.
+ * A failure an input causes (a damaged bundle, a wrong certificate set)
+ * waits for that input to change.
  */
 static void
 engine_retry(struct engine *e, int failed)
@@ -509,7 +512,7 @@ engine_pass(struct engine *e, int resync)
 		    r.store.removed);
 	status_write(e, r.failed ? "failed" : "ok", r.failed ? r.reason :
 	    "all good");
-	engine_retry(e, r.failed);
+	engine_retry(e, r.retry);
 	if (e->ps.dh_wanted) {
 		e->ps.dh_wanted = 0;
 		dh_spawn(e);

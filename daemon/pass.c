@@ -358,8 +358,10 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 	 * certificate in chain.pem would vouch for itself.
 	 */
 	if (!TAILQ_EMPTY(&ps->domains) && (trust = acme_trust_new(&set)) ==
-	    NULL)
+	    NULL) {
 		pass_fail(r, "cannot verify certificate sets");
+		r->retry = 1;
+	}
 	i = 0;
 	TAILQ_FOREACH(d, &ps->domains, entry) {
 		s = &sets[i++];
@@ -401,8 +403,10 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 		sflags |= STORE_DRYRUN;
 	if (store_sync(ps->store, conf->cert_dir, &set, sflags, &r->store,
 	    (flags & PASS_DRYRUN) ? pass_dryrun_report : NULL,
-	    conf->cert_dir) == -1)
+	    conf->cert_dir) == -1) {
 		pass_fail(r, "updating %s failed", conf->cert_dir);
+		r->retry = 1;
+	}
 	certset_free(&set);
 
 	i = 0;
@@ -524,6 +528,7 @@ pass_dh(const struct conf *conf, struct pass_state *ps, int flags,
 	    dhparam_write(conf->dh_params, pem, len) == -1) {
 		pass_fail(r, "dh_params %s: could not make new parameters",
 		    conf->dh_params);
+		r->retry = 1;
 		return;
 	}
 	free(pem);
@@ -585,6 +590,7 @@ pass_run(const struct conf *conf, struct pass_state *ps, int flags,
 	if ((sets = calloc(n ? n : 1, sizeof(*sets))) == NULL) {
 		log_warn("pass");
 		pass_fail(r, "out of memory");
+		r->retry = 1;
 		return (-1);
 	}
 	pass_ca(conf, ps, flags, r, sets);

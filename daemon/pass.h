@@ -54,6 +54,8 @@ struct pass_result {
 	size_t			 domains;
 	size_t			 domains_valid;
 	int			 failed;
+	int			 retry;		/* failed for a fault that may
+						   go away without an event */
 	char			 reason[256];	/* first failure, for status */
 };
 
