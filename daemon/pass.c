@@ -278,30 +278,21 @@ out:
  */
 static void
 chain_add(struct certset *set, const char *dir, const char *pem, size_t len,
-    int verified, int *noprune)
+    int *noprune)
 {
-	char	name[PATH_MAX], *only = NULL;
+	char	name[PATH_MAX], *only;
 	size_t	errors = set->errors, olen;
-	int	rv;
+	int	rv = -1;
 
 	snprintf(name, sizeof(name), "%s/chain.pem", dir);
-	if (!verified && (only = chain_intermediates(pem, len, &olen)) != NULL)
+	if ((only = chain_intermediates(pem, len, &olen)) != NULL)
 		rv = olen == 0 ? 0 : bundle_read_mem(set, name, only, olen);
-	else
-		rv = bundle_read_mem(set, name, pem, len);
 	free(only);
 	if (rv == -1) {
 		/* Not the bundles' fault: keep what the store has. */
 		set->errors = errors;
 		*noprune = 1;
 	}
-}
-
-static void
-set_invalid(struct acme_set *s, const char *reason)
-{
-	s->state = ACME_INVALID;
-	strlcpy(s->reason, reason, sizeof(s->reason));
 }
 
 /*
@@ -332,7 +323,6 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 	struct conf_path	*cp;
 	struct domain		*d;
 	struct acme_set		*s;
-	X509_STORE		*trust = NULL;
 	char			*pem, path[PATH_MAX];
 	size_t			 len, i;
 	int			 noprune = 0, sflags = 0;
@@ -352,31 +342,26 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 	}
 
 	/*
-	 * A set's chain joins the store only when it verifies up to a CA
-	 * of the bundles: else sendmail, which keeps serving the last good
-	 * set, would lose that set's intermediate, and a self-signed
-	 * certificate in chain.pem would vouch for itself.
+	 * Only the intermediates of chain.pem join the store, never a
+	 * self-signed certificate: roots come from the bundles alone, so a
+	 * chain cannot vouch for itself (OpenSSL anchors a chain only at a
+	 * self-signed certificate of the store).  The last good set's chain
+	 * stays while a new set is unproven, since sendmail serves that set
+	 * until it reloads.  The new set is verified against the store once
+	 * the store holds its intermediates (below), which loads from
+	 * cert_dir only the few certificates the chain needs.
 	 */
-	if (!TAILQ_EMPTY(&ps->domains) && (trust = acme_trust_new(&set)) ==
-	    NULL) {
-		pass_fail(r, "cannot verify certificate sets");
-		r->retry = 1;
-	}
 	i = 0;
 	TAILQ_FOREACH(d, &ps->domains, entry) {
 		s = &sets[i++];
 		acme_check(d->dir, s);
-		if (trust != NULL)
-			acme_verify_store(s, trust, "the CA bundles");
-		else if (s->state == ACME_VALID)
-			set_invalid(s, "cannot verify it");
+		if (d->good_chain != NULL)
+			chain_add(&set, d->dir, d->good_chain, d->good_len,
+			    &noprune);
 		if (s->state == ACME_VALID)
-			chain_add(&set, d->dir, s->chain_pem, s->chain_len, 1,
+			chain_add(&set, d->dir, s->chain_pem, s->chain_len,
 			    &noprune);
-		else if (d->good_chain != NULL)
-			chain_add(&set, d->dir, d->good_chain, d->good_len, 1,
-			    &noprune);
-		else {
+		else if (d->good_chain == NULL) {
 			/*
 			 * Whatever chain.pem holds now, or keep all while
 			 * a renewal may be half done.  A directory with
@@ -386,16 +371,13 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 			snprintf(path, sizeof(path), "%s/chain.pem", d->dir);
 			if (util_read_file(path, 0, 1024 * 1024, &pem,
 			    &len) == 0) {
-				chain_add(&set, d->dir, pem, len, 0,
-				    &noprune);
+				chain_add(&set, d->dir, pem, len, &noprune);
 				free(pem);
 			} else if (errno != ENOENT ||
 			    (s->state == ACME_WAIT && domain_has_set(d->dir)))
 				noprune = 1;
 		}
 	}
-
-	X509_STORE_free(trust);
 
 	if (noprune)
 		sflags |= STORE_NOPRUNE;

@@ -344,33 +344,6 @@ acme_verify(struct acme_set *s, const char *cert_dir)
 	X509_STORE_free(store);
 }
 
-/*
- * A verification store trusting exactly the certificates of set (the CA
- * bundles), or NULL (logged).
- */
-X509_STORE *
-acme_trust_new(struct certset *set)
-{
-	X509_STORE		*store;
-	X509			*x;
-	struct cert		*c;
-	const unsigned char	*p;
-
-	if ((store = X509_STORE_new()) == NULL) {
-		log_ssl("X509_STORE_new");
-		return (NULL);
-	}
-	RB_FOREACH(c, certtree, &set->tree) {
-		p = c->der;
-		if ((x = d2i_X509_AUX(NULL, &p, (long)c->derlen)) == NULL)
-			continue;
-		X509_STORE_add_cert(store, x);
-		X509_free(x);
-	}
-	ERR_clear_error();
-	return (store);
-}
-
 void
 acme_set_free(struct acme_set *s)
 {

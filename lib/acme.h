@@ -35,7 +35,6 @@ struct acme_set {
 void	acme_check(const char *, struct acme_set *);
 void	acme_verify(struct acme_set *, const char *);
 void	acme_verify_store(struct acme_set *, X509_STORE *, const char *);
-X509_STORE *acme_trust_new(struct certset *);
 void	acme_set_free(struct acme_set *);
 
 #endif
