@@ -460,9 +460,17 @@ dh_child_dies_body()
 	done
 	h_logged 1 'trying again in 5 s' || { h_show
 	    atf_fail "no retry announced"; }
+	# By itself, 5 s later, the daemon starts another child; that one
+	# is killed too, and the next retry waits longer.
+	h_wait 30 "a new DH child by itself" h_logged 2 \
+	    'generating 4096-bit DH parameters in child'
+	child=$(sed -n 's/.*DH parameters in child \([0-9]*\).*/\1/p' \
+	    daemon.log | tail -n 1)
+	kill -KILL "$child"
+	h_wait "$H_DEADLINE" "the second retry announced" \
+	    h_logged 1 'trying again in 10 s'
+	# Then fewer bits, so that the test ends soon: SIGHUP makes them.
 	mv "$W/conf.1024" "$W/conf"
-	# The retry (5 s) starts a child with the configuration in use;
-	# SIGHUP first, so that it is the 1024-bit one.
 	kill -HUP "$H_PID"
 	h_wait 120 "new DH parameters" h_logged 1 'dh_params .*: written'
 	openssl dhparam -in "$W/certs/dh.param" -noout -check \
