@@ -71,8 +71,11 @@ name_ts(const char *target)
 	base = base ? base + 1 : target;
 	if ((dash = strrchr(base, '-')) == NULL || dash[1] == '\0')
 		return (-1);
-	for (p = dash + 1; *p >= '0' && *p <= '9'; p++)
+	for (p = dash + 1; *p >= '0' && *p <= '9'; p++) {
+		if (ts > (LLONG_MAX - 9) / 10)
+			return (-1);	/* no timestamp has that many digits */
 		ts = ts * 10 + (*p - '0');
+	}
 	if (p == dash + 1 || strcmp(p, ".pem") != 0)
 		return (-1);
 	return (ts);
