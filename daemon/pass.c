@@ -259,7 +259,8 @@ chain_intermediates(const char *pem, size_t len, size_t *outlen)
 	}
 	BIO_get_mem_ptr(out, &mem);
 	if (n > 0 && (buf = malloc(mem->length + 1)) != NULL) {
-		memcpy(buf, mem->data, mem->length);
+		if (mem->length > 0)	/* else mem->data may be NULL */
+			memcpy(buf, mem->data, mem->length);
 		buf[mem->length] = '\0';
 		*outlen = mem->length;
 	}
