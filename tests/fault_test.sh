@@ -571,6 +571,48 @@ reload_hangs_once_cleanup()
 	f_cleanup
 }
 
+atf_test_case odd_acme_set cleanup
+odd_acme_set_head()
+{
+	atf_set descr "A dehydrated set with absurd timestamps (30 digits)" \
+	    "and a chain.pem of a self-signed certificate only: smtlsd -1" \
+	    "reports, never crashes (regression: undefined behaviour that" \
+	    "SANITIZE=1 turned into aborts)"
+	atf_set require.progs "openssl cc"
+	atf_set timeout 120
+}
+odd_acme_set_body()
+{
+	f_setup 2
+	d=$W/le/certs/mail.example.test
+	mkdir -p "$d"
+	ts=999999999999999999999999999999
+	h_ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -subj "/CN=mail.example.test" -days 30 \
+	    -keyout "$d/privkey-$ts.pem" -out "$d/cert-$ts.pem" ||
+	    atf_fail "openssl req failed"
+	chmod 0600 "$d/privkey-$ts.pem"
+	cp "$d/cert-$ts.pem" "$d/chain-$ts.pem"
+	cp "$d/cert-$ts.pem" "$d/fullchain-$ts.pem"
+	for n in cert chain fullchain privkey; do
+		ln -s "$n-$ts.pem" "$d/$n.pem"
+	done
+	# The certificate is its own CA, in the bundle: the set is good.
+	cat "$d/cert-$ts.pem" >>"$W/bundle.pem"
+	h_conf "$W/conf" "$W" "$W/certs" "acme_dir $W/le/certs"
+	rc=0
+	"$SMTLSD" -f "$W/conf" -1 >once.out 2>once.err || rc=$?
+	cat once.err
+	[ "$rc" -lt 2 ] || atf_fail "smtlsd -1 exited $rc"
+	! grep -q 'runtime error' once.err ||
+	    atf_fail "undefined behaviour: $(grep 'runtime error' once.err)"
+	f_outside_untouched
+}
+odd_acme_set_cleanup()
+{
+	f_cleanup
+}
+
 atf_init_test_cases()
 {
 	atf_add_test_case full_disk
@@ -582,4 +624,5 @@ atf_init_test_cases()
 	atf_add_test_case dh_child_dies
 	atf_add_test_case reload_hangs
 	atf_add_test_case reload_hangs_once
+	atf_add_test_case odd_acme_set
 }
