@@ -40,7 +40,9 @@ TEST_PROGS=	tests/conf_test tests/bundle_test tests/fake_sendmail
 .SUFFIXES: .c .o
 .PHONY: all deps demo test check-tests bench fuzz install uninstall clean
 
-all: $(PROG)
+all:
+	@sh mk/flavor.sh "$(SANITIZE)"
+	@$(MAKE) SANITIZE=$(SANITIZE) $(PROG)
 
 .c.o:
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -73,12 +75,15 @@ deps:
 
 check-tests: $(PROG) $(TEST_PROGS)
 
-# Builds everything, runs the whole suite under kyua, ends with one line
-# "N passed, N failed" and fails when anything failed.
+# Builds everything, runs the whole suite under kyua (or only the test
+# programs named in TESTS), ends with one line "N passed, N failed" and
+# fails when anything failed.  SANITIZE=1: built with ASan and UBSan.
+TESTS?=
 test:
 	@sh mk/deps.sh build test e2e
+	@sh mk/flavor.sh "$(SANITIZE)"
 	@$(MAKE) SANITIZE=$(SANITIZE) check-tests
-	@sh tests/run.sh
+	@sh tests/run.sh $(TESTS)
 
 demo:
 	@sh mk/deps.sh build e2e
@@ -104,11 +109,15 @@ fuzz-build:
 	@sh mk/deps.sh build fuzz
 	@sh tests/fuzz/run.sh build
 
-install: $(PROG)
+install:
+	@sh mk/flavor.sh "$(SANITIZE)"
+	@$(MAKE) SANITIZE=$(SANITIZE) $(PROG)
 	@sh mk/install.sh install "$(DESTDIR)" "$(PREFIX)"
 
 uninstall:
 	@sh mk/install.sh uninstall "$(DESTDIR)" "$(PREFIX)"
 
 clean:
-	rm -f $(LIB_OBJS) $(LIB) $(PROG_OBJS) $(PROG) $(TEST_PROGS)
+	rm -f $(LIB_OBJS) $(LIB) $(PROG_OBJS) $(PROG) $(TEST_PROGS) .flavor
+	rm -rf tests/fuzz/obj
+	rm -f tests/fuzz/*_fuzz

@@ -11,12 +11,12 @@ want=""
 for g in "$@"; do
 	case "$os:$g" in
 	Linux:build)	want="$want gcc make pkg-config libssl-dev libevent-dev libbsd-dev" ;;
-	Linux:test)	want="$want libatf-dev atf-sh kyua bmake clang openssl mandoc shellcheck strace systemd" ;;
+	Linux:test)	want="$want libatf-dev atf-sh kyua bmake clang libclang-rt-14-dev openssl mandoc shellcheck strace systemd valgrind" ;;
 	Linux:e2e)	want="$want m4 liblockfile1 libwrap0 libdb5.3 libldap-2.5-0 libnsl2 libsasl2-2 mount openssl pebble dehydrated curl socat util-linux iproute2" ;;
 	Linux:bench)	want="$want openssl strace" ;;
 	Linux:fuzz)	want="$want clang libclang-rt-14-dev" ;;
 	FreeBSD:build)	want="$want pkgconf libevent" ;;
-	FreeBSD:test)	want="$want atf kyua" ;;
+	FreeBSD:test)	want="$want atf kyua valgrind" ;;
 	FreeBSD:e2e)	want="$want pebble dehydrated curl socat" ;;
 	FreeBSD:bench)	;;
 	FreeBSD:fuzz)	;;
