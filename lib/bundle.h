@@ -1,10 +1,17 @@
 /*
  * Reading PEM bundles into a set of certificates, identified by the
  * SHA-256 fingerprint of their DER encoding.
+ *
+ * A block read from a file is first identified by the SHA-256 of its
+ * base64 text: when the store's index (store_known) says what that text
+ * holds, nothing is decoded, and the DER is read back from the file
+ * only when it is needed (cert_der).  Blocks read from memory keep their
+ * DER.
  */
 #ifndef SMTLSD_BUNDLE_H
 #define SMTLSD_BUNDLE_H
 
+#include <sys/types.h>
 #include <sys/tree.h>
 
 #include <stddef.h>
@@ -13,19 +20,49 @@
 
 #define CERT_FPLEN	32
 
+struct certsrc;			/* a bundle file, read again for DER */
+
 struct cert {
 	RB_ENTRY(cert)	 entry;
 	unsigned char	 fp[CERT_FPLEN];	/* SHA-256 of the certificate */
-	unsigned char	*der;		/* the whole block, with aux if any */
+	unsigned char	 td[CERT_FPLEN];	/* SHA-256 of the block's text */
+	unsigned char	*der;		/* the whole block, with aux if any;
+					   NULL until cert_der() for a
+					   certificate read from a file */
 	size_t		 derlen;
 	int		 trusted;	/* a TRUSTED CERTIFICATE block */
 	int		 hashed;	/* hash below is known */
+	int		 bad;		/* fp proved wrong: never recorded */
 	unsigned long	 hash;		/* X509_subject_name_hash */
 	const char	*file;		/* where it was read, for messages */
 	size_t		 line;
+	struct certsrc	*src;		/* read from this file, or NULL */
+	off_t		 off;		/* where the block's text starts */
+	size_t		 textlen;
 };
 RB_HEAD(certtree, cert);
 RB_PROTOTYPE(certtree, cert, entry, cert_cmp)
+
+/*
+ * What the text of a block holds: the store's index records one for
+ * each block it has seen, so that the next pass decodes only new text.
+ */
+struct certblock {
+	unsigned char	 td[CERT_FPLEN];	/* SHA-256 of the text */
+	unsigned char	 fp[CERT_FPLEN];	/* of the certificate */
+	unsigned char	 trusted;
+	unsigned char	 inuse;		/* (a slot of the map) */
+	unsigned char	 seen;		/* (for the store) */
+};
+
+struct blockmap {
+	struct certblock *slots;
+	size_t		  size;		/* 0 or a power of two */
+	size_t		  count;
+};
+
+struct certslab;
+struct certslot;
 
 struct certset {
 	struct certtree	 tree;
@@ -33,16 +70,27 @@ struct certset {
 	size_t		 duplicates;	/* blocks dropped as duplicates */
 	size_t		 keys;		/* private keys seen and skipped */
 	size_t		 errors;	/* problems that forbid pruning */
-	char		**files;	/* names the certs point into */
-	size_t		 nfiles;
+	size_t		 decoded;	/* blocks of files that were decoded */
+	size_t		 fromfiles;	/* certificates read from files */
+	struct blockmap	*known;		/* blocks known to the store, or NULL */
+	struct blockmap	 extra;		/* other texts of certificates in
+					   tree, read from files */
+	struct certsrc	**srcs;		/* the names certs point into */
+	size_t		 nsrcs;
+	struct certslab	*slabs;
+	struct certslot	*byfp;		/* tree's certificates, hashed */
+	size_t		 fpsize;
 };
 
 void		 certset_init(struct certset *);
 void		 certset_free(struct certset *);
+size_t		 certset_bad(const struct certset *);
 int		 bundle_read(struct certset *, const char *);
 int		 bundle_read_mem(struct certset *, const char *, const char *,
 		    size_t);
 struct cert	*certset_find(struct certset *, const unsigned char *);
+int		 cert_der(struct cert *);
+void		 cert_der_drop(struct cert *);
 int		 cert_hash(struct cert *);
 int		 cert_pem(const struct cert *, char **, size_t *);
 char		*cert_subject(const struct cert *);
@@ -50,5 +98,13 @@ void		 cert_fphex(const unsigned char *, char *);
 int		 cert_fpparse(const char *, unsigned char *);
 int		 cert_fingerprint(const unsigned char *, size_t,
 		    unsigned char *);
+
+void		 blockmap_init(struct blockmap *);
+void		 blockmap_free(struct blockmap *);
+int		 blockmap_reserve(struct blockmap *, size_t);
+int		 blockmap_add(struct blockmap *, const unsigned char *,
+		    const unsigned char *, int);
+struct certblock *blockmap_find(const struct blockmap *,
+		    const unsigned char *, int);
 
 #endif
