@@ -12,6 +12,13 @@
  * no one can set back (unlike the mtime, see touch -r), changes with
  * any write, chmod or link to the file.
  *
+ * The index also records, for each block of the bundles, the SHA-256 of
+ * its base64 text and the fingerprint of the certificate it holds
+ * (store_known hands them to bundle_read), so that such a pass does not
+ * even decode the bundles.  Whenever a certificate's DER is needed after
+ * all, it is decoded from the bundle again and checked against that
+ * fingerprint (cert_der).
+ *
  * Numbering per hash is gapless from .0, because OpenSSL's lookup stops
  * at the first missing number.  Files that are not ours keep their
  * numbers; ours fill the free ones, a certificate keeps its number from
@@ -32,6 +39,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +60,12 @@
 #define HDR_SUFFIX	" (written by smtlsd(8), do not edit)\n"
 #define HDR_LEN		(sizeof(HDR_PREFIX) - 1 + 2 * CERT_FPLEN + \
 			    sizeof(HDR_SUFFIX) - 1)
-#define INDEX_MAGIC	"smtlsd-index 2\n"	/* 1 held mtimes */
+#define INDEX_MAGIC	"smtlsd-index 3\n"	/* 2 had no block lines, */
+#define INDEX_MAGIC2	"smtlsd-index 2\n"	/* 1 held mtimes */
+#define INDEX_MAX	(64 * 1024 * 1024)
+#define INDEX_CHUNK	(64 * 1024)
 #define OWNED_MAX	(1024 * 1024)
+#define SLAB_ENTRIES	256
 
 enum plan {
 	P_NONE,
@@ -62,36 +75,66 @@ enum plan {
 	P_REMOVE
 };
 
+/* What identifies a file's state: what the index records, and more. */
+struct fstate {
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 ctim;
+	mode_t		 mode;
+};
+
+/* What a file written by the pass needs besides. */
+struct entwrite {
+	char		 tmp[40];	/* its temporary name, or "" */
+	struct fstate	 newst;
+	int		 committed;	/* in place under its name */
+};
+
 struct entry {
-	RB_ENTRY(entry)	 byslot;
-	RB_ENTRY(entry)	 byfp;
 	unsigned long	 hash;
 	unsigned long	 n;
-	int		 exists;	/* in the directory now */
-	int		 owned;		/* ours */
-	int		 known;		/* ours, and holds fp */
-	int		 vouched;	/* the index says we wrote it here */
-	int		 fixed;		/* keeps its number and content */
-	unsigned char	 fp[CERT_FPLEN];
-	struct stat	 st;
+	unsigned int	 exists:1;	/* in the directory now */
+	unsigned int	 owned:1;	/* ours */
+	unsigned int	 known:1;	/* ours, and holds fp */
+	unsigned int	 vouched:1;	/* the index says we wrote it here */
+	unsigned int	 fixed:1;	/* keeps its number and content */
 	enum plan	 plan;
+	unsigned char	 fp[CERT_FPLEN];
+	struct fstate	 st;
 	struct cert	*put;		/* what P_ADD/P_REPLACE write */
-	char		 tmp[40];	/* its temporary name */
-	struct stat	 newst;
-	int		 committed;
+	struct entwrite	*w;		/* when written */
 };
-RB_HEAD(slottree, entry);
-RB_HEAD(fptree, entry);
 
-struct indexrec {
-	RB_ENTRY(indexrec) entry;
+/* Entries are allocated in slabs, never one by one. */
+struct entslab {
+	struct entslab	*next;
+	size_t		 used;
+	struct entry	 ents[SLAB_ENTRIES];
+};
+
+/* A file line of the index. */
+struct idxrec {
 	unsigned long	 hash;
 	unsigned long	 n;
 	unsigned long long ino;
 	long long	 size, sec, nsec;
 	unsigned char	 fp[CERT_FPLEN];
 };
-RB_HEAD(indextree, indexrec);
+
+/* The index as read, and which file it was read from. */
+struct idx {
+	int		 reusable;	/* the file below, unchanged since */
+	int		 handed;	/* blocks given to a set as read */
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtim, ctim;
+	char		*dir;
+	struct idxrec	*recs;		/* sorted by name, no two alike */
+	size_t		 nrecs;
+	struct blockmap	 blocks;
+};
 
 struct warned {
 	RB_ENTRY(warned) entry;
@@ -101,6 +144,7 @@ RB_HEAD(warntree, warned);
 
 struct store {
 	struct warntree	 warned;	/* foreign names reported already */
+	struct idx	 idx;		/* from store_known to store_sync */
 };
 
 struct bucket {
@@ -112,47 +156,29 @@ struct bucket {
 };
 
 struct pass {
+	struct store		*s;
 	const char		*dir;
 	int			 dirfd;
 	int			 flags;
 	struct certset		*want;
 	struct store_stats	*st;
-	struct slottree		 slots;
-	struct fptree		 byfp;
-	struct indextree	 index;
+	struct entry		**ents;		/* by name, after scan */
+	size_t			 nents;
+	size_t			 entcap;
+	struct entry		**byfp;		/* ours and known, by fp */
+	size_t			 fpsize;	/* 0 or a power of two */
+	struct entry		**adds;		/* new names, not in ents yet */
+	size_t			 nadds;
+	struct entslab		*slabs;
+	unsigned long		*slotbuf;	/* for plan_bucket */
+	size_t			 slotcap;
+	int			 handed;	/* want read with idx.blocks */
 	store_report_fn		 report;
 	void			*arg;
-	size_t			 nindex;	/* records in the index */
 	size_t			 hits;		/* files the index vouched for */
 	int			 stale;		/* the index must be rewritten */
 	int			 said;		/* the failure is reported */
 };
-
-static int
-slot_cmp(struct entry *a, struct entry *b)
-{
-	if (a->hash != b->hash)
-		return (a->hash < b->hash ? -1 : 1);
-	if (a->n != b->n)
-		return (a->n < b->n ? -1 : 1);
-	return (0);
-}
-
-static int
-fp_cmp(struct entry *a, struct entry *b)
-{
-	return (memcmp(a->fp, b->fp, CERT_FPLEN));
-}
-
-static int
-index_cmp(struct indexrec *a, struct indexrec *b)
-{
-	if (a->hash != b->hash)
-		return (a->hash < b->hash ? -1 : 1);
-	if (a->n != b->n)
-		return (a->n < b->n ? -1 : 1);
-	return (0);
-}
 
 static int
 warned_cmp(struct warned *a, struct warned *b)
@@ -160,10 +186,16 @@ warned_cmp(struct warned *a, struct warned *b)
 	return (strcmp(a->name, b->name));
 }
 
-RB_GENERATE_STATIC(slottree, entry, byslot, slot_cmp)
-RB_GENERATE_STATIC(fptree, entry, byfp, fp_cmp)
-RB_GENERATE_STATIC(indextree, indexrec, entry, index_cmp)
 RB_GENERATE_STATIC(warntree, warned, entry, warned_cmp)
+
+static void
+idx_clear(struct idx *x)
+{
+	free(x->recs);
+	free(x->dir);
+	blockmap_free(&x->blocks);
+	memset(x, 0, sizeof(*x));
+}
 
 struct store *
 store_new(void)
@@ -187,20 +219,24 @@ store_free(struct store *s)
 		RB_REMOVE(warntree, &s->warned, w);
 		free(w);
 	}
+	idx_clear(&s->idx);
 	free(s);
 }
 
 /*
- * Parses "<8 hex>.<decimal>", the names OpenSSL looks up.  Returns 0,
- * or -1 for any other name.
+ * Parses "<8 hex>.<decimal>" (len bytes), the names OpenSSL looks up.
+ * Returns 0, or -1 for any other name.
  */
 static int
-parse_name(const char *name, unsigned long *hash, unsigned long *n)
+parse_name(const char *name, size_t len, unsigned long *hash,
+    unsigned long *n)
 {
-	const char	*p;
+	const char	*p, *end = name + len;
 	unsigned long	 h = 0, v = 0;
 	int		 i, d;
 
+	if (len < 10)
+		return (-1);
 	for (i = 0; i < 8; i++) {
 		if (name[i] >= '0' && name[i] <= '9')
 			d = name[i] - '0';
@@ -210,10 +246,9 @@ parse_name(const char *name, unsigned long *hash, unsigned long *n)
 			return (-1);
 		h = h << 4 | (unsigned long)d;
 	}
-	if (name[8] != '.' || name[9] == '\0' ||
-	    (name[9] == '0' && name[10] != '\0'))
+	if (name[8] != '.' || (name[9] == '0' && len != 10))
 		return (-1);
-	for (p = name + 9; *p != '\0'; p++) {
+	for (p = name + 9; p < end; p++) {
 		if (*p < '0' || *p > '9' || v > 100000)
 			return (-1);
 		v = v * 10 + (unsigned long)(*p - '0');
@@ -223,65 +258,354 @@ parse_name(const char *name, unsigned long *hash, unsigned long *n)
 	return (0);
 }
 
+/* Writes "<8 hex>.<decimal>" at d; returns the end (not terminated). */
+static char *
+fmt_name(char *d, unsigned long hash, unsigned long n)
+{
+	static const char	digits[] = "0123456789abcdef";
+	char			tmp[24];
+	int			i, k = 0;
+
+	for (i = 7; i >= 0; i--)
+		*d++ = digits[(hash >> (4 * i)) & 0xf];
+	*d++ = '.';
+	do
+		tmp[k++] = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	while (k > 0)
+		*d++ = tmp[--k];
+	return (d);
+}
+
 static void
 slot_name(unsigned long hash, unsigned long n, char *buf, size_t len)
 {
 	snprintf(buf, len, "%08lx.%lu", hash, n);
 }
 
-static void
-index_load(struct pass *p)
+/* ------------------------------------------------------------- index */
+
+/* Value + 1 of each lower-case hex digit; 0 for anything else. */
+static const unsigned char	hexdig[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
+	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
+/*
+ * Parses 64 hex digits followed by one of the characters in stop at p
+ * (before end).  Returns the character after them, or NULL.
+ */
+static const char *
+scan_hex(const char *p, const char *end, unsigned char *fp, char stop)
 {
-	struct indexrec	*r;
-	FILE		*fp;
-	char		 line[256], name[32], hex[2 * CERT_FPLEN + 1];
+	const unsigned char	*u = (const unsigned char *)p;
+	unsigned int		 hi, lo, bad = 0;
+	size_t			 i;
+
+	if (end - p < 2 * CERT_FPLEN + 1 || p[2 * CERT_FPLEN] != stop)
+		return (NULL);
+	for (i = 0; i < CERT_FPLEN; i++) {
+		hi = hexdig[u[2 * i]];
+		lo = hexdig[u[2 * i + 1]];
+		bad |= (hi == 0) | (lo == 0);
+		fp[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
+	}
+	return (bad ? NULL : p + 2 * CERT_FPLEN + 1);
+}
+
+/* A decimal number followed by ' ', or NULL. */
+static const char *
+scan_unum(const char *p, const char *end, unsigned long long *v)
+{
+	unsigned long long	x = 0;
+
+	if (p >= end || *p < '0' || *p > '9')
+		return (NULL);
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (x > (ULLONG_MAX - 9) / 10)
+			return (NULL);
+		x = x * 10 + (unsigned long long)(*p - '0');
+	}
+	if (p >= end || *p != ' ')
+		return (NULL);
+	*v = x;
+	return (p + 1);
+}
+
+static const char *
+scan_num(const char *p, const char *end, long long *v)
+{
+	unsigned long long	x;
+	int			neg = 0;
+
+	if (p < end && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	if ((p = scan_unum(p, end, &x)) == NULL ||
+	    x > (unsigned long long)LLONG_MAX)
+		return (NULL);
+	*v = neg ? -(long long)x : (long long)x;
+	return (p);
+}
+
+static int
+rec_cmp(const void *a, const void *b)
+{
+	const struct idxrec	*x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return (x->hash < y->hash ? -1 : 1);
+	if (x->n != y->n)
+		return (x->n < y->n ? -1 : 1);
+	return (0);
+}
+
+/* "<name> <inode> <size> <ctime s> <ctime ns> <fingerprint>" */
+static int
+parse_file_line(struct idxrec *r, const char *p, const char *eol)
+{
+	const char	*q;
+
+	if ((q = memchr(p, ' ', (size_t)(eol - p))) == NULL ||
+	    parse_name(p, (size_t)(q - p), &r->hash, &r->n) == -1 ||
+	    (q = scan_unum(q + 1, eol, &r->ino)) == NULL ||
+	    (q = scan_num(q, eol, &r->size)) == NULL ||
+	    (q = scan_num(q, eol, &r->sec)) == NULL ||
+	    (q = scan_num(q, eol, &r->nsec)) == NULL ||
+	    (q = scan_hex(q, eol + 1, r->fp, '\n')) == NULL)
+		return (-1);
+	return (0);
+}
+
+/* "t <text digest> <fingerprint> <0|1>": a block of the bundles. */
+static void
+parse_block_line(struct idx *x, const char *p, const char *eol)
+{
+	struct certblock	*b;
+	unsigned char		 td[CERT_FPLEN], fp[CERT_FPLEN];
+	const char		*q;
+	int			 trusted;
+
+	if ((q = scan_hex(p + 2, eol, td, ' ')) == NULL ||
+	    (q = scan_hex(q, eol, fp, ' ')) == NULL || q + 1 != eol ||
+	    (*q != '0' && *q != '1'))
+		return;
+	trusted = *q == '1';
+	if (blockmap_add(&x->blocks, td, fp, trusted) == 1 &&
+	    (b = blockmap_find(&x->blocks, td, trusted)) != NULL &&
+	    memcmp(b->fp, fp, CERT_FPLEN) != 0)
+		b->inuse = 2;	/* two answers: trust neither */
+}
+
+/* Reading an index. */
+struct idxparse {
+	int		 version;	/* 0 until the first line is read */
+	size_t		 cap;
+	int		 sorted;
+};
+
+/*
+ * One line of the index, p to eol (its newline).  Lines that do not
+ * parse are skipped: each one stands alone.  Returns -1 when the first
+ * line says it is no index of ours.
+ */
+static int
+idx_line(struct idx *x, struct idxparse *ps, const char *p, const char *eol)
+{
+	struct idxrec	*r, *recs;
+	size_t		 cap;
+
+	if (ps->version == 0) {
+		if ((size_t)(eol - p) == sizeof(INDEX_MAGIC) - 2 &&
+		    memcmp(p, INDEX_MAGIC, sizeof(INDEX_MAGIC) - 2) == 0)
+			ps->version = 3;
+		else if ((size_t)(eol - p) == sizeof(INDEX_MAGIC2) - 2 &&
+		    memcmp(p, INDEX_MAGIC2, sizeof(INDEX_MAGIC2) - 2) == 0)
+			ps->version = 2;
+		else
+			return (-1);
+		ps->sorted = 1;
+		return (0);
+	}
+	if (ps->version == 3 && p[0] == 't' && eol - p > 2 && p[1] == ' ') {
+		parse_block_line(x, p, eol);
+		return (0);
+	}
+	if (x->nrecs == ps->cap) {
+		cap = ps->cap == 0 ? 256 : ps->cap * 2;
+		if ((recs = reallocarray(x->recs, cap, sizeof(*recs))) == NULL)
+			return (0);
+		x->recs = recs;
+		ps->cap = cap;
+	}
+	r = &x->recs[x->nrecs];
+	if (parse_file_line(r, p, eol) == -1)
+		return (0);
+	if (x->nrecs > 0 && rec_cmp(r - 1, r) >= 0)
+		ps->sorted = 0;
+	x->nrecs++;
+	return (0);
+}
+
+/* Once every line is read: the records sorted, one for each name. */
+static void
+idx_end(struct idx *x, struct idxparse *ps)
+{
+	size_t	i, j;
+
+	if (!ps->sorted)
+		qsort(x->recs, x->nrecs, sizeof(*x->recs), rec_cmp);
+	for (i = j = 0; i < x->nrecs; i++)
+		if (j == 0 || rec_cmp(&x->recs[j - 1], &x->recs[i]) != 0)
+			x->recs[j++] = x->recs[i];
+	x->nrecs = j;
+}
+
+/*
+ * Reads the index from fd (size bytes, as far as it knows) into x, a
+ * chunk at a time.  A line longer than a chunk is no line of ours.
+ */
+static void
+idx_read(struct idx *x, int fd, off_t size)
+{
+	struct idxparse	 ps;
+	char		*buf, *p, *end, *eol;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 eof = 0, skip = 0;
+
+	memset(&ps, 0, sizeof(ps));
+	/* About one line of each kind for each certificate. */
+	ps.cap = (size_t)size / 200 + 16;
+	if ((x->recs = reallocarray(NULL, ps.cap, sizeof(*x->recs))) == NULL ||
+	    blockmap_reserve(&x->blocks, (size_t)size / 240 + 16) == -1 ||
+	    (buf = malloc(INDEX_CHUNK)) == NULL)
+		return;
+	while (!eof) {
+		if ((n = read(fd, buf + len, INDEX_CHUNK - len)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (n <= 0) {
+			eof = 1;
+			n = 0;
+		}
+		len += (size_t)n;
+		p = buf;
+		end = buf + len;
+		while ((eol = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+			if (!skip && idx_line(x, &ps, p, eol) == -1)
+				goto out;
+			skip = 0;
+			p = eol + 1;
+		}
+		len = (size_t)(end - p);
+		if (len == INDEX_CHUNK) {
+			skip = 1;	/* to the end of this line */
+			len = 0;
+		} else
+			memmove(buf, p, len);
+	}
+	idx_end(x, &ps);
+out:
+	free(buf);
+}
+
+static int
+same_file(const struct idx *x, const char *dir, const struct stat *st)
+{
+	return (x->reusable && x->dir != NULL && strcmp(x->dir, dir) == 0 &&
+	    x->dev == st->st_dev && x->ino == st->st_ino &&
+	    x->size == st->st_size &&
+	    x->mtim.tv_sec == st->st_mtim.tv_sec &&
+	    x->mtim.tv_nsec == st->st_mtim.tv_nsec &&
+	    x->ctim.tv_sec == st->st_ctim.tv_sec &&
+	    x->ctim.tv_nsec == st->st_ctim.tv_nsec);
+}
+
+/*
+ * Makes s->idx the index of dir (open as dirfd), reading it unless it
+ * is the file read last.  Logs problems unless quiet; sets *stale when
+ * the index must be written again whatever happens.
+ */
+static void
+index_load(struct store *s, const char *dir, int dirfd, int quiet,
+    int *stale)
+{
+	struct idx	*x = &s->idx;
+	struct stat	 st;
 	int		 fd;
 
-	if ((fd = openat(p->dirfd, STORE_INDEX, O_RDONLY | O_NOFOLLOW |
+	if ((fd = openat(dirfd, STORE_INDEX, O_RDONLY | O_NOFOLLOW |
 	    O_NONBLOCK | O_CLOEXEC)) == -1) {
 		if (errno == ELOOP || errno == EMLINK) {
-			log_warnx("%s/%s: is a symbolic link: not followed; the "
-			    "index is rebuilt in its place", p->dir,
-			    STORE_INDEX);
-			p->stale = 1;
-		} else if (errno != ENOENT)
-			log_warn("%s/%s", p->dir, STORE_INDEX);
+			if (!quiet)
+				log_warnx("%s/%s: is a symbolic link: not "
+				    "followed; the index is rebuilt in its "
+				    "place", dir, STORE_INDEX);
+			*stale = 1;
+		} else if (errno != ENOENT && !quiet)
+			log_warn("%s/%s", dir, STORE_INDEX);
+		idx_clear(x);
 		return;
 	}
-	if ((fp = fdopen(fd, "r")) == NULL) {
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > INDEX_MAX) {
+		close(fd);
+		idx_clear(x);
+		return;
+	}
+	if (same_file(x, dir, &st)) {
 		close(fd);
 		return;
 	}
-	if (fgets(line, sizeof(line), fp) == NULL ||
-	    strcmp(line, INDEX_MAGIC) != 0) {
-		fclose(fp);
-		return;
+	idx_clear(x);
+	idx_read(x, fd, st.st_size);
+	close(fd);
+	if ((x->dir = strdup(dir)) != NULL) {
+		x->dev = st.st_dev;
+		x->ino = st.st_ino;
+		x->size = st.st_size;
+		x->mtim = st.st_mtim;
+		x->ctim = st.st_ctim;
+		x->reusable = 1;
 	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		if ((r = calloc(1, sizeof(*r))) == NULL)
-			break;
-		if (sscanf(line, "%31s %llu %lld %lld %lld %64s", name,
-		    &r->ino, &r->size, &r->sec, &r->nsec, hex) != 6 ||
-		    parse_name(name, &r->hash, &r->n) == -1 ||
-		    strlen(hex) != 2 * CERT_FPLEN ||
-		    cert_fpparse(hex, r->fp) == -1 ||
-		    RB_INSERT(indextree, &p->index, r) != NULL)
-			free(r);
-		else
-			p->nindex++;
-	}
-	fclose(fp);
 }
 
-static void
-index_free(struct pass *p)
+/*
+ * Before the bundles are read into set: lets bundle_read recognise the
+ * blocks that the store at dir has seen before, from its index, so that
+ * it decodes only new ones.  Only a cache: nothing is logged, and
+ * without an index every block is decoded.  set->known stays valid until
+ * store_sync, which uses what was read here unless the index changed.
+ */
+void
+store_known(struct store *s, const char *dir, struct certset *set)
 {
-	struct indexrec	*r, *next;
+	int	fd, stale = 0;
 
-	RB_FOREACH_SAFE(r, indextree, &p->index, next) {
-		RB_REMOVE(indextree, &p->index, r);
-		free(r);
-	}
+	set->known = NULL;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return;
+	index_load(s, dir, fd, 1, &stale);
+	close(fd);
+	s->idx.handed = 1;
+	if (s->idx.blocks.count > 0)
+		set->known = &s->idx.blocks;
+}
+
+/* ------------------------------------------------------------- files */
+
+static void
+fstate_set(struct fstate *f, const struct stat *st)
+{
+	f->dev = st->st_dev;
+	f->ino = st->st_ino;
+	f->size = st->st_size;
+	f->ctim = st->st_ctim;
+	f->mode = st->st_mode;
 }
 
 /*
@@ -320,12 +644,12 @@ classify_by_content(struct pass *p, struct entry *e, const char *name)
 	char		*buf = NULL, *want = NULL;
 	size_t		 len = 0, wantlen;
 	ssize_t		 n;
-	int		 fd;
+	int		 fd, loaded;
 
 	if ((fd = openat(p->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC)) == -1)
 		return;
-	if (fstat(fd, &st) == -1 || st.st_ino != e->st.st_ino ||
+	if (fstat(fd, &st) == -1 || st.st_ino != e->st.ino ||
 	    !S_ISREG(st.st_mode) || st.st_size > OWNED_MAX ||
 	    (buf = malloc((size_t)st.st_size + 1)) == NULL)
 		goto out;
@@ -339,9 +663,16 @@ classify_by_content(struct pass *p, struct entry *e, const char *name)
 	e->owned = 1;
 	if ((c = certset_find(p->want, e->fp)) == NULL)
 		e->known = 1;	/* unwanted: to be removed, content moot */
-	else if (owned_content(c, &want, &wantlen) == 0) {
-		e->known = wantlen == len && memcmp(want, buf, len) == 0;
-		free(want);
+	else {
+		loaded = c->der == NULL;
+		if (cert_der(c) == 0 &&
+		    owned_content(c, &want, &wantlen) == 0) {
+			e->known = wantlen == len &&
+			    memcmp(want, buf, len) == 0;
+			free(want);
+		}
+		if (loaded)
+			cert_der_drop(c);
 	}
 out:
 	free(buf);
@@ -349,29 +680,27 @@ out:
 }
 
 static void
-classify(struct pass *p, struct entry *e, const char *name)
+classify(struct pass *p, struct entry *e, const struct idxrec *r)
 {
-	struct indexrec	 key, *r;
+	char	name[32];
 
-	if (!S_ISREG(e->st.st_mode))
+	if (!S_ISREG(e->st.mode))
 		return;		/* a link or anything else: not ours */
-	key.hash = e->hash;
-	key.n = e->n;
-	r = RB_FIND(indextree, &p->index, &key);
-	if (r != NULL && r->ino == (unsigned long long)e->st.st_ino &&
-	    r->size == (long long)e->st.st_size &&
-	    r->sec == (long long)e->st.st_ctim.tv_sec &&
-	    r->nsec == (long long)e->st.st_ctim.tv_nsec) {
+	if (r != NULL && r->ino == (unsigned long long)e->st.ino &&
+	    r->size == (long long)e->st.size &&
+	    r->sec == (long long)e->st.ctim.tv_sec &&
+	    r->nsec == (long long)e->st.ctim.tv_nsec) {
 		memcpy(e->fp, r->fp, CERT_FPLEN);
 		e->owned = e->known = e->vouched = 1;
 		p->hits++;
 	} else {
+		slot_name(e->hash, e->n, name, sizeof(name));
 		classify_by_content(p, e, name);
 		if (e->owned)
 			p->stale = 1;
 	}
 	/* Ours but no longer 0644 (chmod): written again. */
-	if (e->owned && (e->st.st_mode & 07777) != 0644)
+	if (e->owned && (e->st.mode & 07777) != 0644)
 		e->known = 0;
 }
 
@@ -439,18 +768,183 @@ warn_foreign(struct store *s, struct pass *p, const char *name)
 		    p->dir, name);
 }
 
+/* Something to sort by a 64-bit key. */
+struct keyed {
+	uint64_t	 key;
+	void		*item;
+};
+
+/*
+ * Sorts the n items of a by key, keeping the order of equal keys (a
+ * radix sort, a byte at a time).  Returns 0, or -1 when out of memory.
+ */
+static int
+keyed_sort(struct keyed *a, size_t n)
+{
+	struct keyed	*tmp, *src = a, *dst, *t;
+	size_t		 count[256], i, c, sum, k;
+	int		 shift;
+
+	if (n < 2)
+		return (0);
+	if ((tmp = reallocarray(NULL, n, sizeof(*tmp))) == NULL)
+		return (-1);
+	dst = tmp;
+	for (shift = 0; shift < 64; shift += 8) {
+		memset(count, 0, sizeof(count));
+		for (i = 0; i < n; i++)
+			count[(src[i].key >> shift) & 0xff]++;
+		if (count[(src[0].key >> shift) & 0xff] == n)
+			continue;	/* one value of this byte */
+		for (sum = 0, c = 0; c < 256; c++) {
+			k = count[c];
+			count[c] = sum;
+			sum += k;
+		}
+		for (i = 0; i < n; i++)
+			dst[count[(src[i].key >> shift) & 0xff]++] = src[i];
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof(*a));
+	free(tmp);
+	return (0);
+}
+
+/* The entries in name order.  Returns 0, or -1 when out of memory. */
+static int
+sort_entries(struct pass *p)
+{
+	struct keyed	*k;
+	size_t		 i;
+
+	if ((k = reallocarray(NULL, p->nents + 1, sizeof(*k))) == NULL)
+		return (-1);
+	for (i = 0; i < p->nents; i++) {
+		k[i].key = (uint64_t)p->ents[i]->hash << 32 | p->ents[i]->n;
+		k[i].item = p->ents[i];
+	}
+	if (keyed_sort(k, p->nents) == -1) {
+		free(k);
+		return (-1);
+	}
+	for (i = 0; i < p->nents; i++)
+		p->ents[i] = k[i].item;
+	free(k);
+	return (0);
+}
+
+/* A cleared entry, owned by the pass. */
+static struct entry *
+entry_new(struct pass *p)
+{
+	struct entslab	*s = p->slabs;
+	struct entry	*e;
+
+	if (s == NULL || s->used == SLAB_ENTRIES) {
+		if ((s = malloc(sizeof(*s))) == NULL)
+			return (NULL);
+		s->next = p->slabs;
+		s->used = 0;
+		p->slabs = s;
+	}
+	e = &s->ents[s->used++];
+	memset(e, 0, sizeof(*e));
+	return (e);
+}
+
+/* Appends e to the entries (sorted again by the caller). */
+static int
+entry_push(struct pass *p, struct entry *e)
+{
+	struct entry	**ents;
+	size_t		  cap;
+
+	if (p->nents == p->entcap) {
+		cap = p->entcap == 0 ? 256 : p->entcap * 2;
+		if ((ents = reallocarray(p->ents, cap, sizeof(*ents))) == NULL)
+			return (-1);
+		p->ents = ents;
+		p->entcap = cap;
+	}
+	p->ents[p->nents++] = e;
+	return (0);
+}
+
+static size_t
+fp_slot(const unsigned char *fp, size_t size)
+{
+	uint64_t	h;
+
+	memcpy(&h, fp, sizeof(h));
+	return ((size_t)h & (size - 1));
+}
+
+/*
+ * Our file that holds fp (a vouched one when there are several), or
+ * NULL.
+ */
+static struct entry *
+byfp_find(struct pass *p, const unsigned char *fp)
+{
+	struct entry	*e;
+	size_t		 i;
+
+	if (p->fpsize == 0)
+		return (NULL);
+	for (i = fp_slot(fp, p->fpsize); (e = p->byfp[i]) != NULL;
+	    i = (i + 1) & (p->fpsize - 1))
+		if (memcmp(e->fp, fp, CERT_FPLEN) == 0)
+			return (e);
+	return (NULL);
+}
+
+static int
+byfp_build(struct pass *p)
+{
+	struct entry	*e, **slot;
+	size_t		 i, j, n = 0;
+
+	for (i = 0; i < p->nents; i++)
+		n += p->ents[i]->owned && p->ents[i]->known;
+	for (p->fpsize = 16; p->fpsize < 2 * n; p->fpsize *= 2)
+		;
+	if ((p->byfp = calloc(p->fpsize, sizeof(*p->byfp))) == NULL) {
+		p->fpsize = 0;
+		return (-1);
+	}
+	for (i = 0; i < p->nents; i++) {
+		e = p->ents[i];
+		if (!e->owned || !e->known)
+			continue;
+		for (j = fp_slot(e->fp, p->fpsize); *(slot = &p->byfp[j]) !=
+		    NULL; j = (j + 1) & (p->fpsize - 1))
+			if (memcmp((*slot)->fp, e->fp, CERT_FPLEN) == 0)
+				break;
+		if (*slot == NULL || (e->vouched && !(*slot)->vouched))
+			*slot = e;
+	}
+	return (0);
+}
+
 /*
  * Reads the directory: removes temporary files a crash left behind and
- * records every hash-named file, ours or not.
+ * records every hash-named file, ours or not, in name order.
  */
 static int
 scan(struct store *s, struct pass *p)
 {
 	struct dirent	*de;
 	struct entry	*e;
+	struct idxrec	*r, *rend;
+	struct stat	 st;
 	DIR		*d;
 	unsigned long	 hash, n;
+	size_t		 i;
 	int		 fd;
+	char		 name[32];
 
 	if ((fd = dup(p->dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
 		log_warn("%s", p->dir);
@@ -459,8 +953,10 @@ scan(struct store *s, struct pass *p)
 		return (-1);
 	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, STORE_TMPPFX,
-		    sizeof(STORE_TMPPFX) - 1) == 0) {
+		if (de->d_name[0] == '.') {
+			if (strncmp(de->d_name, STORE_TMPPFX,
+			    sizeof(STORE_TMPPFX) - 1) != 0)
+				continue;
 			if (!(p->flags & STORE_DRYRUN) &&
 			    unlinkat(p->dirfd, de->d_name, 0) == 0)
 				log_info("%s/%s: removed a temporary file "
@@ -468,9 +964,13 @@ scan(struct store *s, struct pass *p)
 				    de->d_name);
 			continue;
 		}
-		if (parse_name(de->d_name, &hash, &n) == -1)
+		if (parse_name(de->d_name, strlen(de->d_name), &hash,
+		    &n) == -1)
 			continue;
-		if ((e = calloc(1, sizeof(*e))) == NULL) {
+		if (fstatat(p->dirfd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1)
+			continue;	/* gone meanwhile */
+		if ((e = entry_new(p)) == NULL || entry_push(p, e) == -1) {
 			log_warn("%s", p->dir);
 			closedir(d);
 			return (-1);
@@ -478,17 +978,7 @@ scan(struct store *s, struct pass *p)
 		e->hash = hash;
 		e->n = n;
 		e->exists = 1;
-		if (fstatat(p->dirfd, de->d_name, &e->st,
-		    AT_SYMLINK_NOFOLLOW) == -1) {
-			free(e);
-			continue;	/* gone meanwhile */
-		}
-		classify(p, e, de->d_name);
-		RB_INSERT(slottree, &p->slots, e);
-		if (e->owned && e->known)
-			RB_INSERT(fptree, &p->byfp, e);
-		if (!e->owned)
-			warn_foreign(s, p, de->d_name);
+		fstate_set(&e->st, &st);
 	}
 	if (errno != 0) {
 		log_warn("%s: readdir", p->dir);
@@ -496,6 +986,46 @@ scan(struct store *s, struct pass *p)
 		return (-1);
 	}
 	closedir(d);
+
+	/* Both sorted by name: the index's record of each file, if any. */
+	if (sort_entries(p) == -1) {
+		log_warn("%s", p->dir);
+		return (-1);
+	}
+	r = s->idx.recs;
+	rend = r + s->idx.nrecs;
+	for (i = 0; i < p->nents; i++) {
+		e = p->ents[i];
+		while (r < rend && (r->hash < e->hash ||
+		    (r->hash == e->hash && r->n < e->n)))
+			r++;
+		classify(p, e, r < rend && r->hash == e->hash &&
+		    r->n == e->n ? r : NULL);
+		if (!e->owned) {
+			slot_name(e->hash, e->n, name, sizeof(name));
+			warn_foreign(s, p, name);
+		}
+	}
+	if (byfp_build(p) == -1) {
+		log_warn("%s", p->dir);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+bucket_push(void *arrp, size_t *n, void *item)
+{
+	void	***arr = arrp;
+	void	 **na;
+
+	if ((*n & (*n - 1)) == 0) {
+		na = reallocarray(*arr, *n == 0 ? 1 : *n * 2, sizeof(**arr));
+		if (na == NULL)
+			return (-1);
+		*arr = na;
+	}
+	(*arr)[(*n)++] = item;
 	return (0);
 }
 
@@ -508,6 +1038,44 @@ cert_order(const void *a, const void *b)
 	if (x->hash != y->hash)
 		return (x->hash < y->hash ? -1 : 1);
 	return (memcmp(x->fp, y->fp, CERT_FPLEN));
+}
+
+/*
+ * certs by hash, then fingerprint.  Returns 0, or -1 when out of
+ * memory.
+ */
+static int
+sort_certs(struct cert **certs, size_t n)
+{
+	struct keyed	*k;
+	struct cert	*c;
+	size_t		 i, j;
+	const unsigned char *fp;
+
+	if ((k = reallocarray(NULL, n + 1, sizeof(*k))) == NULL)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		fp = certs[i]->fp;
+		k[i].key = (uint64_t)(certs[i]->hash & 0xffffffffUL) << 32 |
+		    (uint64_t)fp[0] << 24 | (uint64_t)fp[1] << 16 |
+		    (uint64_t)fp[2] << 8 | fp[3];
+		k[i].item = certs[i];
+	}
+	if (keyed_sort(k, n) == -1) {
+		free(k);
+		return (-1);
+	}
+	for (i = 0; i < n; i++)
+		certs[i] = k[i].item;
+	free(k);
+	/* Equal keys (rare): the whole fingerprints decide. */
+	for (i = 1; i < n; i++) {
+		c = certs[i];
+		for (j = i; j > 0 && cert_order(&certs[j - 1], &c) > 0; j--)
+			certs[j] = certs[j - 1];
+		certs[j] = c;
+	}
+	return (0);
 }
 
 static int
@@ -532,7 +1100,7 @@ plan_bucket(struct pass *p, struct bucket *b)
 {
 	struct entry	*e;
 	struct cert	*c;
-	unsigned long	 n, *slots = NULL;
+	unsigned long	 n, *slots;
 	size_t		 i, j, nslots = 0;
 	int		 noprune = p->flags & STORE_NOPRUNE;
 
@@ -543,9 +1111,14 @@ plan_bucket(struct pass *p, struct bucket *b)
 	}
 	if (b->ncerts > 1)
 		p->st->collisions++;
-	if (b->ncerts > 0 &&
-	    (slots = calloc(b->ncerts, sizeof(*slots))) == NULL)
-		return (-1);
+	if (b->ncerts > p->slotcap) {
+		if ((slots = reallocarray(p->slotbuf, b->ncerts,
+		    sizeof(*slots))) == NULL)
+			return (-1);
+		p->slotbuf = slots;
+		p->slotcap = b->ncerts;
+	}
+	slots = p->slotbuf;
 	/* The first ncerts numbers not taken by fixed files. */
 	for (n = 0; nslots < b->ncerts; n++)
 		if (!entry_taken(b, n, &e))
@@ -581,14 +1154,13 @@ plan_bucket(struct pass *p, struct bucket *b)
 				break;
 		}
 		if (e == NULL) {
-			if ((e = calloc(1, sizeof(*e))) == NULL) {
-				free(slots);
+			if ((e = entry_new(p)) == NULL)
 				return (-1);
-			}
 			e->hash = b->hash;
 			e->n = slots[j];
 			e->plan = P_ADD;
-			RB_INSERT(slottree, &p->slots, e);
+			if (bucket_push(&p->adds, &p->nadds, e) == -1)
+				return (-1);
 		} else
 			e->plan = P_REPLACE;
 		e->put = c;
@@ -602,23 +1174,6 @@ plan_bucket(struct pass *p, struct bucket *b)
 			continue;
 		e->plan = P_REMOVE;
 	}
-	free(slots);
-	return (0);
-}
-
-static int
-bucket_push(void *arrp, size_t *n, void *item)
-{
-	void	***arr = arrp;
-	void	 **na;
-
-	if ((*n & (*n - 1)) == 0) {
-		na = reallocarray(*arr, *n == 0 ? 1 : *n * 2, sizeof(**arr));
-		if (na == NULL)
-			return (-1);
-		*arr = na;
-	}
-	(*arr)[(*n)++] = item;
 	return (0);
 }
 
@@ -630,9 +1185,9 @@ static int
 plan(struct pass *p)
 {
 	struct cert	**certs = NULL, *c;
-	struct entry	 *e, key, **ents = NULL;
+	struct entry	 *e, **ents = p->ents;
 	struct bucket	  b;
-	size_t		  ncerts = 0, nents = 0, i, j, k;
+	size_t		  ncerts = 0, nents = p->nents, i, j, k;
 	int		  rv = -1;
 
 	/*
@@ -641,9 +1196,7 @@ plan(struct pass *p)
 	 * or copied says nothing about the hash.
 	 */
 	RB_FOREACH(c, certtree, &p->want->tree) {
-		memcpy(key.fp, c->fp, CERT_FPLEN);
-		if ((e = RB_FIND(fptree, &p->byfp, &key)) != NULL &&
-		    e->vouched) {
+		if ((e = byfp_find(p, c->fp)) != NULL && e->vouched) {
 			c->hash = e->hash;
 			c->hashed = 1;
 		} else if (cert_hash(c) == -1) {
@@ -654,12 +1207,9 @@ plan(struct pass *p)
 		if (bucket_push(&certs, &ncerts, c) == -1)
 			goto out;
 	}
-	if (ncerts > 0)
-		qsort(certs, ncerts, sizeof(*certs), cert_order);
+	if (sort_certs(certs, ncerts) == -1)
+		goto out;
 	p->st->certs = ncerts;
-	RB_FOREACH(e, slottree, &p->slots)
-		if (bucket_push(&ents, &nents, e) == -1)
-			goto out;
 
 	/* Walk both lists, sorted by hash, one hash at a time. */
 	for (i = 0, j = 0; i < ncerts || j < nents; ) {
@@ -681,31 +1231,49 @@ plan(struct pass *p)
 		if (plan_bucket(p, &b) == -1)
 			goto out;
 	}
+
+	/* The new names join the others, in order. */
+	for (i = 0; i < p->nadds; i++)
+		if (entry_push(p, p->adds[i]) == -1)
+			goto out;
+	if (p->nadds > 0 && sort_entries(p) == -1)
+		goto out;
 	rv = 0;
 out:
 	if (rv == -1)
 		log_warn("%s: planning", p->dir);
 	free(certs);
-	free(ents);
 	return (rv);
 }
 
 static int
 write_tmp(struct pass *p, struct entry *e)
 {
-	char	*buf = NULL;
-	size_t	 len, off = 0;
-	ssize_t	 n;
-	int	 fd = -1, tries;
+	struct stat	 st;
+	char		*buf = NULL;
+	size_t		 len, off = 0;
+	ssize_t		 n;
+	int		 fd = -1, tries, loaded;
 
-	if (owned_content(e->put, &buf, &len) == -1) {
+	if (e->w == NULL && (e->w = calloc(1, sizeof(*e->w))) == NULL) {
+		log_warn("%s", p->dir);
+		return (-1);
+	}
+	/* Read from its bundle again (and checked) when not at hand. */
+	loaded = e->put->der == NULL;
+	if (cert_der(e->put) == -1)
+		return (-1);
+	n = owned_content(e->put, &buf, &len);
+	if (loaded)
+		cert_der_drop(e->put);
+	if (n == -1) {
 		log_warn("%s", p->dir);
 		return (-1);
 	}
 	for (tries = 0; tries < 16; tries++) {
-		snprintf(e->tmp, sizeof(e->tmp), "%s%08x%08x", STORE_TMPPFX,
+		snprintf(e->w->tmp, sizeof(e->w->tmp), "%s%08x%08x", STORE_TMPPFX,
 		    arc4random(), arc4random());
-		fd = openat(p->dirfd, e->tmp, O_WRONLY | O_CREAT | O_EXCL |
+		fd = openat(p->dirfd, e->w->tmp, O_WRONLY | O_CREAT | O_EXCL |
 		    O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd != -1 || errno != EEXIST)
 			break;
@@ -716,9 +1284,9 @@ write_tmp(struct pass *p, struct entry *e)
 			    "changed", p->dir, strerror(errno));
 		else
 			log_warn("cert_dir %s: cannot create %s; nothing was "
-			    "changed", p->dir, e->tmp);
+			    "changed", p->dir, e->w->tmp);
 		p->said = 1;
-		e->tmp[0] = '\0';
+		e->w->tmp[0] = '\0';
 		free(buf);
 		return (-1);
 	}
@@ -732,8 +1300,9 @@ write_tmp(struct pass *p, struct entry *e)
 		}
 		off += (size_t)n;
 	}
-	if (osdep_file_written(fd) == -1 || fstat(fd, &e->newst) == -1)
+	if (osdep_file_written(fd) == -1 || fstat(fd, &st) == -1)
 		goto fail;
+	fstate_set(&e->w->newst, &st);
 	if (close(fd) == -1) {
 		fd = -1;
 		goto fail;
@@ -741,11 +1310,11 @@ write_tmp(struct pass *p, struct entry *e)
 	free(buf);
 	return (0);
 fail:
-	log_warn("%s/%s: writing", p->dir, e->tmp);
+	log_warn("%s/%s: writing", p->dir, e->w->tmp);
 	if (fd != -1)
 		close(fd);
-	unlinkat(p->dirfd, e->tmp, 0);
-	e->tmp[0] = '\0';
+	unlinkat(p->dirfd, e->w->tmp, 0);
+	e->w->tmp[0] = '\0';
 	free(buf);
 	return (-1);
 }
@@ -759,10 +1328,10 @@ still_ours(struct pass *p, struct entry *e, const char *name)
 	struct stat	st;
 
 	return (fstatat(p->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode) && st.st_ino == e->st.st_ino &&
-	    st.st_dev == e->st.st_dev &&
-	    st.st_ctim.tv_sec == e->st.st_ctim.tv_sec &&
-	    st.st_ctim.tv_nsec == e->st.st_ctim.tv_nsec);
+	    S_ISREG(st.st_mode) && st.st_ino == e->st.ino &&
+	    st.st_dev == e->st.dev &&
+	    st.st_ctim.tv_sec == e->st.ctim.tv_sec &&
+	    st.st_ctim.tv_nsec == e->st.ctim.tv_nsec);
 }
 
 /*
@@ -774,10 +1343,10 @@ committed(struct pass *p, struct entry *e, const char *name)
 {
 	struct stat	st;
 
-	e->committed = 1;
+	e->w->committed = 1;
 	if (fstatat(p->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    st.st_ino == e->newst.st_ino && st.st_dev == e->newst.st_dev)
-		e->newst = st;
+	    st.st_ino == e->w->newst.ino && st.st_dev == e->w->newst.dev)
+		fstate_set(&e->w->newst, &st);
 }
 
 static int
@@ -787,78 +1356,235 @@ commit(struct pass *p, struct entry *e)
 
 	slot_name(e->hash, e->n, name, sizeof(name));
 	if (e->plan == P_ADD) {
-		if (linkat(p->dirfd, e->tmp, p->dirfd, name, 0) == 0) {
-			unlinkat(p->dirfd, e->tmp, 0);
+		if (linkat(p->dirfd, e->w->tmp, p->dirfd, name, 0) == 0) {
+			unlinkat(p->dirfd, e->w->tmp, 0);
 			committed(p, e, name);
 			return (0);
 		}
 		if (errno == EEXIST) {
 			log_warnx("%s/%s: appeared while smtlsd was writing "
 			    "it; left alone", p->dir, name);
-			unlinkat(p->dirfd, e->tmp, 0);
+			unlinkat(p->dirfd, e->w->tmp, 0);
 			return (-1);
 		}
 		/* File systems without hard links. */
 	} else if (!still_ours(p, e, name)) {
 		log_warnx("%s/%s: changed while smtlsd was writing it; left "
 		    "alone", p->dir, name);
-		unlinkat(p->dirfd, e->tmp, 0);
+		unlinkat(p->dirfd, e->w->tmp, 0);
 		return (-1);
 	}
-	if (renameat(p->dirfd, e->tmp, p->dirfd, name) == -1) {
+	if (renameat(p->dirfd, e->w->tmp, p->dirfd, name) == -1) {
 		log_warn("%s/%s: rename", p->dir, name);
-		unlinkat(p->dirfd, e->tmp, 0);
+		unlinkat(p->dirfd, e->w->tmp, 0);
 		return (-1);
 	}
 	committed(p, e, name);
 	return (0);
 }
 
+/* --------------------------------------------------- writing the index */
+
+static char *
+fmt_unum(char *d, unsigned long long v)
+{
+	char	tmp[24];
+	int	k = 0;
+
+	do
+		tmp[k++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (k > 0)
+		*d++ = tmp[--k];
+	return (d);
+}
+
+static char *
+fmt_num(char *d, long long v)
+{
+	if (v < 0) {
+		*d++ = '-';
+		return (fmt_unum(d, 0ULL - (unsigned long long)v));
+	}
+	return (fmt_unum(d, (unsigned long long)v));
+}
+
+static char *
+fmt_hex(char *d, const unsigned char *fp)
+{
+	cert_fphex(fp, d);
+	return (d + 2 * CERT_FPLEN);
+}
+
+/* Whether c's text is to be recorded: read from a file, and right. */
+static int
+block_recorded(const struct cert *c)
+{
+	return (c->src != NULL && !c->bad);
+}
+
+/*
+ * Whether the block lines of the index must change: a block of the
+ * bundles read this time is not there (or names another certificate),
+ * or, unless the bundles were damaged, a block there was not read.
+ * Marks the blocks of the index that were read.
+ */
+static int
+blocks_stale(struct pass *p)
+{
+	struct blockmap		*m = &p->s->idx.blocks;
+	struct certblock	*b, *x;
+	struct cert		*c;
+	size_t			 seen = 0, i;
+	int			 stale = 0;
+
+	/*
+	 * The bundles were read with these very blocks at hand, and none
+	 * had to be decoded: every block is there, naming the certificate
+	 * it names.  The index has others only when it has more.
+	 */
+	if (p->handed && p->want->decoded == 0 &&
+	    certset_bad(p->want) == 0 && !(p->flags & STORE_NOPRUNE))
+		return (p->want->fromfiles + p->want->extra.count != m->count);
+
+	RB_FOREACH(c, certtree, &p->want->tree) {
+		if (c->bad)
+			stale = 1;
+		if (!block_recorded(c))
+			continue;
+		if ((b = blockmap_find(m, c->td, c->trusted)) == NULL ||
+		    memcmp(b->fp, c->fp, CERT_FPLEN) != 0)
+			stale = 1;
+		else if (!b->seen) {
+			b->seen = 1;
+			seen++;
+		}
+	}
+	for (i = 0; i < p->want->extra.size; i++) {
+		x = &p->want->extra.slots[i];
+		if (x->inuse != 1)
+			continue;
+		if ((b = blockmap_find(m, x->td, x->trusted)) == NULL ||
+		    memcmp(b->fp, x->fp, CERT_FPLEN) != 0)
+			stale = 1;
+		else if (!b->seen) {
+			b->seen = 1;
+			seen++;
+		}
+	}
+	if (!(p->flags & STORE_NOPRUNE) && seen != m->count)
+		stale = 1;
+	return (stale);
+}
+
+#define BLOCK_LINE	(2 + 2 * (2 * CERT_FPLEN + 1) + 2)
+#define FILE_LINE	(32 + 4 * 22 + 2 * CERT_FPLEN + 1)
+
+static char *
+fmt_block(char *d, const unsigned char *td, const unsigned char *fp,
+    int trusted)
+{
+	*d++ = 't';
+	*d++ = ' ';
+	d = fmt_hex(d, td);
+	*d++ = ' ';
+	d = fmt_hex(d, fp);
+	*d++ = ' ';
+	*d++ = trusted ? '1' : '0';
+	*d++ = '\n';
+	return (d);
+}
+
 static int
 index_write(struct pass *p)
 {
-	struct entry	*e;
-	struct stat	*st;
-	FILE		*fp;
-	char		 tmp[40], name[32], hex[2 * CERT_FPLEN + 1];
-	int		 fd;
+	struct entry		*e;
+	struct fstate		*st;
+	struct cert		*c;
+	struct certblock	*b;
+	char			 tmp[40], *buf, *d;
+	size_t			 nents, i, k, off, len;
+	ssize_t			 n;
+	int			 fd;
+
+	nents = p->nents;
+	len = sizeof(INDEX_MAGIC) + nents * FILE_LINE +
+	    (p->want->count + p->want->extra.count +
+	    p->s->idx.blocks.count) * BLOCK_LINE;
+	if ((buf = malloc(len)) == NULL) {
+		log_warn("%s/%s", p->dir, STORE_INDEX);
+		return (-1);
+	}
+	d = buf;
+	memcpy(d, INDEX_MAGIC, sizeof(INDEX_MAGIC) - 1);
+	d += sizeof(INDEX_MAGIC) - 1;
+	for (k = 0; k < p->nents; k++) {
+		e = p->ents[k];
+		if (e->plan == P_KEEP || (e->fixed && e->owned && e->known))
+			st = &e->st;
+		else if ((e->plan == P_ADD || e->plan == P_REPLACE) &&
+		    e->w != NULL && e->w->committed)
+			st = &e->w->newst;
+		else
+			continue;
+		d = fmt_name(d, e->hash, e->n);
+		*d++ = ' ';
+		d = fmt_unum(d, (unsigned long long)st->ino);
+		*d++ = ' ';
+		d = fmt_num(d, (long long)st->size);
+		*d++ = ' ';
+		d = fmt_num(d, (long long)st->ctim.tv_sec);
+		*d++ = ' ';
+		d = fmt_num(d, (long long)st->ctim.tv_nsec);
+		*d++ = ' ';
+		d = fmt_hex(d, e->put != NULL && e->w != NULL &&
+		    e->w->committed ? e->put->fp : e->fp);
+		*d++ = '\n';
+	}
+	RB_FOREACH(c, certtree, &p->want->tree)
+		if (block_recorded(c))
+			d = fmt_block(d, c->td, c->fp, c->trusted);
+	for (i = 0; i < p->want->extra.size; i++) {
+		b = &p->want->extra.slots[i];
+		if (b->inuse == 1)
+			d = fmt_block(d, b->td, b->fp, b->trusted);
+	}
+	/* Damaged bundles: what was not read this time is kept. */
+	if (p->flags & STORE_NOPRUNE)
+		for (i = 0; i < p->s->idx.blocks.size; i++) {
+			b = &p->s->idx.blocks.slots[i];
+			if (b->inuse == 1 && !b->seen)
+				d = fmt_block(d, b->td, b->fp, b->trusted);
+		}
+	len = (size_t)(d - buf);
 
 	snprintf(tmp, sizeof(tmp), "%s%08x%08x", STORE_TMPPFX, arc4random(),
 	    arc4random());
 	if ((fd = openat(p->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, 0644)) == -1) {
 		log_warn("%s/%s: cannot create", p->dir, tmp);
+		free(buf);
 		return (-1);
 	}
-	if ((fp = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		unlinkat(p->dirfd, tmp, 0);
-		return (-1);
+	for (off = 0; off < len; off += (size_t)n) {
+		if ((n = write(fd, buf + off, len - off)) == -1) {
+			if (errno == EINTR) {
+				n = 0;
+				continue;
+			}
+			log_warn("%s/%s: writing", p->dir, STORE_INDEX);
+			close(fd);
+			unlinkat(p->dirfd, tmp, 0);
+			free(buf);
+			return (-1);
+		}
 	}
-	fputs(INDEX_MAGIC, fp);
-	RB_FOREACH(e, slottree, &p->slots) {
-		if (e->plan == P_KEEP || (e->fixed && e->owned && e->known))
-			st = &e->st;
-		else if ((e->plan == P_ADD || e->plan == P_REPLACE) &&
-		    e->committed)
-			st = &e->newst;
-		else
-			continue;
-		slot_name(e->hash, e->n, name, sizeof(name));
-		cert_fphex(e->put != NULL && e->committed ? e->put->fp :
-		    e->fp, hex);
-		fprintf(fp, "%s %llu %lld %lld %lld %s\n", name,
-		    (unsigned long long)st->st_ino, (long long)st->st_size,
-		    (long long)st->st_ctim.tv_sec,
-		    (long long)st->st_ctim.tv_nsec, hex);
-	}
-	if (fflush(fp) == EOF || ferror(fp)) {
+	free(buf);
+	if (close(fd) == -1) {
 		log_warn("%s/%s: writing", p->dir, STORE_INDEX);
-		fclose(fp);
 		unlinkat(p->dirfd, tmp, 0);
 		return (-1);
 	}
-	fclose(fp);
 	if (renameat(p->dirfd, tmp, p->dirfd, STORE_INDEX) == -1) {
 		log_warn("%s/%s: rename", p->dir, STORE_INDEX);
 		unlinkat(p->dirfd, tmp, 0);
@@ -867,14 +1593,28 @@ index_write(struct pass *p)
 	return (0);
 }
 
+/* Whether a certificate proved not to be what the index said. */
+static int
+any_bad(struct pass *p)
+{
+	struct cert	*c;
+
+	RB_FOREACH(c, certtree, &p->want->tree)
+		if (c->bad)
+			return (1);
+	return (0);
+}
+
 static int
 execute(struct pass *p)
 {
 	struct entry	*e;
 	char		 name[32];
-	int		 writes = 0, removes = 0, failed = 0;
+	size_t		 k;
+	int		 writes = 0, removes = 0, failed = 0, blocks;
 
-	RB_FOREACH(e, slottree, &p->slots) {
+	for (k = 0; k < p->nents; k++) {
+		e = p->ents[k];
 		if (e->plan != P_ADD && e->plan != P_REPLACE)
 			continue;
 		if (write_tmp(p, e) == -1) {
@@ -889,15 +1629,22 @@ execute(struct pass *p)
 	}
 	if (failed) {
 		/* Nothing is in place yet: take every temporary back. */
-		RB_FOREACH(e, slottree, &p->slots)
-			if (e->tmp[0] != '\0')
-				unlinkat(p->dirfd, e->tmp, 0);
+		for (k = 0; k < p->nents; k++)
+			if (p->ents[k]->w != NULL &&
+			    p->ents[k]->w->tmp[0] != '\0')
+				unlinkat(p->dirfd, p->ents[k]->w->tmp, 0);
 		if (!p->said)
 			log_warnx("%s: nothing was changed", p->dir);
 		p->st->errors++;
+		/* Not again next time: the index forgets a wrong block. */
+		if (any_bad(p)) {
+			(void)blocks_stale(p);
+			index_write(p);
+		}
 		return (-1);
 	}
-	RB_FOREACH(e, slottree, &p->slots) {
+	for (k = 0; k < p->nents; k++) {
+		e = p->ents[k];
 		if (e->plan != P_ADD && e->plan != P_REPLACE)
 			continue;
 		if (commit(p, e) == -1) {
@@ -922,7 +1669,8 @@ execute(struct pass *p)
 	if (failed)
 		log_warnx("%s: not every file could be put in place; removing "
 		    "nothing this time", p->dir);
-	RB_FOREACH_REVERSE(e, slottree, &p->slots) {
+	for (k = p->nents; k-- > 0; ) {
+		e = p->ents[k];
 		if (e->plan != P_REMOVE || failed)
 			continue;
 		slot_name(e->hash, e->n, name, sizeof(name));
@@ -941,7 +1689,8 @@ execute(struct pass *p)
 	}
 	if (removes > 0 && fsync(p->dirfd) == -1)
 		log_warn("%s: fsync", p->dir);
-	if (p->hits != p->nindex)
+	blocks = blocks_stale(p);
+	if (p->hits != p->s->idx.nrecs || blocks)
 		p->stale = 1;
 	if ((writes > 0 || removes > 0 || p->stale) && index_write(p) == -1)
 		p->st->errors++;
@@ -961,8 +1710,10 @@ dryrun(struct pass *p)
 {
 	struct entry	*e;
 	char		 name[32];
+	size_t		 k;
 
-	RB_FOREACH(e, slottree, &p->slots) {
+	for (k = 0; k < p->nents; k++) {
+		e = p->ents[k];
 		slot_name(e->hash, e->n, name, sizeof(name));
 		switch (e->plan) {
 		case P_ADD:
@@ -1019,28 +1770,33 @@ store_sync(struct store *s, const char *dir, struct certset *want,
     int flags, struct store_stats *st, store_report_fn report, void *arg)
 {
 	struct pass	 p;
-	struct entry	*e, *next;
+	struct entslab	*slab, *next;
+	size_t		 k;
 	int		 rv = -1;
 
 	memset(st, 0, sizeof(*st));
 	memset(&p, 0, sizeof(p));
+	p.s = s;
 	p.dir = dir;
 	p.flags = flags;
 	p.want = want;
 	p.st = st;
 	p.report = report;
 	p.arg = arg;
-	RB_INIT(&p.slots);
-	RB_INIT(&p.byfp);
-	RB_INIT(&p.index);
+	/* Its blocks are only for reading the bundles. */
+	p.handed = want->known == &s->idx.blocks && s->idx.handed;
+	want->known = NULL;
 
 	if ((p.dirfd = open_dir(dir)) == -1) {
 		st->errors++;
+		idx_clear(&s->idx);
 		return (-1);
 	}
 	if (flock(p.dirfd, (flags & STORE_DRYRUN) ? LOCK_SH : LOCK_EX) == -1)
 		log_warn("%s: lock", dir);
-	index_load(&p);
+	index_load(s, dir, p.dirfd, 0, &p.stale);
+	if (!s->idx.handed)
+		p.handed = 0;	/* read again: not the blocks the set saw */
 	if (scan(s, &p) == -1 || plan(&p) == -1)
 		goto out;
 	if (flags & STORE_DRYRUN) {
@@ -1051,11 +1807,18 @@ store_sync(struct store *s, const char *dir, struct certset *want,
 out:
 	if (rv == -1 && st->errors == 0)
 		st->errors++;
-	RB_FOREACH_SAFE(e, slottree, &p.slots, next) {
-		RB_REMOVE(slottree, &p.slots, e);
-		free(e);
+	for (k = 0; k < p.nents; k++)
+		free(p.ents[k]->w);
+	free(p.ents);
+	free(p.byfp);
+	free(p.adds);
+	free(p.slotbuf);
+	for (slab = p.slabs; slab != NULL; slab = next) {
+		next = slab->next;
+		free(slab);
 	}
-	index_free(&p);
+	/* Read again next time: a daemon keeps no copy between passes. */
+	idx_clear(&s->idx);
 	close(p.dirfd);
 	return (rv);
 }

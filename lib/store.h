@@ -41,6 +41,7 @@ struct store;
 
 struct store	*store_new(void);
 void		 store_free(struct store *);
+void		 store_known(struct store *, const char *, struct certset *);
 int		 store_sync(struct store *, const char *, struct certset *,
 		    int, struct store_stats *, store_report_fn, void *);
 
