@@ -26,7 +26,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/asn1.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/provider.h>
 #include <openssl/x509.h>
 
 #include "bundle.h"
@@ -1112,6 +1115,56 @@ der_get(const struct cert *c, size_t *lenp, unsigned char **tmp)
 }
 
 /*
+ * A library context with no algorithm at all (only the null provider),
+ * or NULL when it cannot be made.  Decoding a certificate in it skips
+ * the decoding of its public key, which d2i_X509 attempts only
+ * opportunistically (a key that does not decode is no error) and which
+ * costs OpenSSL 3 most of the time of decoding a certificate.
+ */
+static OSSL_LIB_CTX *
+keyless_ctx(void)
+{
+	static OSSL_LIB_CTX	*ctx;
+	static int		 tried;
+
+	if (!tried) {
+		tried = 1;
+		if ((ctx = OSSL_LIB_CTX_new()) != NULL &&
+		    OSSL_PROVIDER_load(ctx, "null") == NULL) {
+			OSSL_LIB_CTX_free(ctx);
+			ctx = NULL;
+		}
+		ERR_clear_error();
+	}
+	return (ctx);
+}
+
+/*
+ * Decodes der (len bytes) as d2i_X509, or d2i_X509_AUX when trusted,
+ * would, without the public key.  Returns the certificate or NULL.
+ */
+static X509 *
+cert_decode(const unsigned char *der, size_t len, int trusted)
+{
+	const unsigned char	*p = der;
+	X509_CERT_AUX		*aux;
+	X509			*x;
+
+	x = (X509 *)ASN1_item_d2i_ex(NULL, &p, (long)len,
+	    ASN1_ITEM_rptr(X509), keyless_ctx(), NULL);
+	if (x == NULL || !trusted || p == der + len)
+		return (x);
+	/* The trust settings after it must decode too. */
+	if ((aux = d2i_X509_CERT_AUX(NULL, &p, (long)(der + len - p))) ==
+	    NULL) {
+		X509_free(x);
+		return (NULL);
+	}
+	X509_CERT_AUX_free(aux);
+	return (x);
+}
+
+/*
  * Computes the subject name hash (what openssl x509 -hash prints),
  * decoding the certificate.  Returns 0, or -1 with a message naming
  * where the certificate came from.
@@ -1119,19 +1172,15 @@ der_get(const struct cert *c, size_t *lenp, unsigned char **tmp)
 int
 cert_hash(struct cert *c)
 {
-	const unsigned char	*p;
-	X509			*x;
-	int			 loaded;
+	X509	*x;
+	int	 loaded;
 
 	if (c->hashed)
 		return (0);
 	loaded = c->der == NULL;
 	if (cert_der(c) == -1)
 		return (-1);
-	p = c->der;
-	x = c->trusted ? d2i_X509_AUX(NULL, &p, (long)c->derlen) :
-	    d2i_X509(NULL, &p, (long)c->derlen);
-	if (x == NULL)
+	if ((x = cert_decode(c->der, c->derlen, c->trusted)) == NULL)
 		log_ssl("%s:%zu: certificate does not decode", c->file,
 		    c->line);
 	else {
