@@ -37,7 +37,7 @@
 
 #define BUNDLE_MAX	(256 * 1024 * 1024)	/* larger is not a bundle */
 #ifndef READ_CHUNK
-#define READ_CHUNK	(256 * 1024)
+#define READ_CHUNK	(128 * 1024)
 #endif
 #define SLAB_CERTS	128
 
@@ -62,7 +62,7 @@ struct certslot {
 
 struct reader {
 	struct certset	*set;
-	struct cert	**fresh;	/* added, not in the tree yet */
+	struct certslot	*fresh;		/* added, not in the tree yet */
 	size_t		 nfresh;
 	size_t		 freshcap;
 	struct certsrc	*src;
@@ -296,6 +296,7 @@ cert_fpparse(const char *hex, unsigned char *fp)
 /*
  * An open-addressed hash table of certblocks keyed by (text digest,
  * trusted); the digests are uniform, so their first bytes are the hash.
+ * A slot is a cache line; whether it is used, and how, is kept apart.
  */
 
 void
@@ -308,6 +309,7 @@ void
 blockmap_free(struct blockmap *m)
 {
 	free(m->slots);
+	free(m->state);
 	blockmap_init(m);
 }
 
@@ -320,36 +322,36 @@ td_slot(const unsigned char *td, size_t size)
 	return ((size_t)h & (size - 1));
 }
 
+/* The slot of (td, trusted), or the empty slot where it would go. */
+static size_t
+blockmap_slot(const struct blockmap *m, const unsigned char *td, int trusted)
+{
+	unsigned char	want = BLOCK_USED | (trusted ? BLOCK_TRUSTED : 0);
+	size_t		i;
+
+	for (i = td_slot(td, m->size); m->state[i] != 0;
+	    i = (i + 1) & (m->size - 1))
+		if ((m->state[i] & (BLOCK_USED | BLOCK_TRUSTED)) == want &&
+		    memcmp(m->slots[i].td, td, CERT_FPLEN) == 0)
+			break;
+	return (i);
+}
+
 /*
  * The entry for the text td (a TRUSTED CERTIFICATE block when trusted),
- * or NULL.  Entries whose inuse is not 1 are never found.
+ * or NULL.  An entry marked BLOCK_BAD is never found.
  */
 struct certblock *
 blockmap_find(const struct blockmap *m, const unsigned char *td, int trusted)
 {
-	struct certblock	*b;
-	size_t			 i;
+	size_t	i;
 
 	if (m == NULL || m->count == 0)
 		return (NULL);
-	for (i = td_slot(td, m->size); (b = &m->slots[i])->inuse != 0;
-	    i = (i + 1) & (m->size - 1))
-		if (b->trusted == trusted && b->td[0] == td[0] &&
-		    memcmp(b->td, td, CERT_FPLEN) == 0)
-			return (b->inuse == 1 ? b : NULL);
-	return (NULL);
-}
-
-static void
-blockmap_put(struct blockmap *m, const struct certblock *nb)
-{
-	size_t	i;
-
-	for (i = td_slot(nb->td, m->size); m->slots[i].inuse != 0;
-	    i = (i + 1) & (m->size - 1))
-		;
-	m->slots[i] = *nb;
-	m->count++;
+	i = blockmap_slot(m, td, trusted);
+	if (m->state[i] == 0 || (m->state[i] & BLOCK_BAD))
+		return (NULL);
+	return (&m->slots[i]);
 }
 
 /*
@@ -358,21 +360,34 @@ blockmap_put(struct blockmap *m, const struct certblock *nb)
 int
 blockmap_reserve(struct blockmap *m, size_t n)
 {
-	struct blockmap	nm;
-	size_t		i;
+	struct blockmap	 nm;
+	void		*mem;
+	size_t		 i, j;
 
 	/* At most three quarters full. */
 	if (4 * n <= 3 * m->size)
 		return (0);
 	for (nm.size = 64; 4 * n > 3 * nm.size; nm.size *= 2)
 		;
-	nm.count = 0;
-	if ((nm.slots = calloc(nm.size, sizeof(*nm.slots))) == NULL)
+	if (posix_memalign(&mem, 64, nm.size * sizeof(*nm.slots)) != 0)
 		return (-1);
-	for (i = 0; i < m->size; i++)
-		if (m->slots[i].inuse != 0)
-			blockmap_put(&nm, &m->slots[i]);
+	nm.slots = mem;
+	if ((nm.state = calloc(nm.size, 1)) == NULL) {
+		free(nm.slots);
+		return (-1);
+	}
+	nm.count = m->count;
+	for (i = 0; i < m->size; i++) {
+		if (m->state[i] == 0)
+			continue;
+		for (j = td_slot(m->slots[i].td, nm.size); nm.state[j] != 0;
+		    j = (j + 1) & (nm.size - 1))
+			;
+		nm.slots[j] = m->slots[i];
+		nm.state[j] = m->state[i];
+	}
 	free(m->slots);
+	free(m->state);
 	*m = nm;
 	return (0);
 }
@@ -386,24 +401,17 @@ int
 blockmap_add(struct blockmap *m, const unsigned char *td,
     const unsigned char *fp, int trusted)
 {
-	struct certblock	 nb, *b;
-	size_t			 i;
+	size_t	i;
 
-	if (m->count > 0) {
-		for (i = td_slot(td, m->size); (b = &m->slots[i])->inuse != 0;
-		    i = (i + 1) & (m->size - 1))
-			if (b->trusted == trusted &&
-			    memcmp(b->td, td, CERT_FPLEN) == 0)
-				return (1);
-	}
 	if (blockmap_reserve(m, m->count + 1) == -1)
 		return (-1);
-	memcpy(nb.td, td, CERT_FPLEN);
-	memcpy(nb.fp, fp, CERT_FPLEN);
-	nb.trusted = trusted != 0;
-	nb.inuse = 1;
-	nb.seen = 0;
-	blockmap_put(m, &nb);
+	i = blockmap_slot(m, td, trusted);
+	if (m->state[i] != 0)
+		return (1);
+	memcpy(m->slots[i].td, td, CERT_FPLEN);
+	memcpy(m->slots[i].fp, fp, CERT_FPLEN);
+	m->state[i] = BLOCK_USED | (trusted ? BLOCK_TRUSTED : 0);
+	m->count++;
 	return (0);
 }
 
@@ -586,7 +594,8 @@ add_cert(struct reader *r, const unsigned char *fp, const unsigned char *td,
     const unsigned char *der, size_t derlen)
 {
 	struct certset	*set = r->set;
-	struct cert	*c, *dup, **fresh;
+	struct cert	*c, *dup;
+	struct certslot	*fresh;
 	uint64_t	 key = load_be64(fp);
 	size_t		 cap;
 	int		 file = r->src->fd != -1;
@@ -635,7 +644,8 @@ add_cert(struct reader *r, const unsigned char *fp, const unsigned char *td,
 		set->fromfiles++;
 	}
 	byfp_put(set->byfp, set->fpsize, c, key);
-	r->fresh[r->nfresh++] = c;
+	r->fresh[r->nfresh].key = key;
+	r->fresh[r->nfresh++].c = c;
 	set->slabs->used++;
 	set->count++;
 	return (0);
@@ -644,7 +654,11 @@ add_cert(struct reader *r, const unsigned char *fp, const unsigned char *td,
 static int
 fresh_cmp(const void *a, const void *b)
 {
-	return (cert_cmp(*(struct cert *const *)a, *(struct cert *const *)b));
+	const struct certslot	*x = a, *y = b;
+
+	if (x->key != y->key)
+		return (x->key < y->key ? -1 : 1);
+	return (cert_cmp(x->c, y->c));
 }
 
 /*
@@ -659,7 +673,7 @@ add_fresh(struct reader *r)
 	if (r->nfresh > 1)
 		qsort(r->fresh, r->nfresh, sizeof(*r->fresh), fresh_cmp);
 	for (i = 0; i < r->nfresh; i++)
-		RB_INSERT(certtree, &r->set->tree, r->fresh[i]);
+		RB_INSERT(certtree, &r->set->tree, r->fresh[i].c);
 	free(r->fresh);
 	r->fresh = NULL;
 	r->nfresh = r->freshcap = 0;

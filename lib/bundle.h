@@ -50,16 +50,19 @@ RB_PROTOTYPE(certtree, cert, entry, cert_cmp)
 struct certblock {
 	unsigned char	 td[CERT_FPLEN];	/* SHA-256 of the text */
 	unsigned char	 fp[CERT_FPLEN];	/* of the certificate */
-	unsigned char	 trusted;
-	unsigned char	 inuse;		/* (a slot of the map) */
-	unsigned char	 seen;		/* (for the store) */
 };
 
 struct blockmap {
 	struct certblock *slots;
+	unsigned char	 *state;	/* of each slot: 0 (empty), or */
+#define BLOCK_USED	0x01
+#define BLOCK_TRUSTED	0x02		/* a TRUSTED CERTIFICATE block */
+#define BLOCK_BAD	0x04		/* two answers: never found */
+#define BLOCK_SEEN	0x08		/* (for the store) */
 	size_t		  size;		/* 0 or a power of two */
 	size_t		  count;
 };
+#define BLOCKMAP_STATE(m, b)	((m)->state[(b) - (m)->slots])
 
 struct certslab;
 struct certslot;

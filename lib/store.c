@@ -396,7 +396,7 @@ parse_block_line(struct idx *x, const char *p, const char *eol)
 	if (blockmap_add(&x->blocks, td, fp, trusted) == 1 &&
 	    (b = blockmap_find(&x->blocks, td, trusted)) != NULL &&
 	    memcmp(b->fp, fp, CERT_FPLEN) != 0)
-		b->inuse = 2;	/* two answers: trust neither */
+		BLOCKMAP_STATE(&x->blocks, b) |= BLOCK_BAD;	/* trust neither */
 }
 
 /* Reading an index. */
@@ -1432,8 +1432,8 @@ block_recorded(const struct cert *c)
 static int
 blocks_stale(struct pass *p)
 {
-	struct blockmap		*m = &p->s->idx.blocks;
-	struct certblock	*b, *x;
+	struct blockmap		*m = &p->s->idx.blocks, *xm = &p->want->extra;
+	struct certblock	*b;
 	struct cert		*c;
 	size_t			 seen = 0, i;
 	int			 stale = 0;
@@ -1445,7 +1445,7 @@ blocks_stale(struct pass *p)
 	 */
 	if (p->handed && p->want->decoded == 0 &&
 	    certset_bad(p->want) == 0 && !(p->flags & STORE_NOPRUNE))
-		return (p->want->fromfiles + p->want->extra.count != m->count);
+		return (p->want->fromfiles + xm->count != m->count);
 
 	RB_FOREACH(c, certtree, &p->want->tree) {
 		if (c->bad)
@@ -1455,20 +1455,20 @@ blocks_stale(struct pass *p)
 		if ((b = blockmap_find(m, c->td, c->trusted)) == NULL ||
 		    memcmp(b->fp, c->fp, CERT_FPLEN) != 0)
 			stale = 1;
-		else if (!b->seen) {
-			b->seen = 1;
+		else if (!(BLOCKMAP_STATE(m, b) & BLOCK_SEEN)) {
+			BLOCKMAP_STATE(m, b) |= BLOCK_SEEN;
 			seen++;
 		}
 	}
-	for (i = 0; i < p->want->extra.size; i++) {
-		x = &p->want->extra.slots[i];
-		if (x->inuse != 1)
+	for (i = 0; i < xm->size; i++) {
+		if (xm->state[i] == 0)
 			continue;
-		if ((b = blockmap_find(m, x->td, x->trusted)) == NULL ||
-		    memcmp(b->fp, x->fp, CERT_FPLEN) != 0)
+		if ((b = blockmap_find(m, xm->slots[i].td,
+		    xm->state[i] & BLOCK_TRUSTED)) == NULL ||
+		    memcmp(b->fp, xm->slots[i].fp, CERT_FPLEN) != 0)
 			stale = 1;
-		else if (!b->seen) {
-			b->seen = 1;
+		else if (!(BLOCKMAP_STATE(m, b) & BLOCK_SEEN)) {
+			BLOCKMAP_STATE(m, b) |= BLOCK_SEEN;
 			seen++;
 		}
 	}
@@ -1498,10 +1498,10 @@ fmt_block(char *d, const unsigned char *td, const unsigned char *fp,
 static int
 index_write(struct pass *p)
 {
+	struct blockmap		*m = &p->s->idx.blocks, *xm = &p->want->extra;
 	struct entry		*e;
 	struct fstate		*st;
 	struct cert		*c;
-	struct certblock	*b;
 	char			 tmp[40], *buf, *d;
 	size_t			 nents, i, k, off, len;
 	ssize_t			 n;
@@ -1544,18 +1544,18 @@ index_write(struct pass *p)
 	RB_FOREACH(c, certtree, &p->want->tree)
 		if (block_recorded(c))
 			d = fmt_block(d, c->td, c->fp, c->trusted);
-	for (i = 0; i < p->want->extra.size; i++) {
-		b = &p->want->extra.slots[i];
-		if (b->inuse == 1)
-			d = fmt_block(d, b->td, b->fp, b->trusted);
-	}
+	for (i = 0; i < xm->size; i++)
+		if (xm->state[i] != 0)
+			d = fmt_block(d, xm->slots[i].td, xm->slots[i].fp,
+			    xm->state[i] & BLOCK_TRUSTED);
 	/* Damaged bundles: what was not read this time is kept. */
 	if (p->flags & STORE_NOPRUNE)
-		for (i = 0; i < p->s->idx.blocks.size; i++) {
-			b = &p->s->idx.blocks.slots[i];
-			if (b->inuse == 1 && !b->seen)
-				d = fmt_block(d, b->td, b->fp, b->trusted);
-		}
+		for (i = 0; i < m->size; i++)
+			if ((m->state[i] & (BLOCK_USED | BLOCK_BAD |
+			    BLOCK_SEEN)) == BLOCK_USED)
+				d = fmt_block(d, m->slots[i].td,
+				    m->slots[i].fp, m->state[i] &
+				    BLOCK_TRUSTED);
 	len = (size_t)(d - buf);
 
 	snprintf(tmp, sizeof(tmp), "%s%08x%08x", STORE_TMPPFX, arc4random(),
