@@ -41,7 +41,9 @@ struct store;
 
 struct store	*store_new(void);
 void		 store_free(struct store *);
-void		 store_known(struct store *, const char *, struct certset *);
+/* Before reading the bundles of a pass that store_sync ends (store.c). */
+void		 store_known(struct store *, const char *, struct certset *,
+		    int);
 int		 store_sync(struct store *, const char *, struct certset *,
 		    int, struct store_stats *, store_report_fn, void *);
 
