@@ -329,8 +329,7 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 	int			 noprune = 0, sflags = 0;
 
 	certset_init(&set);
-	store_known(ps->store, conf->cert_dir, &set,
-	    (flags & PASS_DRYRUN) ? STORE_DRYRUN : 0);
+	store_known(ps->store, conf->cert_dir, &set);
 	TAILQ_FOREACH(cp, &conf->ca_bundles, entry)
 		if (bundle_read(&set, cp->path) == -1)
 			pass_fail(r, "CA bundle %s is missing or damaged",

@@ -19,14 +19,6 @@
  * all, it is decoded from the bundle again and checked against that
  * fingerprint (cert_der).
  *
- * The pass starts with store_known, before the bundles are read: it
- * locks the directory and reads its index, and a thread reads the
- * directory meanwhile (a system call for each file, where the kernel
- * spends about as long as reading and hashing the bundles takes).
- * store_sync, which ends the pass, takes over the lock and what the
- * thread found, and does all of it itself when store_known was not
- * called.
- *
  * Numbering per hash is gapless from .0, because OpenSSL's lookup stops
  * at the first missing number.  Files that are not ours keep their
  * numbers; ours fill the free ones, a certificate keeps its number from
@@ -48,8 +40,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,31 +113,6 @@ struct entslab {
 	struct entry	 ents[SLAB_ENTRIES];
 };
 
-/* The hash-named files of a directory, as read by scan_dir. */
-struct dirscan {
-	struct entslab	*slabs;
-	struct entry	**ents;
-	size_t		 nents;
-	size_t		 entcap;
-	char		**tmps;		/* temporary files found */
-	size_t		 ntmps;
-	int		 err;		/* errno of what failed, or 0 */
-};
-
-/*
- * What store_known starts for store_sync: the directory, open and
- * locked for the pass, and a thread reading it while the bundles are
- * read.
- */
-struct prescan {
-	int		 dirfd;		/* locked, or -1 */
-	int		 shared;	/* LOCK_SH: for a dry run */
-	char		*dir;
-	int		 running;	/* thread started, not joined */
-	pthread_t	 thread;
-	struct dirscan	 ds;
-};
-
 /* A file line of the index. */
 struct idxrec {
 	unsigned long	 hash;
@@ -180,7 +145,6 @@ RB_HEAD(warntree, warned);
 struct store {
 	struct warntree	 warned;	/* foreign names reported already */
 	struct idx	 idx;		/* from store_known to store_sync */
-	struct prescan	 pre;		/* likewise */
 };
 
 struct bucket {
@@ -198,12 +162,14 @@ struct pass {
 	int			 flags;
 	struct certset		*want;
 	struct store_stats	*st;
-	struct dirscan		 ds;		/* ds.ents: by name, after scan */
-	int			 prescanned;	/* ds read by store_known's thread */
+	struct entry		**ents;		/* by name, after scan */
+	size_t			 nents;
+	size_t			 entcap;
 	struct entry		**byfp;		/* ours and known, by fp */
 	size_t			 fpsize;	/* 0 or a power of two */
 	struct entry		**adds;		/* new names, not in ents yet */
 	size_t			 nadds;
+	struct entslab		*slabs;
 	unsigned long		*slotbuf;	/* for plan_bucket */
 	size_t			 slotcap;
 	int			 handed;	/* want read with idx.blocks */
@@ -222,8 +188,6 @@ warned_cmp(struct warned *a, struct warned *b)
 
 RB_GENERATE_STATIC(warntree, warned, entry, warned_cmp)
 
-static void	prescan_end(struct store *);
-
 static void
 idx_clear(struct idx *x)
 {
@@ -241,7 +205,6 @@ store_new(void)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return (NULL);
 	RB_INIT(&s->warned);
-	s->pre.dirfd = -1;
 	return (s);
 }
 
@@ -256,7 +219,6 @@ store_free(struct store *s)
 		RB_REMOVE(warntree, &s->warned, w);
 		free(w);
 	}
-	prescan_end(s);
 	idx_clear(&s->idx);
 	free(s);
 }
@@ -611,6 +573,29 @@ index_load(struct store *s, const char *dir, int dirfd, int quiet,
 	}
 }
 
+/*
+ * Before the bundles are read into set: lets bundle_read recognise the
+ * blocks that the store at dir has seen before, from its index, so that
+ * it decodes only new ones.  Only a cache: nothing is logged, and
+ * without an index every block is decoded.  set->known stays valid until
+ * store_sync, which uses what was read here unless the index changed.
+ */
+void
+store_known(struct store *s, const char *dir, struct certset *set)
+{
+	int	fd, stale = 0;
+
+	set->known = NULL;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return;
+	index_load(s, dir, fd, 1, &stale);
+	close(fd);
+	s->idx.handed = 1;
+	if (s->idx.blocks.count > 0)
+		set->known = &s->idx.blocks;
+}
+
 /* ------------------------------------------------------------- files */
 
 static void
@@ -835,35 +820,35 @@ sort_entries(struct pass *p)
 	struct keyed	*k;
 	size_t		 i;
 
-	if ((k = reallocarray(NULL, p->ds.nents + 1, sizeof(*k))) == NULL)
+	if ((k = reallocarray(NULL, p->nents + 1, sizeof(*k))) == NULL)
 		return (-1);
-	for (i = 0; i < p->ds.nents; i++) {
-		k[i].key = (uint64_t)p->ds.ents[i]->hash << 32 | p->ds.ents[i]->n;
-		k[i].item = p->ds.ents[i];
+	for (i = 0; i < p->nents; i++) {
+		k[i].key = (uint64_t)p->ents[i]->hash << 32 | p->ents[i]->n;
+		k[i].item = p->ents[i];
 	}
-	if (keyed_sort(k, p->ds.nents) == -1) {
+	if (keyed_sort(k, p->nents) == -1) {
 		free(k);
 		return (-1);
 	}
-	for (i = 0; i < p->ds.nents; i++)
-		p->ds.ents[i] = k[i].item;
+	for (i = 0; i < p->nents; i++)
+		p->ents[i] = k[i].item;
 	free(k);
 	return (0);
 }
 
-/* A cleared entry, owned by ds. */
+/* A cleared entry, owned by the pass. */
 static struct entry *
-entry_new(struct dirscan *ds)
+entry_new(struct pass *p)
 {
-	struct entslab	*s = ds->slabs;
+	struct entslab	*s = p->slabs;
 	struct entry	*e;
 
 	if (s == NULL || s->used == SLAB_ENTRIES) {
 		if ((s = malloc(sizeof(*s))) == NULL)
 			return (NULL);
-		s->next = ds->slabs;
+		s->next = p->slabs;
 		s->used = 0;
-		ds->slabs = s;
+		p->slabs = s;
 	}
 	e = &s->ents[s->used++];
 	memset(e, 0, sizeof(*e));
@@ -872,39 +857,20 @@ entry_new(struct dirscan *ds)
 
 /* Appends e to the entries (sorted again by the caller). */
 static int
-entry_push(struct dirscan *ds, struct entry *e)
+entry_push(struct pass *p, struct entry *e)
 {
 	struct entry	**ents;
 	size_t		  cap;
 
-	if (ds->nents == ds->entcap) {
-		cap = ds->entcap == 0 ? 256 : ds->entcap * 2;
-		if ((ents = reallocarray(ds->ents, cap, sizeof(*ents))) == NULL)
+	if (p->nents == p->entcap) {
+		cap = p->entcap == 0 ? 256 : p->entcap * 2;
+		if ((ents = reallocarray(p->ents, cap, sizeof(*ents))) == NULL)
 			return (-1);
-		ds->ents = ents;
-		ds->entcap = cap;
+		p->ents = ents;
+		p->entcap = cap;
 	}
-	ds->ents[ds->nents++] = e;
+	p->ents[p->nents++] = e;
 	return (0);
-}
-
-static void
-dirscan_free(struct dirscan *ds)
-{
-	struct entslab	*slab, *next;
-	size_t		 i;
-
-	for (i = 0; i < ds->nents; i++)
-		free(ds->ents[i]->w);
-	free(ds->ents);
-	for (slab = ds->slabs; slab != NULL; slab = next) {
-		next = slab->next;
-		free(slab);
-	}
-	for (i = 0; i < ds->ntmps; i++)
-		free(ds->tmps[i]);
-	free(ds->tmps);
-	memset(ds, 0, sizeof(*ds));
 }
 
 static size_t
@@ -941,16 +907,16 @@ byfp_build(struct pass *p)
 	struct entry	*e, **slot;
 	size_t		 i, j, n = 0;
 
-	for (i = 0; i < p->ds.nents; i++)
-		n += p->ds.ents[i]->owned && p->ds.ents[i]->known;
+	for (i = 0; i < p->nents; i++)
+		n += p->ents[i]->owned && p->ents[i]->known;
 	for (p->fpsize = 16; p->fpsize < 2 * n; p->fpsize *= 2)
 		;
 	if ((p->byfp = calloc(p->fpsize, sizeof(*p->byfp))) == NULL) {
 		p->fpsize = 0;
 		return (-1);
 	}
-	for (i = 0; i < p->ds.nents; i++) {
-		e = p->ds.ents[i];
+	for (i = 0; i < p->nents; i++) {
+		e = p->ents[i];
 		if (!e->owned || !e->known)
 			continue;
 		for (j = fp_slot(e->fp, p->fpsize); *(slot = &p->byfp[j]) !=
@@ -964,91 +930,62 @@ byfp_build(struct pass *p)
 }
 
 /*
- * Reads the directory open as dirfd: every hash-named file with its
- * state, and the names of temporary files.  Logs nothing, and touches
- * nothing but ds, since it may run in a thread of its own
- * (store_known); sets ds->err when it fails.
+ * Reads the directory: removes temporary files a crash left behind and
+ * records every hash-named file, ours or not, in name order.
  */
-static void
-scan_dir(struct dirscan *ds, int dirfd)
+static int
+scan(struct store *s, struct pass *p)
 {
 	struct dirent	*de;
 	struct entry	*e;
+	struct idxrec	*r, *rend;
 	struct stat	 st;
 	DIR		*d;
-	char		**tmps;
 	unsigned long	 hash, n;
+	size_t		 i;
 	int		 fd;
+	char		 name[32];
 
-	if ((fd = dup(dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		ds->err = errno;
+	if ((fd = dup(p->dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		log_warn("%s", p->dir);
 		if (fd != -1)
 			close(fd);
-		return;
+		return (-1);
 	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.') {
 			if (strncmp(de->d_name, STORE_TMPPFX,
 			    sizeof(STORE_TMPPFX) - 1) != 0)
 				continue;
-			if ((tmps = reallocarray(ds->tmps, ds->ntmps + 1,
-			    sizeof(*tmps))) == NULL ||
-			    (tmps[ds->ntmps] = strdup(de->d_name)) == NULL) {
-				if (tmps != NULL)
-					ds->tmps = tmps;
-				ds->err = ENOMEM;
-				break;
-			}
-			ds->tmps = tmps;
-			ds->ntmps++;
+			if (!(p->flags & STORE_DRYRUN) &&
+			    unlinkat(p->dirfd, de->d_name, 0) == 0)
+				log_info("%s/%s: removed a temporary file "
+				    "left by an interrupted pass", p->dir,
+				    de->d_name);
 			continue;
 		}
 		if (parse_name(de->d_name, strlen(de->d_name), &hash,
 		    &n) == -1)
 			continue;
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		if (fstatat(p->dirfd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1)
 			continue;	/* gone meanwhile */
-		if ((e = entry_new(ds)) == NULL || entry_push(ds, e) == -1) {
-			ds->err = ENOMEM;
-			break;
+		if ((e = entry_new(p)) == NULL || entry_push(p, e) == -1) {
+			log_warn("%s", p->dir);
+			closedir(d);
+			return (-1);
 		}
 		e->hash = hash;
 		e->n = n;
 		e->exists = 1;
 		fstate_set(&e->st, &st);
 	}
-	if (de != NULL || errno != 0) {
-		if (ds->err == 0)
-			ds->err = errno;
-	}
-	closedir(d);
-}
-
-/*
- * The directory's files (read by scan_dir, here or in store_known's
- * thread): removes temporary files a crash left behind, and decides
- * which of the hash-named ones are ours, in name order.
- */
-static int
-scan(struct store *s, struct pass *p)
-{
-	struct entry	*e;
-	struct idxrec	*r, *rend;
-	size_t		 i;
-	char		 name[32];
-
-	if (!p->prescanned)
-		scan_dir(&p->ds, p->dirfd);
-	if (p->ds.err != 0) {
-		errno = p->ds.err;
-		log_warn("%s: reading the directory", p->dir);
+	if (errno != 0) {
+		log_warn("%s: readdir", p->dir);
+		closedir(d);
 		return (-1);
 	}
-	for (i = 0; i < p->ds.ntmps; i++)
-		if (!(p->flags & STORE_DRYRUN) &&
-		    unlinkat(p->dirfd, p->ds.tmps[i], 0) == 0)
-			log_info("%s/%s: removed a temporary file left by an "
-			    "interrupted pass", p->dir, p->ds.tmps[i]);
+	closedir(d);
 
 	/* Both sorted by name: the index's record of each file, if any. */
 	if (sort_entries(p) == -1) {
@@ -1057,8 +994,8 @@ scan(struct store *s, struct pass *p)
 	}
 	r = s->idx.recs;
 	rend = r + s->idx.nrecs;
-	for (i = 0; i < p->ds.nents; i++) {
-		e = p->ds.ents[i];
+	for (i = 0; i < p->nents; i++) {
+		e = p->ents[i];
 		while (r < rend && (r->hash < e->hash ||
 		    (r->hash == e->hash && r->n < e->n)))
 			r++;
@@ -1217,7 +1154,7 @@ plan_bucket(struct pass *p, struct bucket *b)
 				break;
 		}
 		if (e == NULL) {
-			if ((e = entry_new(&p->ds)) == NULL)
+			if ((e = entry_new(p)) == NULL)
 				return (-1);
 			e->hash = b->hash;
 			e->n = slots[j];
@@ -1248,9 +1185,9 @@ static int
 plan(struct pass *p)
 {
 	struct cert	**certs = NULL, *c;
-	struct entry	 *e, **ents = p->ds.ents;
+	struct entry	 *e, **ents = p->ents;
 	struct bucket	  b;
-	size_t		  ncerts = 0, nents = p->ds.nents, i, j, k;
+	size_t		  ncerts = 0, nents = p->nents, i, j, k;
 	int		  rv = -1;
 
 	/*
@@ -1297,7 +1234,7 @@ plan(struct pass *p)
 
 	/* The new names join the others, in order. */
 	for (i = 0; i < p->nadds; i++)
-		if (entry_push(&p->ds, p->adds[i]) == -1)
+		if (entry_push(p, p->adds[i]) == -1)
 			goto out;
 	if (p->nadds > 0 && sort_entries(p) == -1)
 		goto out;
@@ -1570,7 +1507,7 @@ index_write(struct pass *p)
 	ssize_t			 n;
 	int			 fd;
 
-	nents = p->ds.nents;
+	nents = p->nents;
 	len = sizeof(INDEX_MAGIC) + nents * FILE_LINE +
 	    (p->want->count + p->want->extra.count +
 	    p->s->idx.blocks.count) * BLOCK_LINE;
@@ -1581,8 +1518,8 @@ index_write(struct pass *p)
 	d = buf;
 	memcpy(d, INDEX_MAGIC, sizeof(INDEX_MAGIC) - 1);
 	d += sizeof(INDEX_MAGIC) - 1;
-	for (k = 0; k < p->ds.nents; k++) {
-		e = p->ds.ents[k];
+	for (k = 0; k < p->nents; k++) {
+		e = p->ents[k];
 		if (e->plan == P_KEEP || (e->fixed && e->owned && e->known))
 			st = &e->st;
 		else if ((e->plan == P_ADD || e->plan == P_REPLACE) &&
@@ -1676,8 +1613,8 @@ execute(struct pass *p)
 	size_t		 k;
 	int		 writes = 0, removes = 0, failed = 0, blocks;
 
-	for (k = 0; k < p->ds.nents; k++) {
-		e = p->ds.ents[k];
+	for (k = 0; k < p->nents; k++) {
+		e = p->ents[k];
 		if (e->plan != P_ADD && e->plan != P_REPLACE)
 			continue;
 		if (write_tmp(p, e) == -1) {
@@ -1692,10 +1629,10 @@ execute(struct pass *p)
 	}
 	if (failed) {
 		/* Nothing is in place yet: take every temporary back. */
-		for (k = 0; k < p->ds.nents; k++)
-			if (p->ds.ents[k]->w != NULL &&
-			    p->ds.ents[k]->w->tmp[0] != '\0')
-				unlinkat(p->dirfd, p->ds.ents[k]->w->tmp, 0);
+		for (k = 0; k < p->nents; k++)
+			if (p->ents[k]->w != NULL &&
+			    p->ents[k]->w->tmp[0] != '\0')
+				unlinkat(p->dirfd, p->ents[k]->w->tmp, 0);
 		if (!p->said)
 			log_warnx("%s: nothing was changed", p->dir);
 		p->st->errors++;
@@ -1706,8 +1643,8 @@ execute(struct pass *p)
 		}
 		return (-1);
 	}
-	for (k = 0; k < p->ds.nents; k++) {
-		e = p->ds.ents[k];
+	for (k = 0; k < p->nents; k++) {
+		e = p->ents[k];
 		if (e->plan != P_ADD && e->plan != P_REPLACE)
 			continue;
 		if (commit(p, e) == -1) {
@@ -1732,8 +1669,8 @@ execute(struct pass *p)
 	if (failed)
 		log_warnx("%s: not every file could be put in place; removing "
 		    "nothing this time", p->dir);
-	for (k = p->ds.nents; k-- > 0; ) {
-		e = p->ds.ents[k];
+	for (k = p->nents; k-- > 0; ) {
+		e = p->ents[k];
 		if (e->plan != P_REMOVE || failed)
 			continue;
 		slot_name(e->hash, e->n, name, sizeof(name));
@@ -1775,8 +1712,8 @@ dryrun(struct pass *p)
 	char		 name[32];
 	size_t		 k;
 
-	for (k = 0; k < p->ds.nents; k++) {
-		e = p->ds.ents[k];
+	for (k = 0; k < p->nents; k++) {
+		e = p->ents[k];
 		slot_name(e->hash, e->n, name, sizeof(name));
 		switch (e->plan) {
 		case P_ADD:
@@ -1822,109 +1759,6 @@ open_dir(const char *dir)
 	return (-1);
 }
 
-/* ------------------------------------------------------- the pass */
-
-static void *
-prescan_main(void *arg)
-{
-	struct prescan	*pre = arg;
-
-	scan_dir(&pre->ds, pre->dirfd);
-	return (NULL);
-}
-
-/* Ends what store_known started and store_sync did not take over. */
-static void
-prescan_end(struct store *s)
-{
-	struct prescan	*pre = &s->pre;
-
-	if (pre->running)
-		pthread_join(pre->thread, NULL);
-	dirscan_free(&pre->ds);
-	if (pre->dirfd != -1)
-		close(pre->dirfd);	/* and unlocked */
-	free(pre->dir);
-	memset(pre, 0, sizeof(*pre));
-	pre->dirfd = -1;
-}
-
-/*
- * Before the bundles are read into set, for the pass that store_sync
- * (with the same dir and flags) ends: locks dir, lets bundle_read
- * recognise the blocks that the store has seen before (from its index),
- * so that it decodes only new ones, and reads the directory in a thread
- * of its own meanwhile (its inodes: as many system calls as files).
- * Only for speed: nothing is logged, and whatever fails here store_sync
- * does itself.  set->known stays valid until store_sync.
- */
-void
-store_known(struct store *s, const char *dir, struct certset *set,
-    int flags)
-{
-	struct prescan	*pre = &s->pre;
-	sigset_t	 all, saved;
-	int		 fd, stale = 0;
-
-	prescan_end(s);
-	set->known = NULL;
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
-		return;
-	if (flock(fd, (flags & STORE_DRYRUN) ? LOCK_SH : LOCK_EX) == -1 ||
-	    (pre->dir = strdup(dir)) == NULL) {
-		close(fd);
-		return;
-	}
-	pre->dirfd = fd;
-	pre->shared = (flags & STORE_DRYRUN) != 0;
-
-	/* The thread touches only pre; signals are for this one. */
-	sigfillset(&all);
-	if (pthread_sigmask(SIG_SETMASK, &all, &saved) == 0) {
-		pre->running = pthread_create(&pre->thread, NULL,
-		    prescan_main, pre) == 0;
-		pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	}
-
-	index_load(s, dir, fd, 1, &stale);
-	s->idx.handed = 1;
-	if (s->idx.blocks.count > 0)
-		set->known = &s->idx.blocks;
-}
-
-/*
- * The directory store_known locked for dir, when it still is dir, and
- * the files its thread read, if any.  Returns the descriptor, or -1.
- */
-static int
-prescan_take(struct store *s, const char *dir, int flags, struct pass *p)
-{
-	struct prescan	*pre = &s->pre;
-	struct stat	 a, b;
-	int		 fd;
-
-	if (pre->dirfd == -1 || strcmp(pre->dir, dir) != 0 ||
-	    pre->shared != ((flags & STORE_DRYRUN) != 0) ||
-	    fstat(pre->dirfd, &a) == -1 || lstat(dir, &b) == -1 ||
-	    !S_ISDIR(b.st_mode) || a.st_dev != b.st_dev ||
-	    a.st_ino != b.st_ino) {
-		prescan_end(s);
-		return (-1);
-	}
-	if (pre->running) {
-		pthread_join(pre->thread, NULL);
-		pre->running = 0;
-		p->ds = pre->ds;
-		memset(&pre->ds, 0, sizeof(pre->ds));
-		p->prescanned = 1;
-	}
-	fd = pre->dirfd;
-	pre->dirfd = -1;
-	prescan_end(s);
-	return (fd);
-}
-
 /*
  * Makes dir hold exactly the certificates of want (or, with
  * STORE_NOPRUNE, at least them).  Returns 0, or -1 when anything failed;
@@ -1936,6 +1770,8 @@ store_sync(struct store *s, const char *dir, struct certset *want,
     int flags, struct store_stats *st, store_report_fn report, void *arg)
 {
 	struct pass	 p;
+	struct entslab	*slab, *next;
+	size_t		 k;
 	int		 rv = -1;
 
 	memset(st, 0, sizeof(*st));
@@ -1951,16 +1787,13 @@ store_sync(struct store *s, const char *dir, struct certset *want,
 	p.handed = want->known == &s->idx.blocks && s->idx.handed;
 	want->known = NULL;
 
-	if ((p.dirfd = prescan_take(s, dir, flags, &p)) == -1) {
-		if ((p.dirfd = open_dir(dir)) == -1) {
-			st->errors++;
-			idx_clear(&s->idx);
-			return (-1);
-		}
-		if (flock(p.dirfd, (flags & STORE_DRYRUN) ? LOCK_SH :
-		    LOCK_EX) == -1)
-			log_warn("%s: lock", dir);
+	if ((p.dirfd = open_dir(dir)) == -1) {
+		st->errors++;
+		idx_clear(&s->idx);
+		return (-1);
 	}
+	if (flock(p.dirfd, (flags & STORE_DRYRUN) ? LOCK_SH : LOCK_EX) == -1)
+		log_warn("%s: lock", dir);
 	index_load(s, dir, p.dirfd, 0, &p.stale);
 	if (!s->idx.handed)
 		p.handed = 0;	/* read again: not the blocks the set saw */
@@ -1974,10 +1807,16 @@ store_sync(struct store *s, const char *dir, struct certset *want,
 out:
 	if (rv == -1 && st->errors == 0)
 		st->errors++;
-	dirscan_free(&p.ds);
+	for (k = 0; k < p.nents; k++)
+		free(p.ents[k]->w);
+	free(p.ents);
 	free(p.byfp);
 	free(p.adds);
 	free(p.slotbuf);
+	for (slab = p.slabs; slab != NULL; slab = next) {
+		next = slab->next;
+		free(slab);
+	}
 	/* Read again next time: a daemon keeps no copy between passes. */
 	idx_clear(&s->idx);
 	close(p.dirfd);

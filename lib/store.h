@@ -41,9 +41,7 @@ struct store;
 
 struct store	*store_new(void);
 void		 store_free(struct store *);
-/* Before reading the bundles of a pass that store_sync ends (store.c). */
-void		 store_known(struct store *, const char *, struct certset *,
-		    int);
+void		 store_known(struct store *, const char *, struct certset *);
 int		 store_sync(struct store *, const char *, struct certset *,
 		    int, struct store_stats *, store_report_fn, void *);
 
