@@ -77,33 +77,7 @@ daemon_pki()
 	mkdir -p pki/db
 	: >pki/db/index.txt
 	echo 1000 >pki/db/serial
-	cat >pki/ca.cnf <<'EOF'
-[ ca ]
-default_ca = test
-[ test ]
-database = db/index.txt
-new_certs_dir = db
-serial = db/serial
-default_md = sha256
-policy = anything
-unique_subject = no
-copy_extensions = none
-[ anything ]
-commonName = supplied
-organizationName = optional
-[ int ]
-basicConstraints = critical,CA:TRUE,pathlen:0
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-[ leaf ]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth,clientAuth
-subjectAltName = DNS:mail.example.test
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-EOF
+	cp "$(atf_get_srcdir)/pki.cnf" pki/ca.cnf
 	(
 		cd pki || exit 1
 		daemon_ossl req -x509 -newkey ec \

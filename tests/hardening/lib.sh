@@ -327,33 +327,7 @@ h_pki()
 	mkdir -p "$1/db"
 	: >"$1/db/index.txt"
 	echo 1000 >"$1/db/serial"
-	cat >"$1/ca.cnf" <<'EOC'
-[ ca ]
-default_ca = test
-[ test ]
-database = db/index.txt
-new_certs_dir = db
-serial = db/serial
-default_md = sha256
-policy = anything
-unique_subject = no
-copy_extensions = none
-[ anything ]
-commonName = supplied
-organizationName = optional
-[ int ]
-basicConstraints = critical,CA:TRUE,pathlen:0
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-[ leaf ]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth,clientAuth
-subjectAltName = DNS:mail.example.test
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-EOC
+	cp "$(atf_get_srcdir)/pki.cnf" "$1/ca.cnf"
 	(
 		cd "$1" || exit 1
 		ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
