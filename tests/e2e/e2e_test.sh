@@ -5,15 +5,14 @@
 # reloads a real sendmail, a real TLS client checks what is served.
 # Each case runs scenarios.sh inside private namespaces (lib.sh); where that
 # is impossible (not root, no unshare, no sendmail packages) it is skipped
-# with the reason.  The cases must not run two at once: they share
-# /dev/log (see e2e_syslog_start); the Kyuafile marks them is_exclusive.
+# with the reason.  Each case has its own namespaces, /dev (and so
+# /dev/log) and scratch directory: the cases may run side by side.
 
 e2e_case()
 {
-	atf_test_case "$1" cleanup
+	atf_test_case "$1"
 	eval "$1_head() { atf_set descr '$2'; atf_set timeout ${3:-120}; }"
 	eval "$1_body() { e2e_atf_run $1; }"
-	eval "$1_cleanup() { e2e_atf_cleanup; }"
 }
 
 # e2e_atf_run NAME: run scenario NAME in the namespaces; pass, fail with
@@ -42,16 +41,6 @@ e2e_atf_run()
 	esac
 }
 
-# Everything ran in a pid namespace that died with the scenario; only a
-# /dev/log socket could be left if the scenario was killed hard.
-e2e_atf_cleanup()
-{
-	. "$(atf_get_srcdir)/lib.sh"
-	if [ -f e2e/run/devlog-ours ]; then
-		rm -f /dev/log e2e/run/devlog-ours "$E2E_CACHE/devlog-owner"
-	fi
-}
-
 atf_test_case harness_lint
 harness_lint_head()
 {
@@ -69,7 +58,7 @@ harness_lint_body()
 	    "$d/e2e_test.sh"
 }
 
-atf_test_case harness_selftest cleanup
+atf_test_case harness_selftest
 harness_selftest_head()
 {
 	atf_set descr "The harness alone (no smtlsd): pebble, dehydrated and sendmail work here, a hand-made CA dir and SIGHUP serve the renewed certificate"
@@ -88,11 +77,6 @@ harness_selftest_body()
 	[ -s e2e/run/failed ] && atf_fail "selftest: $(head -n 1 e2e/run/failed)"
 	atf_fail "selftest exited $rc"
 }
-harness_selftest_cleanup()
-{
-	e2e_atf_cleanup
-}
-
 e2e_case first_start \
     "First start: cert_dir from the bundle, dh.param created, sendmail started after it uses them"
 e2e_case renewal \

@@ -3,9 +3,9 @@
 # tests, from tests/e2e/selftest.sh and from the demo.
 #
 # The caller sets E2E to a scratch directory; every file the harness makes
-# lives under it, except the unpacked sendmail cache ($E2E_CACHE) and, while
-# a run lasts, a /dev/log socket when the machine has none.  Nothing is
-# written under /etc/mail and nothing listens on port 25.
+# lives under it, except the unpacked sendmail cache ($E2E_CACHE).  Nothing
+# is written under /etc/mail or /dev and nothing listens on port 25 outside
+# the namespaces.
 #
 # Typical use (selftest.sh and demo.sh are complete examples):
 #	. lib.sh		# E2E_CACHE, if not the default, set before
@@ -159,7 +159,7 @@ e2e_stop()
 
 # e2e_cleanup: stop everything this scenario started, by pid: sendmail
 # (through its pidfile, as it forks away), then the spawned processes
-# newest first; remove /dev/log if we made it.  Safe to call twice.
+# newest first.  Safe to call twice.
 e2e_cleanup()
 {
 	_c_rc=$?
@@ -172,9 +172,6 @@ e2e_cleanup()
 			e2e_stop "$_c_pid" 3
 		done
 		: >"$E2E/run/pids"
-	fi
-	if [ -f "$E2E/run/devlog-ours" ]; then
-		rm -f /dev/log "$E2E/run/devlog-ours" "$E2E_CACHE/devlog-owner"
 	fi
 	return $_c_rc
 }
@@ -258,51 +255,52 @@ e2e_skip_reason()
 }
 
 # e2e_ns_run CMD [ARG...]: run CMD in new network, UTS, pid and mount
-# namespaces: only loopback, host name $E2E_DOMAIN, its own /proc.  When
-# CMD (pid 1 there) ends or unshare is killed, the kernel kills every
-# process left in the namespace: nothing can leak.  Returns CMD's status.
+# namespaces: only loopback, host name $E2E_DOMAIN, its own /proc and its
+# own /dev.  When CMD (pid 1 there) ends or unshare is killed, the kernel
+# kills every process left in the namespace and drops its mounts: nothing
+# can leak.  Returns CMD's status.
 #
 # Inside, $E2E is bind-mounted on $E2E_CACHE/ns and E2E names that path
 # (the real one is in E2E_OUTER): sendmail refuses certificate files below
 # a world-writable directory such as /tmp, and test work directories live
-# there.  The bind is private to the namespace, so parallel runs do not
-# see each other's.
+# there.  /dev is a small tmpfs holding only null, zero, full, random,
+# urandom and tty (bound from the real /dev), fd, stdin, stdout, stderr
+# and shm, so that e2e_syslog_start can own /dev/log.  Both are private
+# to the namespace: runs side by side do not see each other's.
 e2e_ns_run()
 {
 	mkdir -p "$E2E_CACHE/ns" && chmod 755 "$E2E_CACHE" "$E2E_CACHE/ns" ||
 	    return 125
-	mkdir -p "$E2E" && E2E_OUTER=$(cd "$E2E" && pwd) || return 125
+	mkdir -p "$E2E/.dev" && E2E_OUTER=$(cd "$E2E" && pwd) || return 125
 	export E2E_OUTER E2E_CACHE E2E_DOMAIN
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	unshare --net --uts --pid --fork --mount-proc --kill-child -- \
 	    /bin/sh -c 'ip link set lo up && hostname "$E2E_DOMAIN" &&
 		mount --bind "$E2E_OUTER" "$E2E_CACHE/ns" || exit 125
-		E2E=$E2E_CACHE/ns exec "$@"' e2e-ns "$@"
+		d=$E2E_OUTER/.dev
+		mount -t tmpfs -o mode=755,size=1m e2e-dev "$d" || exit 125
+		for n in null zero full random urandom tty; do
+			: >"$d/$n" && mount --bind "/dev/$n" "$d/$n" || exit 125
+		done
+		ln -s /proc/self/fd "$d/fd" && ln -s fd/0 "$d/stdin" &&
+		    ln -s fd/1 "$d/stdout" && ln -s fd/2 "$d/stderr" &&
+		    mkdir -m 1777 "$d/shm" && mount --move "$d" /dev || exit 125
+		E2E=$E2E_CACHE/ns E2E_OWNDEV=yes exec "$@"' e2e-ns "$@"
 }
 
 # --------------------------------------------------------------- syslog
 
-# e2e_syslog_start: when /dev/log does not exist, bind a datagram socket
-# there (socat) that appends to $E2E_SYSLOG; removed by e2e_cleanup.  When
-# a syslog daemon already owns /dev/log, sendmail's log goes there and
-# e2e_syslog prints nothing.  A socket we left behind after a hard kill is
-# recognised by $E2E_CACHE/devlog-owner and replaced.
+# e2e_syslog_start: bind a datagram socket on /dev/log (socat) that
+# appends to $E2E_SYSLOG.  Only inside e2e_ns_run, whose /dev is private:
+# the host's /dev/log, if any, is never touched.
 e2e_syslog_start()
 {
+	[ "${E2E_OWNDEV:-}" = yes ] ||
+	    e2e_fail "e2e_syslog_start: not inside e2e_ns_run (no private /dev)"
 	: >"$E2E_SYSLOG"
-	if [ -S /dev/log ] && [ -f "$E2E_CACHE/devlog-owner" ] &&
-	    ! echo "<15>smtlsd-e2e: is anybody listening?" |
-	    socat -u - UNIX-SENDTO:/dev/log 2>/dev/null; then
-		rm -f /dev/log "$E2E_CACHE/devlog-owner"
-	fi
-	if [ -e /dev/log ]; then
-		e2e_log "/dev/log exists already: sendmail's log goes to the system syslog"
-		return 0
-	fi
 	e2e_spawn syslog socat -u UNIX-RECV:/dev/log,mode=666 \
 	    "OPEN:$E2E_SYSLOG,creat,append"
 	: >"$E2E/run/devlog-ours"
-	mkdir -p "$E2E_CACHE" && echo "$E2E" >"$E2E_CACHE/devlog-owner"
 	e2e_wait 5 test -S /dev/log || e2e_fail "socat did not bind /dev/log"
 }
 
