@@ -13,7 +13,16 @@ trap 'rm -f "$results"' EXIT
 # libatf-c leaks at test listing; nothing of ours is suppressed.
 LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
 export LSAN_OPTIONS
-kyua test --kyuafile "$top/tests/Kyuafile" --results-file "$results" "$@"
+# Test cases run side by side: most of them wait on timers, children and
+# namespaces, not on the CPU.  TEST_JOBS=1 runs them one at a time.  What
+# cannot share the machine says so (is_exclusive in its Kyuafile entry).
+if [ -z "${TEST_JOBS:-}" ]; then
+	ncpu=$(getconf NPROCESSORS_ONLN 2>/dev/null ||
+	    getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+	TEST_JOBS=$((ncpu * 2))
+fi
+kyua -v parallelism="$TEST_JOBS" test --kyuafile "$top/tests/Kyuafile" \
+    --results-file "$results" "$@"
 line=$(kyua report --results-file "$results" | grep '^Test cases:')
 # "Test cases: 12 total, 1 skipped, 0 expected failures, 0 broken, 0 failed"
 set -- $(echo "$line" | tr -cs '0-9' ' ')
