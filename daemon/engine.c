@@ -583,6 +583,27 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/*
+ * A kill -9 while the status file or dh.param was written leaves a
+ * temporary file beside it; remove those at start.  Not in cert_dir: the
+ * store removes them there itself, under its lock.
+ */
+static void
+sweep_outside(const char *path, const char *certdir)
+{
+	struct stat	 a, b;
+	char		 dir[PATH_MAX], *d;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+		return;
+	if ((d = dirname(dir)) == NULL || stat(d, &a) == -1)
+		return;
+	if (stat(certdir, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return;
+	util_sweep_tmp(path);
+}
+
 int
 engine_main(struct conf *conf, const char *conf_path, int debug)
 {
@@ -632,6 +653,8 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 	}
 	pidfile_write(e.pfh);
 	signal(SIGPIPE, SIG_IGN);
+	sweep_outside(conf->status_file, conf->cert_dir);
+	sweep_outside(conf->dh_params, conf->cert_dir);
 
 	if ((e.base = event_base_new()) == NULL)
 		fatalx("event_base_new");

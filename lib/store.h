@@ -9,12 +9,13 @@
 #include <stddef.h>
 
 #include "bundle.h"
+#include "util.h"
 
 #define STORE_DRYRUN	0x01	/* plan only, report it, change nothing */
 #define STORE_NOPRUNE	0x02	/* the input is damaged: keep what we have */
 
 #define STORE_INDEX	".smtlsd.index"
-#define STORE_TMPPFX	".smtlsd.tmp."
+#define STORE_TMPPFX	UTIL_TMPPFX
 
 struct store_stats {
 	size_t	certs;		/* certificates wanted */

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -45,7 +46,7 @@ util_write_atomic(const char *path, const void *buf, size_t len,
 	if (base != dir)
 		strlcpy(dir, base, sizeof(dir));
 	for (tries = 0; tries < 16; tries++) {
-		snprintf(tmp, sizeof(tmp), "%s/.smtlsd.tmp.%08x%08x", dir,
+		snprintf(tmp, sizeof(tmp), "%s/%s%08x%08x", dir, UTIL_TMPPFX,
 		    arc4random(), arc4random());
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, mode);
@@ -89,6 +90,46 @@ fail:
 	errno = saved;
 	log_warn("%s: writing failed, the old file is kept", path);
 	return (-1);
+}
+
+/*
+ * Removes the temporary files util_write_atomic left in the directory of
+ * path when the process writing them was killed: the names that start
+ * with UTIL_TMPPFX, and nothing else.  unlink(2) never follows a symbolic
+ * link.  Only for a directory no other smtlsd is writing into: the daemon
+ * calls it at start, holding its pidfile.
+ */
+void
+util_sweep_tmp(const char *path)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		 dir[PATH_MAX], *base;
+	int		 fd;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+		return;
+	base = dirname(dir);
+	if (base != dir)
+		strlcpy(dir, base, sizeof(dir));
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, UTIL_TMPPFX,
+		    sizeof(UTIL_TMPPFX) - 1) != 0)
+			continue;
+		if (unlinkat(fd, de->d_name, 0) == 0)
+			log_info("%s/%s: removed a temporary file left by an "
+			    "interrupted write", dir, de->d_name);
+		else if (errno != ENOENT)
+			log_warn("%s/%s: cannot remove a temporary file",
+			    dir, de->d_name);
+	}
+	closedir(d);
 }
 
 /*

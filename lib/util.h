@@ -8,7 +8,11 @@
 
 #include <stddef.h>
 
+/* The name of every temporary file smtlsd makes starts with this. */
+#define UTIL_TMPPFX	".smtlsd.tmp."
+
 int	util_write_atomic(const char *, const void *, size_t, mode_t);
 int	util_read_file(const char *, int, size_t, char **, size_t *);
+void	util_sweep_tmp(const char *);
 
 #endif

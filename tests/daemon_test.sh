@@ -195,6 +195,47 @@ killed_restart_cleanup()
 
 # --------------------------------------------------------------------
 
+atf_test_case leftover_tmp cleanup
+leftover_tmp_head()
+{
+	atf_set descr "At start, the temporary files a kill -9 left beside" \
+	    "the status file and a dh.param outside cert_dir are removed;" \
+	    "a symbolic link of that name is removed, not followed; other" \
+	    "names stay"
+	atf_set require.progs "openssl"
+	atf_set timeout 30
+}
+leftover_tmp_body()
+{
+	daemon_setup
+	mkdir dh
+	daemon_conf "dh_params $(pwd)/dh/dh.param"
+	daemon_once
+	echo precious >precious
+	: >aux/.smtlsd.tmp.0123456789abcdef
+	: >dh/.smtlsd.tmp.fedcba9876543210
+	ln -s "$(pwd)/precious" dh/.smtlsd.tmp.link
+	: >aux/.smtlsd.tmpx
+	: >aux/x.smtlsd.tmp.1
+	daemon_start
+	for f in aux/.smtlsd.tmp.0123456789abcdef \
+	    dh/.smtlsd.tmp.fedcba9876543210 dh/.smtlsd.tmp.link; do
+		[ -e "$f" ] || [ -L "$f" ] && atf_fail "$f is still there"
+		grep -q "$(pwd)/$f: removed a temporary file" daemon.log ||
+		    atf_fail "no log line for $f: $(cat daemon.log)"
+	done
+	[ "$(cat precious)" = precious ] || atf_fail "followed the link"
+	[ -e aux/.smtlsd.tmpx ] && [ -e aux/x.smtlsd.tmp.1 ] ||
+	    atf_fail "removed a file that is not a temporary file of ours"
+	[ -s dh/dh.param ] || atf_fail "dh.param went"
+}
+leftover_tmp_cleanup()
+{
+	daemon_cleanup
+}
+
+# --------------------------------------------------------------------
+
 atf_test_case sigusr1 cleanup
 sigusr1_head()
 {
@@ -380,6 +421,7 @@ atf_init_test_cases()
 	atf_add_test_case second_instance
 	atf_add_test_case sigint
 	atf_add_test_case killed_restart
+	atf_add_test_case leftover_tmp
 	atf_add_test_case sigusr1
 	atf_add_test_case resync
 	atf_add_test_case sighup_config
