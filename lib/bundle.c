@@ -585,13 +585,14 @@ cert_slot(struct certset *set)
 
 /*
  * Adds a block that holds the certificate fp, unless it is a duplicate.
- * der (derlen bytes) is kept when not NULL.  The certificate joins the
- * tree later (add_fresh).  Returns 0, or -1 after logging.
+ * der (derlen bytes) is kept when not NULL; cached: fp is what the index
+ * says the block holds.  The certificate joins the tree later
+ * (add_fresh).  Returns 0, or -1 after logging.
  */
 static int
 add_cert(struct reader *r, const unsigned char *fp, const unsigned char *td,
     int trusted, size_t line, off_t off, size_t textlen,
-    const unsigned char *der, size_t derlen)
+    const unsigned char *der, size_t derlen, int cached)
 {
 	struct certset	*set = r->set;
 	struct cert	*c, *dup;
@@ -601,6 +602,17 @@ add_cert(struct reader *r, const unsigned char *fp, const unsigned char *td,
 	int		 file = r->src->fd != -1;
 
 	if ((dup = byfp_find(set, fp, key)) != NULL) {
+		/*
+		 * Before a block is dropped for a certificate known only by
+		 * the index's word, that word is checked: when a damaged
+		 * index is wrong, the store's pass fails once, naming the
+		 * block, rather than lose this certificate.
+		 */
+		if (dup->cached) {
+			if (cert_der(dup) == 0)
+				cert_der_drop(dup);
+			dup->cached = 0;
+		}
 		log_debug("%s:%zu: duplicate of the certificate at %s:%zu",
 		    r->src->name, line, dup->file, dup->line);
 		set->duplicates++;
@@ -634,6 +646,7 @@ add_cert(struct reader *r, const unsigned char *fp, const unsigned char *td,
 	}
 	memcpy(c->fp, fp, CERT_FPLEN);
 	c->trusted = trusted;
+	c->cached = cached;
 	c->file = r->src->name;
 	c->line = line;
 	if (file) {
@@ -698,9 +711,15 @@ read_block(struct reader *r, int trusted, const char *text, size_t len,
 	if (file) {
 		if (text_digest(r->md, text, len, td) == -1)
 			return (-1);
-		if ((b = blockmap_find(set->known, td, trusted)) != NULL)
+		/*
+		 * A block the index knows, unless it would be dropped as a
+		 * duplicate on the index's word alone: a damaged index
+		 * must not take a certificate out of the store.
+		 */
+		if ((b = blockmap_find(set->known, td, trusted)) != NULL &&
+		    byfp_find(set, b->fp, load_be64(b->fp)) == NULL)
 			return (add_cert(r, b->fp, td, trusted, line, off, len,
-			    NULL, 0));
+			    NULL, 0, 1));
 	}
 	if (len / 4 * 3 + 3 > r->dercap) {
 		if ((der = realloc(r->der, len / 4 * 3 + 3)) == NULL) {
@@ -724,10 +743,11 @@ read_block(struct reader *r, int trusted, const char *text, size_t len,
 		return (-1);
 	if (file) {
 		set->decoded++;
-		return (add_cert(r, fp, td, trusted, line, off, len, NULL, 0));
+		return (add_cert(r, fp, td, trusted, line, off, len, NULL, 0,
+		    0));
 	}
 	return (add_cert(r, fp, NULL, trusted, line, 0, len, r->der,
-	    (size_t)n));
+	    (size_t)n, 0));
 }
 
 static const char *
@@ -1060,7 +1080,8 @@ der_load(const struct cert *c, unsigned char **derp, size_t *lenp)
 	    cert_fingerprint(buf, certlen, fp) == -1 ||
 	    memcmp(fp, c->fp, CERT_FPLEN) != 0) {
 		log_warnx("%s:%zu: this block does not hold the certificate "
-		    "the index of cert_dir says it does (damaged index?)",
+		    "the index of cert_dir says it does (damaged index?); "
+		    "the index forgets it, the next pass decodes it",
 		    c->file, c->line);
 		free(buf);
 		return (LOAD_WRONG);

@@ -33,6 +33,7 @@ struct cert {
 	int		 trusted;	/* a TRUSTED CERTIFICATE block */
 	int		 hashed;	/* hash below is known */
 	int		 bad;		/* fp proved wrong: never recorded */
+	int		 cached;	/* fp is the index's word, unchecked */
 	unsigned long	 hash;		/* X509_subject_name_hash */
 	const char	*file;		/* where it was read, for messages */
 	size_t		 line;

@@ -938,11 +938,11 @@ scan(struct store *s, struct pass *p)
 {
 	struct dirent	*de;
 	struct entry	*e;
-	struct idxrec	*r, *rend;
+	struct idxrec	*r;
 	struct stat	 st;
 	DIR		*d;
 	unsigned long	 hash, n;
-	size_t		 i;
+	size_t		 i, j;
 	int		 fd;
 	char		 name[32];
 
@@ -992,14 +992,15 @@ scan(struct store *s, struct pass *p)
 		log_warn("%s", p->dir);
 		return (-1);
 	}
-	r = s->idx.recs;
-	rend = r + s->idx.nrecs;
-	for (i = 0; i < p->nents; i++) {
+	for (i = j = 0; i < p->nents; i++) {
 		e = p->ents[i];
-		while (r < rend && (r->hash < e->hash ||
-		    (r->hash == e->hash && r->n < e->n)))
-			r++;
-		classify(p, e, r < rend && r->hash == e->hash &&
+		/* No index: recs is NULL, and NULL + 0 is undefined. */
+		while (j < s->idx.nrecs && (s->idx.recs[j].hash < e->hash ||
+		    (s->idx.recs[j].hash == e->hash &&
+		    s->idx.recs[j].n < e->n)))
+			j++;
+		r = j < s->idx.nrecs ? &s->idx.recs[j] : NULL;
+		classify(p, e, r != NULL && r->hash == e->hash &&
 		    r->n == e->n ? r : NULL);
 		if (!e->owned) {
 			slot_name(e->hash, e->n, name, sizeof(name));
@@ -1107,7 +1108,7 @@ plan_bucket(struct pass *p, struct bucket *b)
 	for (i = 0; i < b->nents; i++) {
 		e = b->ents[i];
 		e->fixed = !e->owned || (noprune && (!e->known ||
-		    certset_find(p->want, e->fp) == NULL));
+		    (c = certset_find(p->want, e->fp)) == NULL || c->bad));
 	}
 	if (b->ncerts > 1)
 		p->st->collisions++;
@@ -1196,6 +1197,16 @@ plan(struct pass *p)
 	 * or copied says nothing about the hash.
 	 */
 	RB_FOREACH(c, certtree, &p->want->tree) {
+		/*
+		 * The index named the wrong certificate for its block (said
+		 * when it was found): another block may have been dropped as
+		 * its duplicate, so nothing can be removed this time.
+		 */
+		if (c->bad) {
+			p->st->errors++;
+			p->flags |= STORE_NOPRUNE;
+			continue;
+		}
 		if ((e = byfp_find(p, c->fp)) != NULL && e->vouched) {
 			c->hash = e->hash;
 			c->hashed = 1;
@@ -1220,12 +1231,13 @@ plan(struct pass *p)
 			b.hash = ents[j]->hash;
 		for (k = i; k < ncerts && certs[k]->hash == b.hash; k++)
 			;
-		b.certs = certs + i;
+		/* One list may be empty, its array NULL: no NULL + 0. */
+		b.certs = k > i ? certs + i : NULL;
 		b.ncerts = k - i;
 		i = k;
 		for (k = j; k < nents && ents[k]->hash == b.hash; k++)
 			;
-		b.ents = ents + j;
+		b.ents = k > j ? ents + j : NULL;
 		b.nents = k - j;
 		j = k;
 		if (plan_bucket(p, &b) == -1)
@@ -1448,8 +1460,12 @@ blocks_stale(struct pass *p)
 		return (p->want->fromfiles + xm->count != m->count);
 
 	RB_FOREACH(c, certtree, &p->want->tree) {
-		if (c->bad)
+		if (c->bad) {
+			/* The index named another certificate: forget it. */
 			stale = 1;
+			if ((b = blockmap_find(m, c->td, c->trusted)) != NULL)
+				BLOCKMAP_STATE(m, b) |= BLOCK_BAD;
+		}
 		if (!block_recorded(c))
 			continue;
 		if ((b = blockmap_find(m, c->td, c->trusted)) == NULL ||
