@@ -95,9 +95,9 @@ bench:
 	@$(MAKE) all
 	@sh bench/run.sh
 
-# libFuzzer targets (clang): the bundle reader, the configuration parser
-# and the pidfile reader, each run for FUZZ_SECONDS after replaying the
-# seed corpus tests/fuzz/corpus/ (tests/fuzz/run.sh).
+# libFuzzer targets (clang): the bundle reader, the configuration parser,
+# the pidfile reader and the store's index, each run for FUZZ_SECONDS
+# after replaying the seed corpus tests/fuzz/corpus/ (tests/fuzz/run.sh).
 FUZZ_SECONDS?=	60
 .PHONY: fuzz-build
 

@@ -14,7 +14,8 @@
 #  run     build, replay, then fuzz
 #
 # Targets: bundle (bundle_read_mem), conf (conf_load), pidfile
-# (reload_read_pid); all by default.
+# (reload_read_pid), index (the store's .smtlsd.index, read by a dry-run
+# pass); all by default.
 # Environment: FUZZ_SECONDS (default 60), FUZZ_OUT (where the fuzzers are
 # built; default tests/fuzz), FUZZ_WORK (the growing corpus and crash
 # artifacts; default ${TMPDIR:-/tmp}/smtlsd-fuzz), CLANG (default clang).
@@ -31,7 +32,7 @@ out=${FUZZ_OUT:-$fz}
 work=${FUZZ_WORK:-${TMPDIR:-/tmp}/smtlsd-fuzz}
 secs=${FUZZ_SECONDS:-60}
 clang=${CLANG:-clang}
-all="bundle conf pidfile"
+all="bundle conf pidfile index"
 
 say()
 {
@@ -41,7 +42,8 @@ say()
 # Library sources the targets need, and the flags to build them.
 lib_srcs()
 {
-	echo log conf bundle util reload "osdep-$(sh "$top/mk/config.sh" osdep)"
+	echo log conf bundle util reload store \
+	    "osdep-$(sh "$top/mk/config.sh" osdep)"
 }
 
 build()
@@ -85,6 +87,7 @@ flags()
 	bundle)	echo "-max_len=16384 -dict=$fz/bundle.dict" ;;
 	conf)	echo "-max_len=4096 -dict=$fz/conf.dict" ;;
 	pidfile) echo "-max_len=5000" ;;
+	index)	echo "-max_len=8192 -dict=$fz/index.dict" ;;
 	esac
 }
 

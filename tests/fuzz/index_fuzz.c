@@ -1,0 +1,179 @@
+/*
+ * libFuzzer target: the store's index (cert_dir/.smtlsd.index), which
+ * smtlsd parses by hand.  Initialization fills a directory of its own
+ * with a real pass over a bundle file of three certificates (two share a
+ * subject hash: .0 and .1); each input then replaces the index, and a
+ * dry-run pass reads it twice, as the daemon does: store_known hands its
+ * block digests to the bundle reader, store_sync classifies the files
+ * with it.  A pass never trusts a record whose inode, size and times do
+ * not match the file, and checks a block's certificate before it writes
+ * or compares it, so over the same directory and bundle a dry run must
+ * plan no change, whatever the index says (it may fail, naming the
+ * block: store_test.sh damaged_index_heals).
+ *
+ * SMTLSD_FUZZ_INDEX_OUT=file copies the index the real pass wrote there
+ * (how the seed corpus/index/real was made).
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <err.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+int	LLVMFuzzerInitialize(int *, char ***);
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static const char bundle[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBljCCATugAwIBAgIUaHfmxaTy6MijnQPod6jPDvyTHg8wCgYIKoZIzj0EAwIw\n"
+	"HzEdMBsGA1UEAwwUc210bHNkIGluZGV4IGZ1enogQ0EwIBcNMjYxMTI3MjMwNDA2\n"
+	"WhgPMjEyNjExMDMyMzA0MDZaMB8xHTAbBgNVBAMMFHNtdGxzZCBpbmRleCBmdXp6\n"
+	"IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEQNWQmPotjOdpe7wvBcCPN4nc\n"
+	"3eAXuFS4G0lcvCNZXVZZTHPjWGVqgoJlP+mOMi8VBMMomKhXqeCpcNRFefRRfaNT\n"
+	"MFEwHQYDVR0OBBYEFH+eUvHSs1PBRxxjt5QK/CTATJNRMB8GA1UdIwQYMBaAFH+e\n"
+	"UvHSs1PBRxxjt5QK/CTATJNRMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwID\n"
+	"SQAwRgIhAKhPWzpC2O22tQk2BJpNE5B/R7oUErxABjhvXR2JqyqCAiEAsHoH1Mp9\n"
+	"OoNJOLiaNCxepMsxlA7QwgHYgZXOx0gGtRk=\n"
+	"-----END CERTIFICATE-----\n"
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBljCCATugAwIBAgIUV3O7BWO3JjNxXhiFSEnjS9zAQ+8wCgYIKoZIzj0EAwIw\n"
+	"HzEdMBsGA1UEAwwUc210bHNkIGluZGV4IGZ1enogQ0EwIBcNMjYxMTI3MjMwNDA2\n"
+	"WhgPMjEyNjExMDMyMzA0MDZaMB8xHTAbBgNVBAMMFHNtdGxzZCBpbmRleCBmdXp6\n"
+	"IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEGjGls+7oUsiqL+npoKTKBei3\n"
+	"uA89AnaFM2zbWVy5zkffq4ws/S2BMQZleQQeat+E8Gs1aBpHh9ww5E0UgN1VAaNT\n"
+	"MFEwHQYDVR0OBBYEFKK+0IyQL/qOy3M5FusTPh0XGBtkMB8GA1UdIwQYMBaAFKK+\n"
+	"0IyQL/qOy3M5FusTPh0XGBtkMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwID\n"
+	"SQAwRgIhAO37lfT2ejcQUVrO8p6sHZIXTfvJxd/s8yjnp+MAgrddAiEA1PTHVK27\n"
+	"Kh6TRHDX9wvveI/4azdWkELCTYvIb2fYb10=\n"
+	"-----END CERTIFICATE-----\n"
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBojCCAUegAwIBAgIUVfwBAKjzSeScS+pntja+q++hMO4wCgYIKoZIzj0EAwIw\n"
+	"JTEjMCEGA1UEAwwac210bHNkIGluZGV4IGZ1enogb3RoZXIgQ0EwIBcNMjYxMTI3\n"
+	"MjMwNDA2WhgPMjEyNjExMDMyMzA0MDZaMCUxIzAhBgNVBAMMGnNtdGxzZCBpbmRl\n"
+	"eCBmdXp6IG90aGVyIENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEUZb5STv8\n"
+	"IxD/bRrRXvZaY+yRt+TM1RKJZGobTZYQtkMDnu6vLPHMkKiWgY7HSA4kCVYAXmWo\n"
+	"0VQL5LJxeSD79aNTMFEwHQYDVR0OBBYEFEzb/5K1bebStfOVhIytTljBMhEsMB8G\n"
+	"A1UdIwQYMBaAFEzb/5K1bebStfOVhIytTljBMhEsMA8GA1UdEwEB/wQFMAMBAf8w\n"
+	"CgYIKoZIzj0EAwIDSQAwRgIhAJzAgNs65P0SXju+zbHLtTLI7HuHRRVz3b1kk6eG\n"
+	"MZdSAiEAkTHbTdj3XOxUyiQdK+ao0YPT3nZTOhBGNk7UFf8jf3M=\n"
+	"-----END CERTIFICATE-----\n";
+
+static char	dir[PATH_MAX], index_path[PATH_MAX + 16];
+static char	bundle_path[PATH_MAX + 16];
+/* Our own complaints; stderr is closed (-close_fd_mask=2) to mute logs. */
+static FILE	*diag;
+
+static void
+cleanup(void)
+{
+	struct dirent	*de;
+	DIR		*d;
+
+	/* Only files of ours are in it: the bundle, index and <hash>.N. */
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (strcmp(de->d_name, ".") != 0 &&
+			    strcmp(de->d_name, "..") != 0)
+				unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+/* One pass over the bundle into dir; its statistics in *st. */
+static int
+pass(int flags, struct store_stats *st)
+{
+	struct certset	 set;
+	struct store	*s;
+	int		 rv;
+
+	if ((s = store_new()) == NULL)
+		errx(1, "store_new");
+	certset_init(&set);
+	store_known(s, dir, &set);
+	/* An index may merge blocks (a cache's word): count not checked. */
+	if (bundle_read(&set, bundle_path) == -1)
+		errx(1, "the fuzzer's own bundle does not read");
+	rv = store_sync(s, dir, &set, flags, st, NULL, NULL);
+	certset_free(&set);
+	store_free(s);
+	return (rv);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct store_stats	 st;
+	const char		*base, *out;
+	char			*buf;
+	size_t			 len;
+
+	(void)argc;
+	(void)argv;
+	if ((diag = fdopen(dup(STDERR_FILENO), "w")) == NULL)
+		diag = stderr;
+	setvbuf(diag, NULL, _IONBF, 0);
+	log_init(1, 0);
+	/* Memory-backed when possible; run.sh removes it after a crash. */
+	if ((base = getenv("SMTLSD_FUZZ_TMP")) == NULL)
+		base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" :
+		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	snprintf(dir, sizeof(dir), "%s/smtlsd-fuzz-index.XXXXXX", base);
+	if (mkdtemp(dir) == NULL)
+		err(1, "mkdtemp %s", dir);
+	atexit(cleanup);
+	snprintf(index_path, sizeof(index_path), "%s/%s", dir, STORE_INDEX);
+	/* Read from a file, as only then the index records its blocks. */
+	snprintf(bundle_path, sizeof(bundle_path), "%s/bundle.pem", dir);
+	if (util_write_atomic(bundle_path, bundle, sizeof(bundle) - 1,
+	    0644) == -1)
+		errx(1, "%s: not written", bundle_path);
+	if (pass(0, &st) == -1 || st.added != 3)
+		errx(1, "the first pass into %s failed", dir);
+	if ((out = getenv("SMTLSD_FUZZ_INDEX_OUT")) != NULL) {
+		if (util_read_file(index_path, 0, 1 << 20, &buf, &len) == -1)
+			err(1, "%s", index_path);
+		if (util_write_atomic(out, buf, len, 0644) == -1)
+			errx(1, "%s: not written", out);
+		free(buf);
+	}
+	return (0);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct store_stats	 st;
+	int			 fd;
+
+	unlink(index_path);	/* a new file: new inode, new times */
+	if ((fd = open(index_path, O_WRONLY | O_CREAT | O_EXCL, 0644)) == -1)
+		err(1, "%s", index_path);
+	if (size > 0 && write(fd, data, size) != (ssize_t)size)
+		err(1, "%s", index_path);
+	close(fd);
+	(void)pass(STORE_DRYRUN, &st);
+	if (st.added != 0 || st.replaced != 0 || st.removed != 0 ||
+	    (st.errors == 0 && st.unchanged != 3)) {
+		fprintf(diag, "an index made a dry run plan changes: %zu added, "
+		    "%zu replaced, %zu removed, %zu unchanged, %zu errors\n",
+		    st.added, st.replaced, st.removed, st.unchanged,
+		    st.errors);
+		abort();
+	}
+	return (0);
+}
