@@ -86,6 +86,10 @@ struct engine {
 	pid_t			 cmd_pid;
 	struct event		*ev_cmd;
 	int			 reload_pending;
+	/* a reload refused (a stale pidfile), and not done since */
+	int			 owed;
+	struct timespec		 owed_since;
+	char			 owed_why[256];
 };
 
 static void	engine_pass(struct engine *, int);
@@ -269,11 +273,18 @@ engine_reload(struct engine *e)
 		log_warnx("not reloading %s: %s", e->conf->reload_process,
 		    why);
 		status_write(e, "failed", why);
+		if (!e->owed)
+			clock_gettime(CLOCK_REALTIME, &e->owed_since);
+		e->owed = 1;
+		strlcpy(e->owed_why, why, sizeof(e->owed_why));
+		engine_rearm(e);	/* now watching the pidfile */
 		return;
 	case 1:
 		log_info("%s: nothing to reload", why);
+		e->owed = 0;
 		return;
 	}
+	e->owed = 0;
 	log_info("reloaded %s (pid %ld): %s", e->conf->reload_process,
 	    (long)pid, e->ps.reload_why);
 	/*
@@ -486,9 +497,58 @@ engine_rearm(struct engine *e)
 		watch_add(e->watch, path, 0);
 	}
 	watch_add(e->watch, e->conf->dh_params, WATCH_NOPARENT);
-	if (e->awaiting)
+	if (e->awaiting || e->owed)
 		watch_add(e->watch, e->conf->reload_pidfile, 0);
 	watch_commit(e->watch);
+}
+
+/*
+ * A reload was refused (the pidfile named no sendmail) and the files
+ * sendmail should read are newer than the sendmail running, if any.
+ * Quietly, at every pass: when the pidfile is gone, or names a sendmail
+ * that started after the refusal, it has nothing to read again; when it
+ * names an older one, the reload is sent now.  Otherwise it stays owed,
+ * and the status says so.
+ */
+static void
+owed_check(struct engine *e)
+{
+	struct stat	 st;
+	pid_t		 pid;
+	char		 why[256];
+
+	if (!e->owed || e->conf->reload_signal == 0 ||
+	    e->conf->reload_command != NULL) {
+		e->owed = 0;
+		return;
+	}
+	if (stat(e->conf->reload_pidfile, &st) == -1) {
+		if (errno != ENOENT)
+			return;
+		log_info("no pidfile %s: %s is not running; it reads the "
+		    "new files when it starts", e->conf->reload_pidfile,
+		    e->conf->reload_process);
+		e->owed = 0;
+		return;
+	}
+	if (reload_read_pid(e->conf->reload_pidfile, &pid, why,
+	    sizeof(why)) == -1 || reload_check_pid(pid,
+	    e->conf->reload_process, why, sizeof(why)) == -1)
+		return;		/* still refused; said when it was */
+	if (st.st_mtim.tv_sec > e->owed_since.tv_sec ||
+	    (st.st_mtim.tv_sec == e->owed_since.tv_sec &&
+	    st.st_mtim.tv_nsec > e->owed_since.tv_nsec)) {
+		log_info("%s (pid %ld) started after the reload was refused: "
+		    "it has read the new files", e->conf->reload_process,
+		    (long)pid);
+		e->owed = 0;
+		return;
+	}
+	if (!e->ps.reload_wanted) {
+		e->ps.reload_wanted = 1;
+		strlcpy(e->ps.reload_why, "owed since it was refused",
+		    sizeof(e->ps.reload_why));
+	}
 }
 
 static void
@@ -510,8 +570,13 @@ engine_pass(struct engine *e, int resync)
 		log_info("%s: %zu added, %zu replaced, %zu removed",
 		    e->conf->cert_dir, r.store.added, r.store.replaced,
 		    r.store.removed);
-	status_write(e, r.failed ? "failed" : "ok", r.failed ? r.reason :
-	    "all good");
+	owed_check(e);
+	if (r.failed)
+		status_write(e, "failed", r.reason);
+	else if (e->owed && !e->ps.reload_wanted)
+		status_write(e, "failed", e->owed_why);
+	else
+		status_write(e, "ok", "all good");
 	engine_retry(e, r.retry);
 	if (e->ps.dh_wanted) {
 		e->ps.dh_wanted = 0;

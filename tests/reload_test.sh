@@ -43,6 +43,12 @@ quiet()
 	sleep 0.8
 }
 
+# ok_status: the status file says ok.
+ok_status()
+{
+	[ "$(daemon_status 5)" = ok ]
+}
+
 # spaced N: the stand-in got exactly N SIGHUPs and is alive, and each
 # SIGHUP after the first went to the pid of the stand-in's latest start,
 # after that start (i.e. after the pidfile named the new pid).
@@ -269,8 +275,10 @@ stale_pidfile_head()
 {
 	atf_set descr "A pidfile naming an unrelated live process, a zombie" \
 	    "called sendmail, a dead one, pid 1, garbage, nothing, a negative or huge number: no" \
-	    "signal and one clear message each; no pidfile: no signal, no" \
-	    "error"
+	    "signal and one clear message each; the reload stays owed (status" \
+	    "failed) until a sendmail started since runs, or the pidfile" \
+	    "names the old one again (then it is sent); no pidfile: no" \
+	    "signal, no error"
 	atf_set require.progs "openssl"
 	atf_set timeout 90
 }
@@ -323,7 +331,33 @@ stale_pidfile_body()
 	daemon_wait 10 "a forced pass" daemon_passed $((p + 1))
 	[ "$(daemon_count "not reloading sendmail")" -eq "$n" ] ||
 	    atf_fail "a pass without a new reload repeated the message"
+	[ "$(daemon_status 5)" = failed ] ||
+	    atf_fail "a pass forgot the refused reload: $(cat aux/status)"
 
+	# sendmail starts (a new pidfile): it read the new files, nothing
+	# is owed any more, and it gets no signal.
+	daemon_sendmail
+	daemon_wait 10 "the new sendmail seen" daemon_logged 1 \
+	    "sendmail \(pid $(daemon_sendmail_pid)\) started after the reload was refused"
+	daemon_wait 5 "status ok" ok_status
+	quiet
+	daemon_hups_are 0 || atf_fail "the new sendmail was signalled"
+
+	# Refused again; then the pidfile names that (older) sendmail once
+	# more: the reload still owed is sent, once.
+	good=$(daemon_sendmail_pid)
+	mv aux/sendmail.pid aux/sendmail.pid.good
+	echo "$sp" >aux/sendmail.pid
+	refuse "sleep again" "process $sp is \"sleep\", not \"sendmail\""
+	mv aux/sendmail.pid.good aux/sendmail.pid
+	daemon_wait 10 "the owed reload" daemon_logged 1 \
+	    "reloaded sendmail \(pid $good\): owed since it was refused"
+	daemon_wait 10 "sendmail back" daemon_sendmail_back 1
+	daemon_wait 5 "status ok" ok_status
+	quiet
+	daemon_hups_are 1 || atf_fail "$(daemon_hups) SIGHUPs, not 1"
+
+	n=$(daemon_count "not reloading sendmail")
 	rm aux/sendmail.pid
 	dh_trigger
 	daemon_wait 10 "no pidfile: nothing to reload" \
