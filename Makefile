@@ -41,7 +41,7 @@ TEST_PROGS=	tests/conf_test tests/bundle_test tests/fake_sendmail
 .PHONY: all deps demo test check-tests bench fuzz install uninstall clean
 
 all:
-	@sh mk/flavor.sh "$(SANITIZE)"
+	@sh mk/flavor.sh "$(SANITIZE)" "$(CC)"
 	@$(MAKE) SANITIZE=$(SANITIZE) $(PROG)
 
 .c.o:
@@ -81,7 +81,7 @@ check-tests: $(PROG) $(TEST_PROGS)
 TESTS?=
 test:
 	@sh mk/deps.sh build test e2e
-	@sh mk/flavor.sh "$(SANITIZE)"
+	@sh mk/flavor.sh "$(SANITIZE)" "$(CC)"
 	@$(MAKE) SANITIZE=$(SANITIZE) check-tests
 	@sh tests/run.sh $(TESTS)
 
@@ -110,7 +110,7 @@ fuzz-build:
 	@sh tests/fuzz/run.sh build
 
 install:
-	@sh mk/flavor.sh "$(SANITIZE)"
+	@sh mk/flavor.sh "$(SANITIZE)" "$(CC)"
 	@$(MAKE) SANITIZE=$(SANITIZE) $(PROG)
 	@sh mk/install.sh install "$(DESTDIR)" "$(PREFIX)"
 
