@@ -12,23 +12,18 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "fuzz.h"
 #include "log.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-/* Our own complaints; stderr is closed (-close_fd_mask=2) to mute logs. */
-static FILE	*diag;
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	if ((diag = fdopen(dup(STDERR_FILENO), "w")) == NULL)
-		diag = stderr;
-	setvbuf(diag, NULL, _IONBF, 0);
-	log_init(1, 0);
+	fuzz_init();
 	return (0);
 }
 
@@ -56,7 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    back->derlen != c->derlen ||
 		    memcmp(back->der, c->der, c->derlen) != 0 ||
 		    back->trusted != c->trusted) {
-			fprintf(diag, "PEM written for a certificate does "
+			fprintf(fuzz_diag, "PEM written for a certificate does "
 			    "not read back the same\n");
 			abort();
 		}

@@ -19,61 +19,24 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "fuzz.h"
 #include "log.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static char	dir[PATH_MAX], path[PATH_MAX + 16], path2[PATH_MAX + 16];
-/* Our own complaints; stderr is closed (-close_fd_mask=2) to mute logs. */
-static FILE	*diag;
-
-static void
-cleanup(void)
-{
-	unlink(path);
-	unlink(path2);
-	rmdir(dir);
-}
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char	*base;
-
 	(void)argc;
 	(void)argv;
-	/*
-	 * Memory-backed when possible: a file system is much slower.
-	 * run.sh names a directory it removes (after a crash too).
-	 */
-	if ((base = getenv("SMTLSD_FUZZ_TMP")) == NULL)
-		base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" :
-		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	snprintf(dir, sizeof(dir), "%s/smtlsd-fuzz-conf.XXXXXX", base);
-	if (mkdtemp(dir) == NULL)
-		err(1, "mkdtemp %s", dir);
+	fuzz_init();
+	fuzz_dir(dir, sizeof(dir), "conf");
 	snprintf(path, sizeof(path), "%s/smtlsd.conf", dir);
 	snprintf(path2, sizeof(path2), "%s/dumped.conf", dir);
-	atexit(cleanup);
-	if ((diag = fdopen(dup(STDERR_FILENO), "w")) == NULL)
-		diag = stderr;
-	setvbuf(diag, NULL, _IONBF, 0);
-	log_init(1, 0);
 	return (0);
-}
-
-static void
-put(const char *p, const void *data, size_t size)
-{
-	int	fd;
-
-	unlink(p);	/* a new file: ext4 flushes a truncated one on close */
-	if ((fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1)
-		err(1, "%s", p);
-	if (size > 0 && write(fd, data, size) != (ssize_t)size)
-		err(1, "%s", p);
-	close(fd);
 }
 
 static char *
@@ -109,7 +72,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char		*d1, *d2;
 	size_t		 l1, l2;
 
-	put(path, data, size);
+	fuzz_put(path, data, size, 0600);
 	if ((c = conf_load(path, 0)) == NULL)
 		return (0);
 	d1 = dump(c, &l1);
@@ -119,16 +82,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		conf_free(c);
 		return (0);
 	}
-	put(path2, d1, l1);
+	fuzz_put(path2, d1, l1, 0600);
 	if ((c2 = conf_load(path2, 0)) == NULL) {
-		fprintf(diag, "conf_dump printed a configuration that does "
-		    "not load:\n%s", d1);
+		fprintf(fuzz_diag, "conf_dump printed a configuration that "
+		    "does not load:\n%s", d1);
 		abort();
 	}
 	d2 = dump(c2, &l2);
 	if (l1 != l2 || memcmp(d1, d2, l1) != 0) {
-		fprintf(diag, "conf_dump, loaded again, differs:\n%s---\n%s",
-		    d1, d2);
+		fprintf(fuzz_diag, "conf_dump, loaded again, differs:\n"
+		    "%s---\n%s", d1, d2);
 		abort();
 	}
 	free(d1);

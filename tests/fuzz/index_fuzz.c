@@ -18,9 +18,7 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <err.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +27,7 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "fuzz.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -73,26 +72,6 @@ static const char bundle[] =
 
 static char	dir[PATH_MAX], index_path[PATH_MAX + 16];
 static char	bundle_path[PATH_MAX + 16];
-/* Our own complaints; stderr is closed (-close_fd_mask=2) to mute logs. */
-static FILE	*diag;
-
-static void
-cleanup(void)
-{
-	struct dirent	*de;
-	DIR		*d;
-
-	/* Only files of ours are in it: the bundle, index and <hash>.N. */
-	if ((d = opendir(dir)) != NULL) {
-		while ((de = readdir(d)) != NULL)
-			if (strcmp(de->d_name, ".") != 0 &&
-			    strcmp(de->d_name, "..") != 0)
-				unlinkat(dirfd(d), de->d_name, 0);
-		closedir(d);
-	}
-	rmdir(dir);
-}
-
 /* One pass over the bundle into dir; its statistics in *st. */
 static int
 pass(int flags, struct store_stats *st)
@@ -118,24 +97,14 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct store_stats	 st;
-	const char		*base, *out;
+	const char		*out;
 	char			*buf;
 	size_t			 len;
 
 	(void)argc;
 	(void)argv;
-	if ((diag = fdopen(dup(STDERR_FILENO), "w")) == NULL)
-		diag = stderr;
-	setvbuf(diag, NULL, _IONBF, 0);
-	log_init(1, 0);
-	/* Memory-backed when possible; run.sh removes it after a crash. */
-	if ((base = getenv("SMTLSD_FUZZ_TMP")) == NULL)
-		base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" :
-		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	snprintf(dir, sizeof(dir), "%s/smtlsd-fuzz-index.XXXXXX", base);
-	if (mkdtemp(dir) == NULL)
-		err(1, "mkdtemp %s", dir);
-	atexit(cleanup);
+	fuzz_init();
+	fuzz_dir(dir, sizeof(dir), "index");
 	snprintf(index_path, sizeof(index_path), "%s/%s", dir, STORE_INDEX);
 	/* Read from a file, as only then the index records its blocks. */
 	snprintf(bundle_path, sizeof(bundle_path), "%s/bundle.pem", dir);
@@ -158,19 +127,14 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct store_stats	 st;
-	int			 fd;
 
-	unlink(index_path);	/* a new file: new inode, new times */
-	if ((fd = open(index_path, O_WRONLY | O_CREAT | O_EXCL, 0644)) == -1)
-		err(1, "%s", index_path);
-	if (size > 0 && write(fd, data, size) != (ssize_t)size)
-		err(1, "%s", index_path);
-	close(fd);
+	fuzz_put(index_path, data, size, 0644);	/* new inode, times */
 	(void)pass(STORE_DRYRUN, &st);
 	if (st.added != 0 || st.replaced != 0 || st.removed != 0 ||
 	    (st.errors == 0 && st.unchanged != 3)) {
-		fprintf(diag, "an index made a dry run plan changes: %zu added, "
-		    "%zu replaced, %zu removed, %zu unchanged, %zu errors\n",
+		fprintf(fuzz_diag, "an index made a dry run plan changes: "
+		    "%zu added, %zu replaced, %zu removed, %zu unchanged, "
+		    "%zu errors\n",
 		    st.added, st.replaced, st.removed, st.unchanged,
 		    st.errors);
 		abort();

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "log.h"
 #include "reload.h"
 
@@ -25,33 +26,14 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static char	dir[PATH_MAX], path[PATH_MAX + 16];
 
-static void
-cleanup(void)
-{
-	unlink(path);
-	rmdir(dir);
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char	*base;
-
 	(void)argc;
 	(void)argv;
-	/*
-	 * Memory-backed when possible: a file system is much slower.
-	 * run.sh names a directory it removes (after a crash too).
-	 */
-	if ((base = getenv("SMTLSD_FUZZ_TMP")) == NULL)
-		base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" :
-		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	snprintf(dir, sizeof(dir), "%s/smtlsd-fuzz-pid.XXXXXX", base);
-	if (mkdtemp(dir) == NULL)
-		err(1, "mkdtemp %s", dir);
+	fuzz_init();
+	fuzz_dir(dir, sizeof(dir), "pid");
 	snprintf(path, sizeof(path), "%s/sendmail.pid", dir);
-	atexit(cleanup);
-	log_init(1, 0);
 	return (0);
 }
 
@@ -62,14 +44,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pid_t	pid = 0;
 	size_t	i;
 	long	v;
-	int	fd;
 
-	unlink(path);	/* a new file: ext4 flushes a truncated one on close */
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1)
-		err(1, "%s", path);
-	if (size > 0 && write(fd, data, size) != (ssize_t)size)
-		err(1, "%s", path);
-	close(fd);
+	fuzz_put(path, data, size, 0600);
 	why[0] = '\0';
 	if (reload_read_pid(path, &pid, why, sizeof(why)) == -1) {
 		if (why[0] == '\0' || strlen(why) >= sizeof(why))

@@ -74,7 +74,7 @@ build()
 	for t in $all; do
 		# shellcheck disable=SC2046,SC2086
 		"$clang" "$@" -fsanitize=fuzzer,address,undefined \
-		    -o "$out/${t}_fuzz" "$fz/${t}_fuzz.c" $objs \
+		    -o "$out/${t}_fuzz" "$fz/${t}_fuzz.c" "$fz/fuzz.c" $objs \
 		    $(sh "$top/mk/config.sh" libs) || return 1
 	done
 	say "built $(for t in $all; do printf '%s ' "$out/${t}_fuzz"; done)"
