@@ -13,7 +13,7 @@ copy_tree()
 	cp -R "$top/mk" tree/
 	cp "$top"/lib/*.[ch] tree/lib/
 	cp "$top"/daemon/*.[ch] tree/daemon/
-	cp "$top"/tests/*.c tree/tests/
+	cp "$top"/tests/*.[ch] tree/tests/
 }
 
 # missing WHAT: fails on Debian, where mk/deps.sh installs every tool,

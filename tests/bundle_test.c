@@ -25,10 +25,9 @@
 #include <atf-c.h>
 
 #include "bundle.h"
+#include "capture.h"
 #include "log.h"
 #include "store.h"
-
-#define ERRFILE	"stderr.txt"
 
 struct tcert {
 	X509		*x;
@@ -37,30 +36,6 @@ struct tcert {
 	size_t		 pemlen;
 	unsigned char	 fp[CERT_FPLEN];
 };
-
-static int	saved_stderr = -1;
-
-static void
-capture(void)
-{
-	int	fd;
-
-	fflush(stderr);
-	ATF_REQUIRE((saved_stderr = dup(STDERR_FILENO)) != -1);
-	ATF_REQUIRE((fd = open(ERRFILE, O_WRONLY | O_CREAT | O_TRUNC,
-	    0644)) != -1);
-	ATF_REQUIRE(dup2(fd, STDERR_FILENO) != -1);
-	close(fd);
-}
-
-static void
-uncapture(void)
-{
-	fflush(stderr);
-	ATF_REQUIRE(dup2(saved_stderr, STDERR_FILENO) != -1);
-	close(saved_stderr);
-	saved_stderr = -1;
-}
 
 static void
 expect_log(const char *re)
@@ -936,9 +911,7 @@ ATF_TC_BODY(store_write_fails, tc)
 	saved = rl.rlim_cur;
 	rl.rlim_cur = 100;
 	ATF_REQUIRE(pipe(pfd) == 0);
-	fflush(stderr);
-	ATF_REQUIRE((saved_stderr = dup(STDERR_FILENO)) != -1);
-	ATF_REQUIRE(dup2(pfd[1], STDERR_FILENO) != -1);
+	capture_to(pfd[1]);
 	close(pfd[1]);
 	ATF_REQUIRE(setrlimit(RLIMIT_FSIZE, &rl) == 0);
 	rv = store_sync(s, "certs", &f.set, 0, &st, NULL, NULL);

@@ -17,34 +17,8 @@
 #include <atf-c.h>
 
 #include "conf.h"
+#include "capture.h"
 #include "log.h"
-
-#define ERRFILE	"stderr.txt"
-
-static int	saved_stderr = -1;
-
-/* Sends what the library logs (stderr) to ERRFILE until uncapture(). */
-static void
-capture(void)
-{
-	int	fd;
-
-	fflush(stderr);
-	ATF_REQUIRE((saved_stderr = dup(STDERR_FILENO)) != -1);
-	ATF_REQUIRE((fd = open(ERRFILE, O_WRONLY | O_CREAT | O_TRUNC,
-	    0644)) != -1);
-	ATF_REQUIRE(dup2(fd, STDERR_FILENO) != -1);
-	close(fd);
-}
-
-static void
-uncapture(void)
-{
-	fflush(stderr);
-	ATF_REQUIRE(dup2(saved_stderr, STDERR_FILENO) != -1);
-	close(saved_stderr);
-	saved_stderr = -1;
-}
 
 static void	mkconf(const char *, mode_t, const char *, ...)
 		    __attribute__((__format__(printf, 3, 4)));
