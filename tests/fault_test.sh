@@ -45,7 +45,7 @@ f_setup()
 		h_tools
 		./gencerts -n "$1" -s 42 -o "$W/pool.pem" 2>gencerts.log ||
 		    { cat gencerts.log >&2; atf_fail "gencerts failed"; }
-		h_split "$W/pool.pem" "$W/pool"
+		t_split "$W/pool.pem" "$W/pool"
 	fi
 	f_bundle 1 "$1"
 	h_conf "$W/conf" "$W" "$W/certs" "dh_params $W/certs/dh.param"

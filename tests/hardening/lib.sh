@@ -7,6 +7,9 @@
 # The names listed are smtlsd's (hex, digits, dots): ls is fine.
 # shellcheck disable=SC2010,SC2013
 
+# t_split, t_names and t_sets come from the suite's own helpers.
+. "$(atf_get_srcdir)/lib.sh"
+
 SMTLSD="$(atf_get_srcdir)/../daemon/smtlsd"
 H_SRC="$(atf_get_srcdir)"
 H_DEADLINE=${H_DEADLINE:-20}
@@ -236,44 +239,6 @@ h_pass_sig()
 	h_wait "$H_DEADLINE" "a pass after SIG$1" h_passed $((_n + 1))
 }
 
-# h_split BUNDLE DIR: one file per PEM block of BUNDLE, in DIR.
-h_split()
-{
-	mkdir -p "$2"
-	awk -v dir="$2" '
-	    /^-----BEGIN (TRUSTED )?CERTIFICATE-----/ {
-		n++; f = sprintf("%s/%05d.pem", dir, n); inb = 1 }
-	    inb { print > f }
-	    /^-----END (TRUSTED )?CERTIFICATE-----/ { inb = 0; close(f) }
-	' "$1"
-}
-
-# h_sets DIR: "<hash> <base64>" for every certificate in the hash-named
-# files of DIR, sorted.
-h_sets()
-{
-	(
-		cd "$1" || exit 1
-		ls -A | grep -E '^[0-9a-f]{8}\.[0-9]+$' >.h_files
-		[ -s .h_files ] || { rm -f .h_files; exit 0; }
-		# shellcheck disable=SC2046
-		awk '
-		    FNR == 1 { h = substr(FILENAME, 1, 8) }
-		    { sub(/\r$/, "") }
-		    /^-----BEGIN / { inb = 1; s = ""; next }
-		    /^-----END / { if (inb) print h, s; inb = 0; next }
-		    inb { s = s $0 }
-		' $(cat .h_files) | LC_ALL=C sort
-		rm -f .h_files
-	)
-}
-
-# h_names DIR: the hash-named entries of DIR, sorted.
-h_names()
-{
-	ls -A "$1" | grep -E '^[0-9a-f]{8}\.[0-9]+$' | LC_ALL=C sort
-}
-
 # h_same_as_rehash DIR BUNDLE WORK: DIR holds the names and, under each
 # hash, the certificates that openssl rehash makes of BUNDLE split into
 # single files (in WORK/ref).  Returns 1 and shows the difference when
@@ -281,18 +246,18 @@ h_names()
 h_same_as_rehash()
 {
 	rm -rf "$3/ref"
-	h_split "$2" "$3/ref"
+	t_split "$2" "$3/ref"
 	openssl rehash "$3/ref" >/dev/null 2>&1 ||
 	    { echo "openssl rehash failed" >&2; return 1; }
-	h_names "$3/ref" >"$3/names.want"
-	h_names "$1" >"$3/names.got"
+	t_names "$3/ref" >"$3/names.want"
+	t_names "$1" >"$3/names.got"
 	if ! cmp -s "$3/names.want" "$3/names.got"; then
 		diff "$3/names.want" "$3/names.got" | head -n 20 >&2
 		echo "$1: names differ from openssl rehash" >&2
 		return 1
 	fi
-	h_sets "$3/ref" >"$3/sets.want"
-	h_sets "$1" >"$3/sets.got"
+	t_sets "$3/ref" >"$3/sets.want"
+	t_sets "$1" >"$3/sets.got"
 	if ! cmp -s "$3/sets.want" "$3/sets.got"; then
 		diff "$3/sets.want" "$3/sets.got" | cut -c1-80 | head >&2
 		echo "$1: certificates under some hash differ from openssl" \
