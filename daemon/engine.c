@@ -54,6 +54,7 @@
 #define RESYNC_WAIT_S		300
 #define RETRY_MIN_MS		5000	/* after a failed pass */
 #define RETRY_MAX_MS		(15 * 60 * 1000)
+#define WRITING_MAX_MS		30000	/* for a writer to close a file */
 
 struct engine {
 	struct event_base	*base;
@@ -64,6 +65,7 @@ struct engine {
 	struct watch		*watch;
 	struct pidfh		*pfh;
 	struct event		*ev_settle;
+	long			 writing_since;	/* ms; 0: no writer waited */
 	struct event		*ev_retry;
 	long			 retry_ms;	/* 0: the last pass was good */
 	int			 dh_failures;	/* in a row */
@@ -153,12 +155,46 @@ on_change(void *arg)
 	evtimer_add(e->ev_settle, &tv);
 }
 
+static long
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
+ * The settle time is over.  A watched file still open for writing (a
+ * bundle rewritten in place, say) would be read half done: wait for its
+ * close, which is a change and brings us back here, but not for ever.
+ */
 static void
 on_settle(evutil_socket_t fd, short what, void *arg)
 {
+	struct engine	*e = arg;
+	struct timeval	 tv;
+	const char	*path;
+	long		 waited;
+
 	(void)fd;
 	(void)what;
-	engine_pass(arg, 0);
+	if ((path = watch_writing(e->watch)) != NULL) {
+		if (e->writing_since == 0) {
+			e->writing_since = now_ms();
+			log_info("%s: still open for writing; waiting for it "
+			    "to be closed", path);
+		}
+		waited = now_ms() - e->writing_since;
+		if (waited < WRITING_MAX_MS) {
+			ms_to_tv(WRITING_MAX_MS - waited, &tv);
+			evtimer_add(e->ev_settle, &tv);
+			return;
+		}
+		log_warnx("%s: still open for writing after %d s; reading "
+		    "it as it is", path, WRITING_MAX_MS / 1000);
+	}
+	engine_pass(e, 0);
 }
 
 static void
@@ -557,6 +593,7 @@ engine_pass(struct engine *e, int resync)
 	struct pass_result	r;
 
 	evtimer_del(e->ev_settle);
+	e->writing_since = 0;
 	memset(&r, 0, sizeof(r));
 	pass_run(e->conf, &e->ps, 0, &r);
 	e->passes++;

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +29,8 @@
 struct iwatch {
 	int	 wd;
 	char	*name;		/* NULL: anything */
+	char	*what;		/* path, or path/name */
+	int	 writing;	/* modified, not closed since */
 };
 
 struct inotify_impl {
@@ -39,10 +42,28 @@ struct inotify_impl {
 	size_t		 nw;
 };
 
+/*
+ * Whether a writer has the file of w open: set by a write, cleared by
+ * its close or when the name goes.  Only for the watched file itself
+ * (an event naming no entry) or the one entry w watches in a directory.
+ */
+static void
+track(struct iwatch *w, const struct inotify_event *ev)
+{
+	if (ev->len > 0 && w->name == NULL)
+		return;		/* some entry of a directory */
+	if (ev->mask & (IN_CLOSE_WRITE | IN_DELETE | IN_DELETE_SELF |
+	    IN_MOVE_SELF | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE))
+		w->writing = 0;
+	else if (ev->mask & IN_MODIFY)
+		w->writing = 1;
+}
+
 static int
 relevant(struct inotify_impl *in, const struct inotify_event *ev)
 {
 	size_t	i;
+	int	rv = 0;
 
 	if (ev->mask & IN_Q_OVERFLOW)
 		return (1);
@@ -51,12 +72,25 @@ relevant(struct inotify_impl *in, const struct inotify_event *ev)
 	for (i = 0; i < in->nw; i++) {
 		if (in->w[i].wd != ev->wd)
 			continue;
-		if (in->w[i].name == NULL)
-			return (1);
-		if (ev->len > 0 && strcmp(in->w[i].name, ev->name) == 0)
-			return (1);
+		if (in->w[i].name == NULL ||
+		    (ev->len > 0 && strcmp(in->w[i].name, ev->name) == 0)) {
+			track(&in->w[i], ev);
+			rv = 1;
+		}
 	}
-	return (0);
+	return (rv);
+}
+
+static const char *
+inotify_writing(void *impl)
+{
+	struct inotify_impl	*in = impl;
+	size_t			 i;
+
+	for (i = 0; i < in->nw; i++)
+		if (in->w[i].writing)
+			return (in->w[i].what);
+	return (NULL);
 }
 
 static void
@@ -124,8 +158,10 @@ iwatch_free(struct iwatch *w, size_t n)
 {
 	size_t	i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(w[i].name);
+		free(w[i].what);
+	}
 	free(w);
 }
 
@@ -149,12 +185,23 @@ inotify_arm(void *impl, struct watch_target *t, size_t n)
 			continue;
 		}
 		nw[k].wd = wd;
-		if (t[i].name != NULL &&
-		    (nw[k].name = strdup(t[i].name)) == NULL) {
+		if ((t[i].name != NULL &&
+		    (nw[k].name = strdup(t[i].name)) == NULL) ||
+		    asprintf(&nw[k].what, "%s%s%s", t[i].path,
+		    t[i].name != NULL ? "/" : "", t[i].name != NULL ?
+		    t[i].name : "") == -1) {
+			nw[k].what = NULL;
 			log_warn("inotify");
-			iwatch_free(nw, k);
+			iwatch_free(nw, k + 1);
 			return (-1);
 		}
+		/* A write seen before re-arming still counts. */
+		for (j = 0; j < in->nw; j++)
+			if (in->w[j].wd == wd && in->w[j].writing &&
+			    (in->w[j].name == NULL) == (t[i].name == NULL) &&
+			    (t[i].name == NULL ||
+			    strcmp(in->w[j].name, t[i].name) == 0))
+				nw[k].writing = 1;
 		k++;
 	}
 	/* Old watches that no new target reuses. */
@@ -188,5 +235,6 @@ inotify_free_impl(void *impl)
 }
 
 const struct watch_ops	watch_native_ops = {
-	"inotify", inotify_init_impl, inotify_arm, inotify_free_impl
+	"inotify", inotify_init_impl, inotify_arm, inotify_free_impl,
+	inotify_writing
 };

@@ -25,12 +25,21 @@
 #include "log.h"
 #include "watch.h"
 
+/* FreeBSD 11 and later say when a writer closes a file. */
+#ifdef NOTE_CLOSE_WRITE
+#define NOTES	(NOTE_DELETE | NOTE_WRITE | NOTE_EXTEND | NOTE_ATTRIB | \
+		    NOTE_LINK | NOTE_RENAME | NOTE_REVOKE | NOTE_CLOSE_WRITE)
+#else
 #define NOTES	(NOTE_DELETE | NOTE_WRITE | NOTE_EXTEND | NOTE_ATTRIB | \
 		    NOTE_LINK | NOTE_RENAME | NOTE_REVOKE)
+#endif
 
 struct kwatch {
 	int		 fd;
 	char		*entry;		/* dir/name, or NULL: anything */
+	char		*path;		/* what fd is, for messages */
+	int		 isreg;		/* fd is a regular file */
+	int		 writing;	/* written, not closed since */
 	int		 exists;
 	dev_t		 dev;
 	ino_t		 ino;
@@ -69,6 +78,39 @@ relevant(struct kwatch *k)
 }
 
 /*
+ * Whether a writer has the watched regular file open: set by a write,
+ * cleared by its close (or when it goes).  Notes that arrive together
+ * are or-ed: a close among them counts last.
+ */
+static void
+track(struct kwatch *k, u_int fflags)
+{
+	if (!k->isreg)
+		return;
+#ifdef NOTE_CLOSE_WRITE
+	if (fflags & (NOTE_CLOSE_WRITE | NOTE_DELETE | NOTE_RENAME |
+	    NOTE_REVOKE))
+		k->writing = 0;
+	else if (fflags & (NOTE_WRITE | NOTE_EXTEND))
+		k->writing = 1;
+#else
+	(void)fflags;
+#endif
+}
+
+static const char *
+kqueue_writing(void *impl)
+{
+	struct kqueue_impl	*kq = impl;
+	size_t			 i;
+
+	for (i = 0; i < kq->nw; i++)
+		if (kq->w[i].writing)
+			return (kq->w[i].path);
+	return (NULL);
+}
+
+/*
  * Collects pending events without waiting.  Returns whether any was
  * relevant.
  */
@@ -85,10 +127,13 @@ drain(struct kqueue_impl *kq)
 			continue;
 		if (n <= 0)
 			break;
-		for (i = 0; i < n; i++)
-			if (evs[i].filter == EVFILT_VNODE &&
-			    relevant((struct kwatch *)evs[i].udata))
+		for (i = 0; i < n; i++) {
+			if (evs[i].filter != EVFILT_VNODE)
+				continue;
+			track((struct kwatch *)evs[i].udata, evs[i].fflags);
+			if (relevant((struct kwatch *)evs[i].udata))
 				changed = 1;
+		}
 		if (n < 64)
 			break;
 	}
@@ -143,6 +188,7 @@ kwatch_free(struct kwatch *w, size_t n)
 		if (w[i].fd != -1)
 			close(w[i].fd);
 		free(w[i].entry);
+		free(w[i].path);
 	}
 	free(w);
 }
@@ -153,8 +199,9 @@ kqueue_arm(void *impl, struct watch_target *t, size_t n)
 	struct kqueue_impl	*kq = impl;
 	struct kwatch		*nw;
 	struct kevent		 kev;
+	struct stat		 st;
 	char			 buf[PATH_MAX];
-	size_t			 i, k = 0;
+	size_t			 i, j, k = 0;
 	int			 fd, changed;
 
 	if ((nw = calloc(n ? n : 1, sizeof(*nw))) == NULL) {
@@ -169,11 +216,15 @@ kqueue_arm(void *impl, struct watch_target *t, size_t n)
 			continue;
 		}
 		nw[k].fd = fd;
+		nw[k].isreg = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+		nw[k].path = strdup(t[i].path);
 		if (t[i].name != NULL) {
 			snprintf(buf, sizeof(buf), "%s/%s", t[i].path,
 			    t[i].name);
 			if ((nw[k].entry = strdup(buf)) == NULL) {
 				close(fd);
+				free(nw[k].path);
+				nw[k].path = NULL;
 				continue;
 			}
 			identity(&nw[k]);
@@ -184,11 +235,19 @@ kqueue_arm(void *impl, struct watch_target *t, size_t n)
 			log_warn("kqueue: watching %s", t[i].path);
 			close(fd);
 			free(nw[k].entry);
-			nw[k].entry = NULL;
+			free(nw[k].path);
+			nw[k].entry = nw[k].path = NULL;
 			continue;
 		}
 		k++;
 	}
+	/* A file written and not yet closed stays so across a re-arm. */
+	for (i = 0; i < k; i++)
+		for (j = 0; j < kq->nw; j++)
+			if (nw[i].isreg && kq->w[j].writing &&
+			    nw[i].path != NULL && kq->w[j].path != NULL &&
+			    strcmp(nw[i].path, kq->w[j].path) == 0)
+				nw[i].writing = 1;
 	/* What happened on the old ones counts; then they go. */
 	changed = drain(kq);
 	kwatch_free(kq->w, kq->nw);
@@ -213,5 +272,6 @@ kqueue_free_impl(void *impl)
 }
 
 const struct watch_ops	watch_native_ops = {
-	"kqueue", kqueue_init_impl, kqueue_arm, kqueue_free_impl
+	"kqueue", kqueue_init_impl, kqueue_arm, kqueue_free_impl,
+	kqueue_writing
 };

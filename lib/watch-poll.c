@@ -186,5 +186,5 @@ poll_free(void *impl)
 }
 
 const struct watch_ops	watch_poll_ops = {
-	"poll", poll_init, poll_arm, poll_free
+	"poll", poll_init, poll_arm, poll_free, NULL
 };

@@ -164,6 +164,19 @@ watch_commit(struct watch *w)
 	return (w->ops->arm(w->impl, w->targets, w->ntargets));
 }
 
+/*
+ * A watched file that was written to and not closed since, as far as
+ * the method can tell, or NULL.  The close itself is a change: the
+ * callback runs again then.
+ */
+const char *
+watch_writing(const struct watch *w)
+{
+	if (w->ops->writing == NULL)
+		return (NULL);
+	return (w->ops->writing(w->impl));
+}
+
 void
 watch_free(struct watch *w)
 {

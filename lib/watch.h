@@ -9,7 +9,10 @@
  * together with its parent directory, so that a file replaced by
  * rename, deleted and re-created, reached through a swapped symbolic
  * link, or not there yet, is noticed.  The callback only says "something
- * changed"; the caller decides what.
+ * changed"; the caller decides what.  Where the method tells when a
+ * writer closes a file (inotify; kqueue with NOTE_CLOSE_WRITE),
+ * watch_writing names a watched file still open for writing after it
+ * changed, so that a file rewritten in place is not read half done.
  */
 #ifndef SMTLSD_WATCH_H
 #define SMTLSD_WATCH_H
@@ -35,6 +38,8 @@ struct watch_ops {
 	void		*(*init)(struct event_base *, long, watch_cb, void *);
 	int		 (*arm)(void *, struct watch_target *, size_t);
 	void		 (*free)(void *);
+	/* A watched file written and not closed since, or NULL. */
+	const char	*(*writing)(void *);
 };
 
 extern const struct watch_ops	watch_poll_ops;
@@ -49,6 +54,7 @@ const char	*watch_method(const struct watch *);
 void		 watch_begin(struct watch *);
 int		 watch_add(struct watch *, const char *, int);
 int		 watch_commit(struct watch *);
+const char	*watch_writing(const struct watch *);
 void		 watch_free(struct watch *);
 
 #endif

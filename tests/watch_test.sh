@@ -102,6 +102,56 @@ bundle_changes_cleanup()
 
 # --------------------------------------------------------------------
 
+atf_test_case slow_writer cleanup
+slow_writer_head()
+{
+	atf_set descr "A bundle rewritten in place by a writer that pauses" \
+	    "longer than settle between two certificates is read only once" \
+	    "the writer closes it: nothing it still holds leaves the store"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+slow_writer_body()
+{
+	daemon_setup
+	newca other3
+	daemon_conf
+	cat pki/root.pem pki/other1.pem pki/other2.pem pki/other3.pem \
+	    >bundle.pem
+	daemon_once
+	daemon_start
+	p=$(daemon_passes)
+	# First the root, then a pause of ten settle times, then the rest.
+	(
+		exec 3>bundle.pem
+		cat pki/root.pem >&3
+		sleep 3
+		cat pki/other1.pem pki/other2.pem pki/other3.pem >&3
+		exec 3>&-
+		echo closed >closed
+	) &
+	daemon_remember $!
+	sleep 1.5
+	[ -e closed ] && atf_fail "the writer was quicker than planned"
+	[ "$(daemon_passes)" -eq "$p" ] ||
+	    atf_fail "a pass read the bundle while it was being written"
+	daemon_in_store other3 || atf_fail "other3 left the store meanwhile"
+	daemon_logged 1 "bundle.pem: still open for writing; waiting" ||
+	    atf_fail "no message about the writer"
+	daemon_wait 10 "the writer" test -e closed
+	daemon_wait 10 "a pass after the close" daemon_passed $((p + 1))
+	[ "$(daemon_passes)" -eq $((p + 1)) ] ||
+	    atf_fail "more than one pass for one rewrite"
+	for ca in root other1 other2 other3; do
+		daemon_in_store "$ca" || atf_fail "$ca left the store"
+	done
+	[ "$(daemon_status 5)" = ok ] || atf_fail "status: $(cat aux/status)"
+}
+slow_writer_cleanup()
+{
+	daemon_cleanup
+}
+
 atf_test_case bundle_symlink cleanup
 bundle_symlink_head()
 {
@@ -419,6 +469,7 @@ idle_poll_cleanup()
 atf_init_test_cases()
 {
 	atf_add_test_case bundle_changes
+	atf_add_test_case slow_writer
 	atf_add_test_case bundle_symlink
 	atf_add_test_case burst
 	atf_add_test_case during_pass
