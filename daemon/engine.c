@@ -515,11 +515,12 @@ engine_rearm(struct engine *e)
 	char			 path[PATH_MAX], real[PATH_MAX];
 
 	watch_begin(e->watch);
+	/* Bundles are read whole: not while a writer has one open. */
 	TAILQ_FOREACH(cp, &e->conf->ca_bundles, entry) {
-		watch_add(e->watch, cp->path, 0);
+		watch_add(e->watch, cp->path, WATCH_WRITER);
 		if (realpath(cp->path, real) != NULL &&
 		    strcmp(real, cp->path) != 0)
-			watch_add(e->watch, real, 0);
+			watch_add(e->watch, real, WATCH_WRITER);
 	}
 	TAILQ_FOREACH(cp, &e->conf->acme_dirs, entry) {
 		watch_add(e->watch, cp->path, 0);

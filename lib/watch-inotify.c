@@ -30,6 +30,7 @@ struct iwatch {
 	int	 wd;
 	char	*name;		/* NULL: anything */
 	char	*what;		/* path, or path/name */
+	int	 writer;	/* tracks writing (WATCH_WRITER) */
 	int	 writing;	/* modified, not closed since */
 };
 
@@ -50,7 +51,7 @@ struct inotify_impl {
 static void
 track(struct iwatch *w, const struct inotify_event *ev)
 {
-	if (ev->len > 0 && w->name == NULL)
+	if (!w->writer || (ev->len > 0 && w->name == NULL))
 		return;		/* some entry of a directory */
 	if (ev->mask & (IN_CLOSE_WRITE | IN_DELETE | IN_DELETE_SELF |
 	    IN_MOVE_SELF | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE))
@@ -185,6 +186,7 @@ inotify_arm(void *impl, struct watch_target *t, size_t n)
 			continue;
 		}
 		nw[k].wd = wd;
+		nw[k].writer = t[i].writer;
 		if ((t[i].name != NULL &&
 		    (nw[k].name = strdup(t[i].name)) == NULL) ||
 		    asprintf(&nw[k].what, "%s%s%s", t[i].path,
@@ -197,7 +199,8 @@ inotify_arm(void *impl, struct watch_target *t, size_t n)
 		}
 		/* A write seen before re-arming still counts. */
 		for (j = 0; j < in->nw; j++)
-			if (in->w[j].wd == wd && in->w[j].writing &&
+			if (t[i].writer && in->w[j].wd == wd &&
+			    in->w[j].writing &&
 			    (in->w[j].name == NULL) == (t[i].name == NULL) &&
 			    (t[i].name == NULL ||
 			    strcmp(in->w[j].name, t[i].name) == 0))

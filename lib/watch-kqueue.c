@@ -38,7 +38,7 @@ struct kwatch {
 	int		 fd;
 	char		*entry;		/* dir/name, or NULL: anything */
 	char		*path;		/* what fd is, for messages */
-	int		 isreg;		/* fd is a regular file */
+	int		 isreg;		/* a regular file, WATCH_WRITER */
 	int		 writing;	/* written, not closed since */
 	int		 exists;
 	dev_t		 dev;
@@ -216,7 +216,8 @@ kqueue_arm(void *impl, struct watch_target *t, size_t n)
 			continue;
 		}
 		nw[k].fd = fd;
-		nw[k].isreg = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+		nw[k].isreg = t[i].writer && t[i].name == NULL &&
+		    fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 		nw[k].path = strdup(t[i].path);
 		if (t[i].name != NULL) {
 			snprintf(buf, sizeof(buf), "%s/%s", t[i].path,

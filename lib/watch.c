@@ -86,7 +86,7 @@ watch_begin(struct watch *w)
 }
 
 static int
-target_add(struct watch *w, const char *path, const char *name)
+target_add(struct watch *w, const char *path, const char *name, int writer)
 {
 	struct watch_target	*t;
 	size_t			 i;
@@ -94,8 +94,11 @@ target_add(struct watch *w, const char *path, const char *name)
 	for (i = 0; i < w->ntargets; i++) {
 		t = &w->targets[i];
 		if (strcmp(t->path, path) == 0 && (t->name == NULL ?
-		    name == NULL : name != NULL && strcmp(t->name, name) == 0))
+		    name == NULL : name != NULL &&
+		    strcmp(t->name, name) == 0)) {
+			t->writer |= writer;
 			return (0);
+		}
 	}
 	if (w->ntargets == w->cap) {
 		t = reallocarray(w->targets, w->cap ? w->cap * 2 : 16,
@@ -108,6 +111,7 @@ target_add(struct watch *w, const char *path, const char *name)
 	t = &w->targets[w->ntargets];
 	t->path = strdup(path);
 	t->name = name ? strdup(name) : NULL;
+	t->writer = writer;
 	if (t->path == NULL || (name != NULL && t->name == NULL)) {
 		free(t->path);
 		free(t->name);
@@ -126,12 +130,12 @@ watch_add(struct watch *w, const char *path, int flags)
 {
 	struct stat	 st;
 	char		 cur[PATH_MAX], parent[PATH_MAX], name[NAME_MAX + 1];
-	int		 exists;
+	int		 exists, writer = flags & WATCH_WRITER;
 
 	if (strlcpy(cur, path, sizeof(cur)) >= sizeof(cur))
 		return (0);
 	exists = stat(cur, &st) == 0;
-	if (exists && target_add(w, cur, NULL) == -1)
+	if (exists && target_add(w, cur, NULL, writer) == -1)
 		goto fail;
 	if (flags & WATCH_NOPARENT)
 		return (0);
@@ -143,10 +147,12 @@ watch_add(struct watch *w, const char *path, int flags)
 		if (strcmp(parent, cur) == 0)
 			return (0);	/* "/" itself */
 		if (stat(parent, &st) == 0) {
-			if (target_add(w, parent, name) == -1)
+			if (target_add(w, parent, name, writer) == -1)
 				goto fail;
 			return (0);
 		}
+		/* A missing directory on the way: no file to write yet. */
+		writer = 0;
 		strlcpy(cur, parent, sizeof(cur));
 	}
 fail:

@@ -11,8 +11,10 @@
  * link, or not there yet, is noticed.  The callback only says "something
  * changed"; the caller decides what.  Where the method tells when a
  * writer closes a file (inotify; kqueue with NOTE_CLOSE_WRITE),
- * watch_writing names a watched file still open for writing after it
- * changed, so that a file rewritten in place is not read half done.
+ * watch_writing names a file added with WATCH_WRITER that is still open
+ * for writing after it changed, so that a file rewritten in place is not
+ * read half done.  (Not for every file: sendmail, for one, keeps its
+ * pidfile open.)
  */
 #ifndef SMTLSD_WATCH_H
 #define SMTLSD_WATCH_H
@@ -24,6 +26,7 @@
 struct event_base;
 
 #define WATCH_NOPARENT	0x01	/* only the object itself, not its name */
+#define WATCH_WRITER	0x02	/* read whole: a writer's close counts */
 
 typedef void	(*watch_cb)(void *);
 
@@ -31,6 +34,7 @@ typedef void	(*watch_cb)(void *);
 struct watch_target {
 	char	*path;
 	char	*name;		/* NULL: any change; else only this entry */
+	int	 writer;	/* WATCH_WRITER: tell when written, unclosed */
 };
 
 struct watch_ops {
