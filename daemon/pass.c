@@ -465,7 +465,8 @@ pass_dh(const struct conf *conf, struct pass_state *ps, int flags,
 	size_t		 len;
 	int		 rv;
 
-	rv = dhparam_check(conf->dh_params, conf->dh_bits, why, sizeof(why));
+	rv = dhparam_check(conf->dh_params, conf->dh_bits, &ps->dh_known, why,
+	    sizeof(why));
 	if (rv == 1) {
 		ps->dh_said[0] = '\0';
 		if (lstat(conf->dh_params, &st) == -1)

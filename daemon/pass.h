@@ -14,6 +14,7 @@
 #include "acme.h"
 #include "bundle.h"
 #include "conf.h"
+#include "dhparam.h"
 #include "store.h"
 
 #define PASS_DRYRUN	0x01	/* report what would change, change nothing */
@@ -41,6 +42,7 @@ struct pass_state {
 	ino_t		 dh_ino;
 	struct timespec	 dh_mtime;
 	char		 dh_said[256];
+	struct dh_known	 dh_known;	/* not decoded again while same */
 	/* Set by a pass for the engine. */
 	int		 dh_wanted;	/* parameters must be generated */
 	int		 reload_wanted;

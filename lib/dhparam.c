@@ -87,13 +87,28 @@ dir_is_link(const char *path)
 	return (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode));
 }
 
+static int
+dh_same(const struct dh_known *k, const struct stat *st, int bits)
+{
+	return (k != NULL && k->valid && k->bits == bits &&
+	    k->dev == st->st_dev && k->ino == st->st_ino &&
+	    k->size == st->st_size &&
+	    k->mtim.tv_sec == st->st_mtim.tv_sec &&
+	    k->mtim.tv_nsec == st->st_mtim.tv_nsec &&
+	    k->ctim.tv_sec == st->st_ctim.tv_sec &&
+	    k->ctim.tv_nsec == st->st_ctim.tv_nsec);
+}
+
 /*
  * Checks the DH parameter file.  Returns 1 when it is good, 0 when it
  * must be made (why says why), or -1 when it must be left alone (a
- * symbolic link, say; why says so).
+ * symbolic link, say; why says so).  known, when not NULL, remembers the
+ * file found good: the same file (inode, size, times) is not decoded
+ * again; any write changes its ctime.
  */
 int
-dhparam_check(const char *path, int bits, char *why, size_t whylen)
+dhparam_check(const char *path, int bits, struct dh_known *known,
+    char *why, size_t whylen)
 {
 	struct stat	 st;
 	char		*pem;
@@ -119,12 +134,25 @@ dhparam_check(const char *path, int bits, char *why, size_t whylen)
 		snprintf(why, whylen, "not a regular file");
 		return (-1);
 	}
+	if (dh_same(known, &st, bits))
+		return (1);
+	if (known != NULL)
+		known->valid = 0;
 	if (util_read_file(path, O_NOFOLLOW, DH_MAX, &pem, &len) == -1) {
 		snprintf(why, whylen, "unreadable: %s", strerror(errno));
 		return (0);
 	}
 	rv = dh_ok(pem, len, bits, why, whylen) == 0 ? 1 : 0;
 	free(pem);
+	if (rv == 1 && known != NULL) {
+		known->valid = 1;
+		known->bits = bits;
+		known->dev = st.st_dev;
+		known->ino = st.st_ino;
+		known->size = st.st_size;
+		known->mtim = st.st_mtim;
+		known->ctim = st.st_ctim;
+	}
 	return (rv);
 }
 
