@@ -1,9 +1,9 @@
 /*
  * Watching with inotify(7), Linux.  One inotify descriptor read by
  * libevent; a watch per inode, each with the names it cares about.
- * Re-arming adds the new watches before removing the old ones, so no
- * change in between is lost (inotify gives an inode the same watch
- * descriptor again).
+ * Re-arming adds the new watches, reads what is pending against the old
+ * and the new ones, then removes the old ones, so no change in between
+ * is lost (inotify gives an inode the same watch descriptor again).
  */
 
 #include <sys/types.h>
@@ -60,8 +60,9 @@ track(struct iwatch *w, const struct inotify_event *ev)
 		w->writing = 1;
 }
 
+/* Whether ev concerns a watch of w[0, n). */
 static int
-relevant(struct inotify_impl *in, const struct inotify_event *ev)
+relevant(struct iwatch *w, size_t n, const struct inotify_event *ev)
 {
 	size_t	i;
 	int	rv = 0;
@@ -70,16 +71,52 @@ relevant(struct inotify_impl *in, const struct inotify_event *ev)
 		return (1);
 	if (ev->mask & IN_IGNORED)
 		return (0);
-	for (i = 0; i < in->nw; i++) {
-		if (in->w[i].wd != ev->wd)
+	for (i = 0; i < n; i++) {
+		if (w[i].wd != ev->wd)
 			continue;
-		if (in->w[i].name == NULL ||
-		    (ev->len > 0 && strcmp(in->w[i].name, ev->name) == 0)) {
-			track(&in->w[i], ev);
+		if (w[i].name == NULL ||
+		    (ev->len > 0 && strcmp(w[i].name, ev->name) == 0)) {
+			track(&w[i], ev);
 			rv = 1;
 		}
 	}
 	return (rv);
+}
+
+/*
+ * Reads every pending event.  Returns whether one concerns the watches
+ * in use or, while re-arming, the new ones (nw[0, nnw)).
+ */
+static int
+drain(struct inotify_impl *in, struct iwatch *nw, size_t nnw)
+{
+	const struct inotify_event	*ev;
+	char				 buf[16384]
+					    __attribute__((aligned(8)));
+	ssize_t				 n;
+	size_t				 off;
+	int				 changed = 0;
+
+	for (;;) {
+		if ((n = read(in->fd, buf, sizeof(buf))) == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				log_warn("inotify read");
+			break;
+		}
+		if (n == 0)
+			break;
+		for (off = 0; off < (size_t)n;
+		    off += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)(buf + off);
+			/* Both lists: each tracks its writers. */
+			if (relevant(in->w, in->nw, ev) |
+			    relevant(nw, nnw, ev))
+				changed = 1;
+		}
+	}
+	return (changed);
 }
 
 static const char *
@@ -97,33 +134,11 @@ inotify_writing(void *impl)
 static void
 inotify_read(evutil_socket_t fd, short what, void *arg)
 {
-	struct inotify_impl		*in = arg;
-	const struct inotify_event	*ev;
-	char				 buf[16384]
-					    __attribute__((aligned(8)));
-	ssize_t				 n;
-	size_t				 off;
-	int				 changed = 0;
+	struct inotify_impl	*in = arg;
 
+	(void)fd;
 	(void)what;
-	for (;;) {
-		if ((n = read(fd, buf, sizeof(buf))) == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				log_warn("inotify read");
-			break;
-		}
-		if (n == 0)
-			break;
-		for (off = 0; off < (size_t)n;
-		    off += sizeof(*ev) + ev->len) {
-			ev = (const struct inotify_event *)(buf + off);
-			if (relevant(in, ev))
-				changed = 1;
-		}
-	}
-	if (changed)
+	if (drain(in, NULL, 0))
 		in->cb(in->arg);
 }
 
@@ -172,7 +187,7 @@ inotify_arm(void *impl, struct watch_target *t, size_t n)
 	struct inotify_impl	*in = impl;
 	struct iwatch		*nw;
 	size_t			 i, j, k = 0;
-	int			 wd;
+	int			 wd, changed;
 
 	if ((nw = calloc(n ? n : 1, sizeof(*nw))) == NULL) {
 		log_warn("inotify");
@@ -207,6 +222,12 @@ inotify_arm(void *impl, struct watch_target *t, size_t n)
 				nw[k].writing = 1;
 		k++;
 	}
+	/*
+	 * What happened before counts, on the old watches too: a file
+	 * watched without its directory (WATCH_NOPARENT) and removed just
+	 * now has no new watch, and its events name a watch about to go.
+	 */
+	changed = drain(in, nw, k);
 	/* Old watches that no new target reuses. */
 	for (i = 0; i < in->nw; i++) {
 		for (j = 0; j < k && nw[j].wd != in->w[i].wd; j++)
@@ -221,6 +242,8 @@ inotify_arm(void *impl, struct watch_target *t, size_t n)
 	iwatch_free(in->w, in->nw);
 	in->w = nw;
 	in->nw = k;
+	if (changed)
+		in->cb(in->arg);
 	return (0);
 }
 
