@@ -559,19 +559,16 @@ owed_check(struct engine *e)
 		e->owed = 0;
 		return;
 	}
-	if (stat(e->conf->reload_pidfile, &st) == -1) {
-		if (errno != ENOENT)
-			return;
-		log_info("no pidfile %s: %s is not running; it reads the "
-		    "new files when it starts", e->conf->reload_pidfile,
-		    e->conf->reload_process);
+	switch (reload_find(e->conf, &pid, why, sizeof(why))) {
+	case 1:
+		log_info("%s; it reads the new files when it starts", why);
 		e->owed = 0;
 		return;
-	}
-	if (reload_read_pid(e->conf->reload_pidfile, &pid, why,
-	    sizeof(why)) == -1 || reload_check_pid(pid,
-	    e->conf->reload_process, why, sizeof(why)) == -1)
+	case -1:
 		return;		/* still refused; said when it was */
+	}
+	if (stat(e->conf->reload_pidfile, &st) == -1)
+		return;
 	if (st.st_mtim.tv_sec > e->owed_since.tv_sec ||
 	    (st.st_mtim.tv_sec == e->owed_since.tv_sec &&
 	    st.st_mtim.tv_nsec > e->owed_since.tv_nsec)) {

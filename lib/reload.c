@@ -98,25 +98,38 @@ reload_check_pid(pid_t pid, const char *name, char *why, size_t whylen)
 }
 
 /*
- * Signals the process named in reload_pidfile, after checking it.
- * Returns 0 with the pid in *signalled; 1 when there is no pidfile (the
- * program is not running, and reads the files when it starts); or -1
- * with why filled in and nothing sent.
+ * The process reload_pidfile names, checked: returns 0 with its pid in
+ * *pidp; 1 when there is no pidfile (the program is not running, and
+ * reads the files when it starts); or -1 with why filled in.
+ */
+int
+reload_find(const struct conf *conf, pid_t *pidp, char *why, size_t whylen)
+{
+	if (access(conf->reload_pidfile, F_OK) == -1 && errno == ENOENT) {
+		snprintf(why, whylen, "no pidfile %s: not running",
+		    conf->reload_pidfile);
+		return (1);
+	}
+	if (reload_read_pid(conf->reload_pidfile, pidp, why, whylen) == -1 ||
+	    reload_check_pid(*pidp, conf->reload_process, why, whylen) == -1)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Signals the process named in reload_pidfile, after checking it
+ * (reload_find).  Returns 0 with the pid in *signalled; 1 when there is
+ * no pidfile; or -1 with why filled in and nothing sent.
  */
 int
 reload_signal(const struct conf *conf, pid_t *signalled, char *why,
     size_t whylen)
 {
 	pid_t	pid;
+	int	rv;
 
-	if (access(conf->reload_pidfile, F_OK) == -1 && errno == ENOENT) {
-		snprintf(why, whylen, "no pidfile %s: not running",
-		    conf->reload_pidfile);
-		return (1);
-	}
-	if (reload_read_pid(conf->reload_pidfile, &pid, why, whylen) == -1 ||
-	    reload_check_pid(pid, conf->reload_process, why, whylen) == -1)
-		return (-1);
+	if ((rv = reload_find(conf, &pid, why, whylen)) != 0)
+		return (rv);
 	if (kill(pid, conf->reload_signal) == -1) {
 		snprintf(why, whylen, "signalling process %ld: %s",
 		    (long)pid, strerror(errno));
