@@ -36,8 +36,8 @@ PROG_OBJS=	daemon/smtlsd.o daemon/pass.o daemon/engine.o daemon/resync.o
 PROG_HDRS=	daemon/pass.h daemon/engine.h
 
 TEST_PROGS=	tests/conf_test tests/bundle_test tests/fake_sendmail
-# What the ATF C tests share: stderr captured to a file.
-TEST_LIB=	tests/capture.c
+# What the ATF C tests share: stderr captured to a file, LSan's defaults.
+TEST_LIB=	tests/ctest.c
 
 .SUFFIXES: .c .o
 .PHONY: all deps demo test check-tests bench fuzz install uninstall clean
@@ -59,12 +59,12 @@ $(LIB): $(LIB_OBJS)
 $(PROG): $(PROG_OBJS) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(PROG_OBJS) $(LIB) $(SYS_LIBS)
 
-tests/conf_test: tests/conf_test.c $(TEST_LIB) tests/capture.h $(LIB) \
+tests/conf_test: tests/conf_test.c $(TEST_LIB) tests/ctest.h $(LIB) \
 	    $(LIB_HDRS)
 	$(CC) $(ALL_CFLAGS) $(ATF_CFLAGS) $(ALL_LDFLAGS) -o $@ \
 	    tests/conf_test.c $(TEST_LIB) $(LIB) $(ATF_LIBS) $(SYS_LIBS)
 
-tests/bundle_test: tests/bundle_test.c $(TEST_LIB) tests/capture.h $(LIB) \
+tests/bundle_test: tests/bundle_test.c $(TEST_LIB) tests/ctest.h $(LIB) \
 	    $(LIB_HDRS)
 	$(CC) $(ALL_CFLAGS) $(ATF_CFLAGS) $(ALL_LDFLAGS) -o $@ \
 	    tests/bundle_test.c $(TEST_LIB) $(LIB) $(ATF_LIBS) $(SYS_LIBS)

@@ -25,7 +25,7 @@
 #include <atf-c.h>
 
 #include "bundle.h"
-#include "capture.h"
+#include "ctest.h"
 #include "log.h"
 #include "store.h"
 
@@ -960,28 +960,6 @@ ATF_TC_BODY(store_bad_dir, tc)
 	ATF_CHECK(rmdir("real") == 0);	/* still empty */
 	store_free(s);
 	unfixture(&f);
-}
-
-/*
- * Under SANITIZE=1: what libatf-c itself leaks when it lists the test
- * cases is not ours to fix, and must not be reported on stderr either.
- * (LeakSanitizer calls these; otherwise they are unused.)
- */
-const char	*__lsan_default_suppressions(void);
-const char	*__lsan_default_options(void);
-
-const char *
-__lsan_default_options(void)
-{
-	return ("print_suppressions=0");
-}
-
-const char *
-__lsan_default_suppressions(void)
-{
-	return ("leak:atf_tp_get_tcs\nleak:atf_list_init\n"
-	    "leak:atf_list_append\nleak:atf_map_insert\n"
-	    "leak:atf_map_init_charpp\n");
 }
 
 ATF_TP_ADD_TCS(tp)
