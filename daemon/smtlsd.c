@@ -45,8 +45,8 @@ summary(const struct conf *conf, const struct pass_result *r, int dryrun)
 	    "dropped, %zu hash%s shared), %s%zu added, %zu replaced, "
 	    "%zu removed, %zu unchanged; %zu files not ours\n",
 	    conf->cert_dir, s->certs, r->duplicates, s->collisions,
-	    s->collisions == 1 ? "" : "es", dryrun ? "would be: " : "", s->added, s->replaced, s->removed,
-	    s->unchanged, s->foreign);
+	    s->collisions == 1 ? "" : "es", dryrun ? "would be: " : "",
+	    s->added, s->replaced, s->removed, s->unchanged, s->foreign);
 }
 
 int
