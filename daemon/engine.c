@@ -306,14 +306,15 @@ engine_reload(struct engine *e)
 		return;
 	switch (reload_signal(e->conf, &pid, why, sizeof(why))) {
 	case -1:
-		log_warnx("not reloading %s: %s", e->conf->reload_process,
-		    why);
-		status_write(e, "failed", why);
 		if (!e->owed)
 			clock_gettime(CLOCK_REALTIME, &e->owed_since);
 		e->owed = 1;
 		strlcpy(e->owed_why, why, sizeof(e->owed_why));
-		engine_rearm(e);	/* now watching the pidfile */
+		/* Watching the pidfile before anyone can read why. */
+		engine_rearm(e);
+		log_warnx("not reloading %s: %s", e->conf->reload_process,
+		    why);
+		status_write(e, "failed", why);
 		return;
 	case 1:
 		log_info("%s: nothing to reload", why);
@@ -606,18 +607,22 @@ engine_pass(struct engine *e, int resync)
 		    e->conf->cert_dir, r.store.added, r.store.replaced,
 		    r.store.removed);
 	owed_check(e);
+	engine_retry(e, r.retry);
+	if (e->ps.dh_wanted) {
+		e->ps.dh_wanted = 0;
+		dh_spawn(e);
+	}
+	/*
+	 * Re-armed before the status tells the pass is over: whoever
+	 * changes a file once it says so is seen, on new paths too.
+	 */
+	engine_rearm(e);
 	if (r.failed)
 		status_write(e, "failed", r.reason);
 	else if (e->owed && !e->ps.reload_wanted)
 		status_write(e, "failed", e->owed_why);
 	else
 		status_write(e, "ok", "all good");
-	engine_retry(e, r.retry);
-	if (e->ps.dh_wanted) {
-		e->ps.dh_wanted = 0;
-		dh_spawn(e);
-	}
-	engine_rearm(e);
 	if (e->ps.reload_wanted)
 		engine_reload(e);
 }
