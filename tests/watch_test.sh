@@ -152,6 +152,43 @@ slow_writer_cleanup()
 	daemon_cleanup
 }
 
+atf_test_case writer_never_closes cleanup
+writer_never_closes_head()
+{
+	atf_set descr "A writer that keeps the bundle open is waited for 30 s" \
+	    "after settle, then the bundle is read as it is, with a warning"
+	atf_set require.progs "openssl"
+	atf_set timeout 90
+}
+writer_never_closes_body()
+{
+	daemon_setup
+	daemon_conf
+	daemon_once
+	daemon_start
+	p=$(daemon_passes)
+	(
+		exec 3>>bundle.pem
+		echo "# a comment, and the file stays open" >&3
+		sleep 60
+	) &
+	daemon_remember $!
+	daemon_wait_log "bundle.pem: still open for writing; waiting"
+	t0=$(daemon_ms)
+	daemon_wait 40 "the pass after 30 s" daemon_passed $((p + 1))
+	waited=$(($(daemon_ms) - t0))
+	echo "read after $waited ms"
+	[ "$waited" -ge 28000 ] || atf_fail "read after $waited ms, not 30 s"
+	daemon_logged 1 "bundle.pem: still open for writing after 30 s; reading it as it is" ||
+	    atf_fail "no warning"
+	daemon_in_store root || atf_fail "the root left the store"
+	[ "$(daemon_status 5)" = ok ] || atf_fail "status: $(cat aux/status)"
+}
+writer_never_closes_cleanup()
+{
+	daemon_cleanup
+}
+
 atf_test_case bundle_symlink cleanup
 bundle_symlink_head()
 {
@@ -470,6 +507,7 @@ atf_init_test_cases()
 {
 	atf_add_test_case bundle_changes
 	atf_add_test_case slow_writer
+	atf_add_test_case writer_never_closes
 	atf_add_test_case bundle_symlink
 	atf_add_test_case burst
 	atf_add_test_case during_pass
