@@ -425,6 +425,26 @@ daemon_strace_reason()
 	    echo "strace cannot trace here (ptrace not permitted)"
 }
 
+# daemon_slow SYSCALL MICROSECONDS OUT: attaches strace to the running
+# smtlsd ($D_PID), which then waits MICROSECONDS before each SYSCALL;
+# SYSCALL and openat go to OUT.  Returns once strace is attached; its pid
+# is D_STRACE.
+daemon_slow()
+{
+	timeout 60 strace -p "$D_PID" -o "$3" -e trace="$1",openat \
+	    -e inject="$1":delay_enter="$2" 2>"$3.err" &
+	D_STRACE=$!
+	daemon_remember "$D_STRACE"
+	daemon_wait 10 "strace to attach" grep -q attached "$3.err"
+}
+
+# daemon_at_certdir OUT: the strace log OUT shows smtlsd opening
+# cert_dir, which a pass does once it has read the bundles.
+daemon_at_certdir()
+{
+	grep -q "\"$(pwd)/certs\", O_RDONLY" "$1"
+}
+
 # daemon_syscalls PID SECONDS OUT: traces PID (and its children) for
 # SECONDS with strace into OUT (outside every watched directory), and
 # prints how many system calls completed.  The call that was blocked

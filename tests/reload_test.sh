@@ -194,10 +194,7 @@ back_before_watch_body()
 	daemon_start
 	grep -q 'watch inotify' daemon.log ||
 	    atf_skip "only for inotify: strace slows inotify_add_watch"
-	timeout 60 strace -p "$D_PID" -o tr/slow -e trace=inotify_add_watch \
-	    -e inject=inotify_add_watch:delay_enter=150000 2>tr/strace.err &
-	daemon_remember $!
-	daemon_wait 10 "strace to attach" grep -q attached tr/strace.err
+	daemon_slow inotify_add_watch 150000 tr/slow
 	dh_trigger
 	daemon_wait 10 "the SIGHUP" daemon_hups_are 1
 	daemon_wait 10 "the stand-in back" daemon_sendmail_back 1

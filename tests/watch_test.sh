@@ -286,19 +286,13 @@ during_pass()
 		daemon_conf
 	fi
 	daemon_start
-	timeout 60 strace -p "$D_PID" -o tr/inject -e trace=getdents64,openat \
-	    -e inject=getdents64:delay_enter=400000 2>tr/strace.err &
-	st=$!
-	daemon_remember $st
-	daemon_wait 10 "strace to attach" grep -q attached tr/strace.err
+	daemon_slow getdents64 400000 tr/inject
 	p=$(daemon_passes)
 	cat pki/root.pem pki/other3.pem >bundle.pem
-	# The pass has read the bundle when it opens cert_dir.
-	daemon_wait 20 "the pass to reach cert_dir" \
-	    grep -q "\"$(pwd)/certs\", O_RDONLY" tr/inject
+	daemon_wait 20 "the pass to reach cert_dir" daemon_at_certdir tr/inject
 	cat pki/root.pem pki/other4.pem >bundle.pem
 	echo "changed the bundle at $(daemon_now)"
-	kill -TERM "$st"	# strace lets go; the next pass runs at full speed
+	kill -TERM "$D_STRACE"	# lets go: the next pass runs at full speed
 	daemon_wait 30 "other4 in the store (the change during the pass)" \
 	    daemon_in_store other4
 	daemon_not_in_store other3 || atf_fail "other3 stayed"
@@ -368,7 +362,7 @@ during_first_pass_body()
 	    "$SMTLSD" -d -v -f "$(pwd)/conf" 2>>daemon.log &
 	daemon_remember $!
 	daemon_wait 20 "the first pass to reach cert_dir" \
-	    grep -q "\"$(pwd)/certs\", O_RDONLY" tr/inject
+	    daemon_at_certdir tr/inject
 	D_PID=$(cat aux/smtlsd.pid)
 	daemon_remember "$D_PID"
 	cat pki/root.pem pki/other3.pem >bundle.pem
@@ -396,13 +390,10 @@ during_hup_pass_body()
 	newca other3
 	daemon_conf
 	daemon_start
-	timeout 60 strace -p "$D_PID" -o tr/inject -e trace=getdents64,openat \
-	    -e inject=getdents64:delay_enter=400000 2>tr/strace.err &
-	daemon_remember $!
-	daemon_wait 10 "strace to attach" grep -q attached tr/strace.err
+	daemon_slow getdents64 400000 tr/inject
 	kill -HUP "$D_PID"
 	daemon_wait 20 "the pass after SIGHUP to reach cert_dir" \
-	    grep -q "\"$(pwd)/certs\", O_RDONLY" tr/inject
+	    daemon_at_certdir tr/inject
 	cat pki/root.pem pki/other3.pem >bundle.pem
 	daemon_wait 30 "other3 in the store (the change during the pass)" \
 	    daemon_in_store other3
