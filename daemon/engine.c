@@ -706,7 +706,7 @@ sweep_outside(const char *path, const char *certdir)
 	if (stat(certdir, &b) == 0 && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino)
 		return;
-	util_sweep_tmp(path);
+	util_sweep_tmp(d);
 }
 
 int

@@ -93,25 +93,19 @@ fail:
 }
 
 /*
- * Removes the temporary files util_write_atomic left in the directory of
- * path when the process writing them was killed: the names that start
- * with UTIL_TMPPFX, and nothing else.  unlink(2) never follows a symbolic
+ * Removes the temporary files util_write_atomic left in dir when the
+ * process writing them was killed: the names that start with
+ * UTIL_TMPPFX, and nothing else.  unlink(2) never follows a symbolic
  * link.  Only for a directory no other smtlsd is writing into: the daemon
  * calls it at start, holding its pidfile.
  */
 void
-util_sweep_tmp(const char *path)
+util_sweep_tmp(const char *dir)
 {
 	struct dirent	*de;
 	DIR		*d;
-	char		 dir[PATH_MAX], *base;
 	int		 fd;
 
-	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
-		return;
-	base = dirname(dir);
-	if (base != dir)
-		strlcpy(dir, base, sizeof(dir));
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return;
 	if ((d = fdopendir(fd)) == NULL) {
