@@ -310,11 +310,11 @@ engine_reload(struct engine *e)
 			clock_gettime(CLOCK_REALTIME, &e->owed_since);
 		e->owed = 1;
 		strlcpy(e->owed_why, why, sizeof(e->owed_why));
-		/* Watching the pidfile before anyone can read why. */
+		/* Watching the pidfile, and saying so, before the log. */
 		engine_rearm(e);
+		status_write(e, "failed", why);
 		log_warnx("not reloading %s: %s", e->conf->reload_process,
 		    why);
-		status_write(e, "failed", why);
 		return;
 	case 1:
 		log_info("%s: nothing to reload", why);
@@ -617,14 +617,15 @@ engine_pass(struct engine *e, int resync)
 	 * changes a file once it says so is seen, on new paths too.
 	 */
 	engine_rearm(e);
+	/* Before the status: a refused reload makes it "failed". */
+	if (e->ps.reload_wanted)
+		engine_reload(e);
 	if (r.failed)
 		status_write(e, "failed", r.reason);
-	else if (e->owed && !e->ps.reload_wanted)
+	else if (e->owed)
 		status_write(e, "failed", e->owed_why);
 	else
 		status_write(e, "ok", "all good");
-	if (e->ps.reload_wanted)
-		engine_reload(e);
 }
 
 static int
