@@ -151,6 +151,43 @@ slow_pidfile_cleanup()
 	daemon_cleanup
 }
 
+atf_test_case await_timeout cleanup
+await_timeout_head()
+{
+	atf_set descr "sendmail not back with a new pid 15 s after the" \
+	    "SIGHUP: one warning, the daemon goes on, and the next reload" \
+	    "goes to the pid the pidfile names once it is back"
+	atf_set require.progs "openssl"
+	atf_set timeout 90
+}
+await_timeout_body()
+{
+	prepare
+	daemon_sendmail -w 18000
+	daemon_start
+	dh_trigger
+	daemon_wait 10 "the first SIGHUP" daemon_hups_are 1
+	t0=$(daemon_ms)
+	daemon_wait 25 "the warning" daemon_logged 1 \
+	    "did not come back with a new pid in .* within 15 s of the reload; check it"
+	t=$(($(daemon_ms) - t0))
+	[ "$t" -ge 14000 ] || atf_fail "the warning came after $t ms, not 15 s"
+	daemon_alive "$D_PID" || atf_fail "smtlsd died"
+	[ "$(daemon_status 5)" = ok ] || atf_fail "status: $(cat aux/status)"
+	daemon_wait 10 "the stand-in back" daemon_sendmail_back 1
+	new=$(daemon_sendmail_pid)
+	dh_trigger
+	daemon_wait 10 "the second SIGHUP" daemon_hups_are 2
+	daemon_logged 1 "reloaded sendmail \(pid $new\)" ||
+	    { daemon_show; atf_fail "the second reload did not go to $new"; }
+	[ "$(daemon_count "did not come back")" -eq 1 ] ||
+	    atf_fail "more than one warning"
+}
+await_timeout_cleanup()
+{
+	daemon_cleanup
+}
+
 atf_test_case one_pass_one_reload cleanup
 one_pass_one_reload_head()
 {
@@ -470,6 +507,7 @@ atf_init_test_cases()
 	atf_add_test_case renewal_then_dh
 	atf_add_test_case renewals_back_to_back
 	atf_add_test_case slow_pidfile
+	atf_add_test_case await_timeout
 	atf_add_test_case one_pass_one_reload
 	atf_add_test_case back_before_watch
 	atf_add_test_case usr1_same_pid
