@@ -242,7 +242,9 @@ rss=$(ps -o rss= -p "$pid" | tr -d ' ')
 mkdir -p "$d/trace"
 trace=$d/trace/idle
 tool=""
-if command -v strace > /dev/null 2>&1; then
+if [ "$IDLE_SECONDS" = 0 ]; then
+	:	# a tracer stopped as soon as started may not have attached
+elif command -v strace > /dev/null 2>&1; then
 	tool=strace
 	tasks=""
 	for t in /proc/"$pid"/task/*; do
@@ -255,7 +257,6 @@ elif command -v truss > /dev/null 2>&1; then
 	truss -c -f -o "$trace" -p "$pid" 2>> "$log" &
 fi
 if [ "$IDLE_SECONDS" = 0 ]; then
-	[ -n "$tool" ] && kill -INT $! && wait $!
 	printf "  idle: not measured (IDLE_SECONDS=0); RSS %s KiB\n" "${rss:-?}"
 elif [ -n "$tool" ]; then
 	tpid=$!
