@@ -2,7 +2,7 @@
  * bare: the lower bounds smtlsd is measured against.
  *
  * usage: bare [-n] bundle dir
- *        bare -r bundle
+ *        bare -r bundle [dir]
  *
  * The first form reads a PEM bundle and, for every certificate block,
  * decodes the base64, decodes the certificate (d2i_X509), drops exact
@@ -15,12 +15,15 @@
  *
  * The second form only reads the bundle and computes the SHA-256 of every
  * PEM block's text, without decoding anything: the floor for a pass that
- * finds nothing changed.  It prints the number of blocks.
+ * finds nothing changed.  With dir it also lists dir and calls lstat on
+ * every entry: the floor for such a pass that also checks that the files
+ * it wrote there are untouched.  It prints the number of blocks.
  */
 
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <err.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -55,8 +58,28 @@ static void	usage(void) __attribute__((__noreturn__));
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bare [-n] bundle dir\n       bare -r bundle\n");
+	fprintf(stderr, "usage: bare [-n] bundle dir\n"
+	    "       bare -r bundle [dir]\n");
 	exit(2);
+}
+
+/* lstat of every entry of dir; returns how many. */
+static size_t
+stat_all(const char *dir)
+{
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*d;
+	size_t		 n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		err(1, "%s", dir);
+	while ((de = readdir(d)) != NULL)
+		if (fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0)
+			n++;
+	closedir(d);
+	return (n);
 }
 
 static char *
@@ -269,7 +292,7 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (rflag ? argc != 1 || nflag : argc != 2)
+	if (rflag ? argc > 2 || nflag : argc != 2)
 		usage();
 
 	buf = file_read(argv[0], &len);
@@ -325,6 +348,8 @@ main(int argc, char *argv[])
 			err(1, "%s", path);
 		written++;
 	}
+	if (rflag && argc == 2)
+		printf("%zu entries in %s\n", stat_all(argv[1]), argv[1]);
 	if (rflag)
 		printf("%zu blocks, xor of digests %02x%02x%02x%02x\n", blocks,
 		    acc[0], acc[1], acc[2], acc[3]);
