@@ -163,7 +163,7 @@ await_timeout_head()
 await_timeout_body()
 {
 	prepare
-	daemon_sendmail -w 18000
+	daemon_sendmail -w 21000
 	daemon_start
 	dh_trigger
 	daemon_wait 10 "the first SIGHUP" daemon_hups_are 1
