@@ -91,12 +91,7 @@ static int
 dh_same(const struct dh_known *k, const struct stat *st, int bits)
 {
 	return (k != NULL && k->valid && k->bits == bits &&
-	    k->dev == st->st_dev && k->ino == st->st_ino &&
-	    k->size == st->st_size &&
-	    k->mtim.tv_sec == st->st_mtim.tv_sec &&
-	    k->mtim.tv_nsec == st->st_mtim.tv_nsec &&
-	    k->ctim.tv_sec == st->st_ctim.tv_sec &&
-	    k->ctim.tv_nsec == st->st_ctim.tv_nsec);
+	    filestamp_same(&k->stamp, st));
 }
 
 /*
@@ -147,11 +142,7 @@ dhparam_check(const char *path, int bits, struct dh_known *known,
 	if (rv == 1 && known != NULL) {
 		known->valid = 1;
 		known->bits = bits;
-		known->dev = st.st_dev;
-		known->ino = st.st_ino;
-		known->size = st.st_size;
-		known->mtim = st.st_mtim;
-		known->ctim = st.st_ctim;
+		filestamp_set(&known->stamp, &st);
 	}
 	return (rv);
 }

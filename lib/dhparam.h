@@ -7,19 +7,15 @@
 #include <sys/types.h>
 
 #include <stddef.h>
-#include <time.h>
 
 #include "conf.h"
+#include "util.h"
 
 /* The file dhparam_check last found good, so as not to decode it again. */
 struct dh_known {
 	int		 valid;
 	int		 bits;
-	dev_t		 dev;
-	ino_t		 ino;
-	off_t		 size;
-	struct timespec	 mtim;
-	struct timespec	 ctim;
+	struct filestamp stamp;
 };
 
 int	dhparam_check(const char *, int, struct dh_known *, char *, size_t);

@@ -55,6 +55,7 @@
 #include "log.h"
 #include "osdep.h"
 #include "store.h"
+#include "util.h"
 
 #define HDR_PREFIX	"# smtlsd sha256:"
 #define HDR_SUFFIX	" (written by smtlsd(8), do not edit)\n"
@@ -126,10 +127,7 @@ struct idxrec {
 struct idx {
 	int		 reusable;	/* the file below, unchanged since */
 	int		 handed;	/* blocks given to a set as read */
-	dev_t		 dev;
-	ino_t		 ino;
-	off_t		 size;
-	struct timespec	 mtim, ctim;
+	struct filestamp stamp;
 	char		*dir;
 	struct idxrec	*recs;		/* sorted by name, no two alike */
 	size_t		 nrecs;
@@ -516,12 +514,7 @@ static int
 same_file(const struct idx *x, const char *dir, const struct stat *st)
 {
 	return (x->reusable && x->dir != NULL && strcmp(x->dir, dir) == 0 &&
-	    x->dev == st->st_dev && x->ino == st->st_ino &&
-	    x->size == st->st_size &&
-	    x->mtim.tv_sec == st->st_mtim.tv_sec &&
-	    x->mtim.tv_nsec == st->st_mtim.tv_nsec &&
-	    x->ctim.tv_sec == st->st_ctim.tv_sec &&
-	    x->ctim.tv_nsec == st->st_ctim.tv_nsec);
+	    filestamp_same(&x->stamp, st));
 }
 
 /*
@@ -564,11 +557,7 @@ index_load(struct store *s, const char *dir, int dirfd, int quiet,
 	idx_read(x, fd, st.st_size);
 	close(fd);
 	if ((x->dir = strdup(dir)) != NULL) {
-		x->dev = st.st_dev;
-		x->ino = st.st_ino;
-		x->size = st.st_size;
-		x->mtim = st.st_mtim;
-		x->ctim = st.st_ctim;
+		filestamp_set(&x->stamp, &st);
 		x->reusable = 1;
 	}
 }

@@ -180,3 +180,24 @@ fail:
 	errno = saved;
 	return (-1);
 }
+
+void
+filestamp_set(struct filestamp *f, const struct stat *st)
+{
+	f->dev = st->st_dev;
+	f->ino = st->st_ino;
+	f->size = st->st_size;
+	f->mtim = st->st_mtim;
+	f->ctim = st->st_ctim;
+}
+
+int
+filestamp_same(const struct filestamp *f, const struct stat *st)
+{
+	return (f->dev == st->st_dev && f->ino == st->st_ino &&
+	    f->size == st->st_size &&
+	    f->mtim.tv_sec == st->st_mtim.tv_sec &&
+	    f->mtim.tv_nsec == st->st_mtim.tv_nsec &&
+	    f->ctim.tv_sec == st->st_ctim.tv_sec &&
+	    f->ctim.tv_nsec == st->st_ctim.tv_nsec);
+}

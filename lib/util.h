@@ -5,8 +5,10 @@
 #define SMTLSD_UTIL_H
 
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <stddef.h>
+#include <time.h>
 
 /* The name of every temporary file smtlsd makes starts with this. */
 #define UTIL_TMPPFX	".smtlsd.tmp."
@@ -14,5 +16,20 @@
 int	util_write_atomic(const char *, const void *, size_t, mode_t);
 int	util_read_file(const char *, int, size_t, char **, size_t *);
 void	util_sweep_tmp(const char *);
+
+/*
+ * What tells a file read before from the same file changed since: its
+ * inode, size, mtime and ctime (which no one can set back).
+ */
+struct filestamp {
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtim;
+	struct timespec	 ctim;
+};
+
+void	filestamp_set(struct filestamp *, const struct stat *);
+int	filestamp_same(const struct filestamp *, const struct stat *);
 
 #endif
