@@ -23,6 +23,7 @@
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -570,9 +571,7 @@ owed_check(struct engine *e)
 	}
 	if (stat(e->conf->reload_pidfile, &st) == -1)
 		return;
-	if (st.st_mtim.tv_sec > e->owed_since.tv_sec ||
-	    (st.st_mtim.tv_sec == e->owed_since.tv_sec &&
-	    st.st_mtim.tv_nsec > e->owed_since.tv_nsec)) {
+	if (timespeccmp(&st.st_mtim, &e->owed_since, >)) {
 		log_info("%s (pid %ld) started after the reload was refused: "
 		    "it has read the new files", e->conf->reload_process,
 		    (long)pid);
