@@ -93,11 +93,12 @@ struct engine {
 	int			 owed;
 	struct timespec		 owed_since;
 	char			 owed_why[256];
+	char			 failed_why[256];	/* last pass; "": good */
 };
 
 static void	engine_pass(struct engine *, int);
 static void	engine_rearm(struct engine *);
-static void	engine_reload(struct engine *);
+static int	engine_reload(struct engine *);
 
 static void
 ms_to_tv(long ms, struct timeval *tv)
@@ -117,6 +118,18 @@ status_write(struct engine *e, const char *result, const char *msg)
 	    result, msg);
 	if (n > 0 && (size_t)n < sizeof(buf))
 		util_write_atomic(e->conf->status_file, buf, (size_t)n, 0644);
+}
+
+/* The state since the last pass: its failure, a reload owed, or ok. */
+static void
+status_now(struct engine *e)
+{
+	if (e->failed_why[0] != '\0')
+		status_write(e, "failed", e->failed_why);
+	else if (e->owed)
+		status_write(e, "failed", e->owed_why);
+	else
+		status_write(e, "ok", "all good");
 }
 
 /*
@@ -280,9 +293,10 @@ on_cmd_timeout(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Makes sendmail reload, unless it is still coming back from the last
- * reload: then once it is back.
+ * reload: then once it is back.  Returns -1 when the reload was refused
+ * (the status says so already), 0 otherwise.
  */
-static void
+static int
 engine_reload(struct engine *e)
 {
 	struct timeval	 tv;
@@ -292,7 +306,7 @@ engine_reload(struct engine *e)
 	e->ps.reload_wanted = 0;
 	if (e->awaiting || e->cmd_pid > 0) {
 		e->reload_pending = 1;
-		return;
+		return (0);
 	}
 	if (e->conf->reload_command != NULL) {
 		if ((e->cmd_pid = reload_spawn(e->conf->reload_command)) > 0) {
@@ -301,10 +315,10 @@ engine_reload(struct engine *e)
 			ms_to_tv(e->conf->reload_timeout_ms, &tv);
 			evtimer_add(e->ev_cmd, &tv);
 		}
-		return;
+		return (0);
 	}
 	if (e->conf->reload_signal == 0)
-		return;
+		return (0);
 	switch (reload_signal(e->conf, &pid, why, sizeof(why))) {
 	case -1:
 		if (!e->owed)
@@ -313,14 +327,14 @@ engine_reload(struct engine *e)
 		strlcpy(e->owed_why, why, sizeof(e->owed_why));
 		/* Watching the pidfile, and saying so, before the log. */
 		engine_rearm(e);
-		status_write(e, "failed", why);
+		status_now(e);
 		log_warnx("not reloading %s: %s", e->conf->reload_process,
 		    why);
-		return;
+		return (-1);
 	case 1:
 		log_info("%s: nothing to reload", why);
 		e->owed = 0;
-		return;
+		return (0);
 	}
 	e->owed = 0;
 	log_info("reloaded %s (pid %ld): %s", e->conf->reload_process,
@@ -332,7 +346,7 @@ engine_reload(struct engine *e)
 	 */
 	if (e->conf->reload_signal == SIGUSR1 ||
 	    e->conf->reload_signal == SIGUSR2)
-		return;
+		return (0);
 	e->awaiting = 1;
 	e->awaiting_old = pid;
 	ms_to_tv(AWAIT_MS, &tv);
@@ -340,6 +354,7 @@ engine_reload(struct engine *e)
 	engine_rearm(e);	/* now watching the pidfile */
 	/* It may have come back before the watch was there. */
 	await_check(e);
+	return (0);
 }
 
 static void
@@ -616,15 +631,11 @@ engine_pass(struct engine *e, int resync)
 	 * changes a file once it says so is seen, on new paths too.
 	 */
 	engine_rearm(e);
-	/* Before the status: a refused reload makes it "failed". */
-	if (e->ps.reload_wanted)
-		engine_reload(e);
-	if (r.failed)
-		status_write(e, "failed", r.reason);
-	else if (e->owed)
-		status_write(e, "failed", e->owed_why);
-	else
-		status_write(e, "ok", "all good");
+	strlcpy(e->failed_why, r.failed ? r.reason : "",
+	    sizeof(e->failed_why));
+	/* Before the status: a refused reload writes it, as "failed". */
+	if (!e->ps.reload_wanted || engine_reload(e) == 0)
+		status_now(e);
 }
 
 static int
