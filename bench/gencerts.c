@@ -2,7 +2,7 @@
  * gencerts: write a PEM bundle of many self-signed CA certificates, fast,
  * for the benchmarks.
  *
- * usage: gencerts [-j jobs] [-n count] [-s seed] [-o file]
+ * usage: gencerts [-1] [-j jobs] [-n count] [-s seed] [-o file]
  *
  * A few keys are generated once (RSA 2048, RSA 4096, EC P-384, EC P-256,
  * mixed roughly like the Mozilla root list) and shared by many subjects;
@@ -14,6 +14,8 @@
  *    it with another serial and key (same subject hash: <hash>.1);
  *  - every DUP_EVERY-th block is a byte-for-byte copy of an earlier one
  *    (to be dropped as a duplicate).
+ * With -1 every certificate has the same subject (one subject hash,
+ * <hash>.0 to <hash>.count-1), for the cost of names that collide.
  * The work is shared by `jobs' processes (default: one per CPU), each
  * writing whole runs of DUP_EVERY blocks to a temporary file that the
  * parent copies out in order, so the output does not depend on `jobs'.
@@ -64,6 +66,7 @@ struct gen {
 	long long	 ncoll;
 	long long	 ndup;
 	unsigned long	 nsubj;
+	int		 onesubj;	/* -1: one subject for all */
 };
 
 static void	usage(void) __attribute__((__noreturn__));
@@ -72,7 +75,7 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: gencerts [-j jobs] [-n count] [-s seed] [-o file]\n");
+	    "usage: gencerts [-1] [-j jobs] [-n count] [-s seed] [-o file]\n");
 	exit(2);
 }
 
@@ -261,7 +264,8 @@ gen_range(struct gen *g, FILE *fp, long long from, long long to)
 		}
 		rnd[0] = rng_at(g->seed, 2 * (uint64_t)i);
 		rnd[1] = rng_at(g->seed, 2 * (uint64_t)i + 1);
-		len = cert_make(g->keys[kind], kind, subj, rnd, &der);
+		len = cert_make(g->keys[kind], kind, g->onesubj ? 0 : subj,
+		    rnd, &der);
 		pem_write(fp, der, len);
 		if (i % DUP_EVERY == DUP_SAVE) {
 			OPENSSL_free(saved);
@@ -294,8 +298,11 @@ main(int argc, char *argv[])
 	g.seed = 0x5eed5eed5eedULL;
 	if ((jobs = sysconf(_SC_NPROCESSORS_ONLN)) < 1)
 		jobs = 1;
-	while ((ch = getopt(argc, argv, "j:n:o:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "1j:n:o:s:")) != -1) {
 		switch (ch) {
+		case '1':
+			g.onesubj = 1;
+			break;
 		case 'j':
 			jobs = strtol(optarg, NULL, 10);
 			if (jobs < 1 || jobs > 64)

@@ -169,6 +169,7 @@ struct pass {
 	size_t			 nadds;
 	struct entslab		*slabs;
 	unsigned long		*slotbuf;	/* for plan_bucket */
+	unsigned char		*takenbuf;	/* for plan_bucket */
 	size_t			 slotcap;
 	int			 handed;	/* want read with idx.blocks */
 	store_report_fn		 report;
@@ -1068,22 +1069,62 @@ sort_certs(struct cert **certs, size_t n)
 	return (0);
 }
 
-static int
-entry_taken(struct bucket *b, unsigned long n, struct entry **ep)
+/*
+ * The entry of b at number n, or NULL: b's entries are in name order,
+ * so in number order.
+ */
+static struct entry *
+entry_at(const struct bucket *b, unsigned long n)
 {
-	size_t	i;
+	size_t	lo = 0, hi = b->nents, mid;
 
-	for (i = 0; i < b->nents; i++)
-		if (b->ents[i]->n == n) {
-			*ep = b->ents[i];
-			return (b->ents[i]->fixed);
-		}
-	*ep = NULL;
-	return (0);
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (b->ents[mid]->n == n)
+			return (b->ents[mid]);
+		if (b->ents[mid]->n < n)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (NULL);
 }
 
 /*
- * Plans one hash: which file stays, which is written, which goes.
+ * The index in b->certs (in fingerprint order within the hash) of the
+ * certificate fp, or -1.
+ */
+static long
+cert_at(const struct bucket *b, const unsigned char *fp)
+{
+	size_t	lo = 0, hi = b->ncerts, mid;
+	int	c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = memcmp(b->certs[mid]->fp, fp, CERT_FPLEN)) == 0)
+			return ((long)mid);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (-1);
+}
+
+static int
+slot_cmp(const void *a, const void *b)
+{
+	unsigned long	x = *(const unsigned long *)a;
+	unsigned long	y = *(const unsigned long *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/*
+ * Plans one hash: which file stays, which is written, which goes.  In
+ * time n log n of the files and certificates under the hash: a bundle
+ * may hold thousands of certificates of one subject name.
  */
 static int
 plan_bucket(struct pass *p, struct bucket *b)
@@ -1091,7 +1132,9 @@ plan_bucket(struct pass *p, struct bucket *b)
 	struct entry	*e;
 	struct cert	*c;
 	unsigned long	 n, *slots;
-	size_t		 i, j, nslots = 0;
+	unsigned char	*taken;
+	size_t		 i, j, k, nslots = 0;
+	long		 ci;
 	int		 noprune = p->flags & STORE_NOPRUNE;
 
 	for (i = 0; i < b->nents; i++) {
@@ -1106,40 +1149,45 @@ plan_bucket(struct pass *p, struct bucket *b)
 		    sizeof(*slots))) == NULL)
 			return (-1);
 		p->slotbuf = slots;
+		if ((taken = realloc(p->takenbuf, b->ncerts)) == NULL)
+			return (-1);
+		p->takenbuf = taken;
 		p->slotcap = b->ncerts;
 	}
 	slots = p->slotbuf;
-	/* The first ncerts numbers not taken by fixed files. */
-	for (n = 0; nslots < b->ncerts; n++)
-		if (!entry_taken(b, n, &e))
-			slots[nslots++] = n;
+	taken = p->takenbuf;
+	if (b->ncerts > 0)
+		memset(taken, 0, b->ncerts);
+	/* The first ncerts numbers not taken by fixed files, in order. */
+	for (n = 0, k = 0; nslots < b->ncerts; n++) {
+		while (k < b->nents && b->ents[k]->n < n)
+			k++;
+		if (k < b->nents && b->ents[k]->n == n && b->ents[k]->fixed)
+			continue;
+		slots[nslots++] = n;
+	}
 
 	/* Keep our files that hold a wanted certificate at a slot. */
 	for (i = 0; i < b->nents; i++) {
 		e = b->ents[i];
-		if (e->fixed || !e->known)
+		if (e->fixed || !e->known || nslots == 0 ||
+		    bsearch(&e->n, slots, nslots, sizeof(*slots),
+		    slot_cmp) == NULL)
 			continue;
-		for (j = 0; j < nslots && slots[j] != e->n; j++)
-			;
-		if (j == nslots)
-			continue;
-		for (j = 0; j < b->ncerts; j++)
-			if (b->certs[j] != NULL &&
-			    memcmp(b->certs[j]->fp, e->fp, CERT_FPLEN) == 0)
-				break;
-		if (j == b->ncerts)
+		if ((ci = cert_at(b, e->fp)) == -1 || taken[ci])
 			continue;
 		e->plan = P_KEEP;
-		b->certs[j] = NULL;
+		taken[ci] = 1;
 		p->st->unchanged++;
 	}
 
 	/* The rest, in fingerprint order, into the free slots. */
 	for (i = 0, j = 0; i < b->ncerts; i++) {
-		if ((c = b->certs[i]) == NULL)
+		if (taken[i])
 			continue;
+		c = b->certs[i];
 		for (;; j++) {
-			entry_taken(b, slots[j], &e);
+			e = entry_at(b, slots[j]);
 			if (e == NULL || e->plan != P_KEEP)
 				break;
 		}
@@ -1818,6 +1866,7 @@ out:
 	free(p.byfp);
 	free(p.adds);
 	free(p.slotbuf);
+	free(p.takenbuf);
 	for (slab = p.slabs; slab != NULL; slab = next) {
 		next = slab->next;
 		free(slab);
