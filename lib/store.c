@@ -1712,8 +1712,10 @@ execute(struct pass *p)
 			continue;
 		slot_name(e->hash, e->n, name, sizeof(name));
 		if (!still_ours(p, e, name)) {
+			/* Not what was asked: the pass failed (and is retried). */
 			log_warnx("%s/%s: changed meanwhile; left alone",
 			    p->dir, name);
+			p->st->errors++;
 			continue;
 		}
 		if (unlinkat(p->dirfd, name, 0) == -1) {
