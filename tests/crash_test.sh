@@ -97,6 +97,8 @@ crash_converge()
 		: >daemon.log
 		h_start "$S/conf"
 		cp daemon.log run.err
+		[ "$(h_status 5)" = ok ] || { h_show; atf_fail "the daemon's" \
+		    "pass after $kills kills failed: $(h_status 6)"; }
 		h_stop
 		;;
 	esac
