@@ -920,6 +920,34 @@ byfp_build(struct pass *p)
 }
 
 /*
+ * The state of every entry read again, after scan removed temporary
+ * files.  A kill -9 between linking a new file into place and removing
+ * its temporary name leaves both names on one inode, and removing the
+ * temporary one changes that file's ctime: read before (readdir's order
+ * is the file system's), the file would look changed by someone else
+ * when it is replaced or removed, and be left alone.  Entries gone
+ * meanwhile are dropped.
+ */
+static void
+restat(struct pass *p)
+{
+	struct entry	*e;
+	struct stat	 st;
+	size_t		 i, j;
+	char		 name[32];
+
+	for (i = j = 0; i < p->nents; i++) {
+		e = p->ents[i];
+		slot_name(e->hash, e->n, name, sizeof(name));
+		if (fstatat(p->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		fstate_set(&e->st, &st);
+		p->ents[j++] = e;
+	}
+	p->nents = j;
+}
+
+/*
  * Reads the directory: removes temporary files a crash left behind and
  * records every hash-named file, ours or not, in name order.
  */
@@ -932,7 +960,7 @@ scan(struct store *s, struct pass *p)
 	struct stat	 st;
 	DIR		*d;
 	unsigned long	 hash, n;
-	size_t		 i, j;
+	size_t		 i, j, swept = 0;
 	int		 fd;
 	char		 name[32];
 
@@ -948,10 +976,12 @@ scan(struct store *s, struct pass *p)
 			    sizeof(STORE_TMPPFX) - 1) != 0)
 				continue;
 			if (!(p->flags & STORE_DRYRUN) &&
-			    unlinkat(p->dirfd, de->d_name, 0) == 0)
+			    unlinkat(p->dirfd, de->d_name, 0) == 0) {
 				log_info("%s/%s: removed a temporary file "
 				    "left by an interrupted pass", p->dir,
 				    de->d_name);
+				swept++;
+			}
 			continue;
 		}
 		if (parse_name(de->d_name, strlen(de->d_name), &hash,
@@ -976,6 +1006,8 @@ scan(struct store *s, struct pass *p)
 		return (-1);
 	}
 	closedir(d);
+	if (swept > 0)
+		restat(p);
 
 	/* Both sorted by name: the index's record of each file, if any. */
 	if (sort_entries(p) == -1) {
@@ -1728,8 +1760,10 @@ execute(struct pass *p)
 			continue;
 		slot_name(e->hash, e->n, name, sizeof(name));
 		if (!still_ours(p, e, name)) {
+			/* Not what was asked: the pass failed (and is retried). */
 			log_warnx("%s/%s: changed meanwhile; left alone",
 			    p->dir, name);
+			p->st->errors++;
 			continue;
 		}
 		if (unlinkat(p->dirfd, name, 0) == -1) {

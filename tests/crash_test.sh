@@ -97,6 +97,8 @@ crash_converge()
 		: >daemon.log
 		h_start "$S/conf"
 		cp daemon.log run.err
+		[ "$(h_status 5)" = ok ] || { h_show; atf_fail "the daemon's" \
+		    "pass after $kills kills failed: $(h_status 6)"; }
 		h_stop
 		;;
 	esac
@@ -293,8 +295,85 @@ removal_order_cleanup()
 	h_cleanup
 }
 
+atf_test_case link_kill cleanup
+link_kill_head()
+{
+	atf_set descr "A kill between linking a new file into place and" \
+	    "removing its temporary name (issue 14): the next pass that" \
+	    "drops the certificate removes the file"
+	atf_set require.progs "openssl cc strace"
+	atf_set timeout 300
+}
+link_kill_body()
+{
+	h_need
+	h_cc capath_check "$H_SRC/hardening/capath_check.c"
+	if ! strace -f -o /dev/null -e inject=getpid:error=ENOSYS true \
+	    >/dev/null 2>&1; then
+		atf_skip "SKIPPED: strace cannot inject faults here"
+	fi
+	mkdir -p aux certs
+	for n in kept dropped; do
+		h_ossl req -x509 -newkey ec \
+		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		    -subj "/CN=smtlsd $n" -days 3650 -keyout "$n.key" \
+		    -out "$n.pem" || atf_fail "openssl req failed"
+	done
+	x=$(openssl x509 -noout -hash -in dropped.pem).0
+	h_conf conf "$(pwd)" "$(pwd)/certs"
+	cat kept.pem >bundle.pem
+	"$SMTLSD" -f conf -1 >run.out 2>run.err ||
+	    { cat run.err >&2; atf_fail "smtlsd -1 failed"; }
+
+	# One file to add, no temporary file to sweep: the first unlinkat
+	# is the removal of its temporary name, right after its linkat.
+	cat kept.pem dropped.pem >bundle.pem
+	rc=0
+	ASAN_OPTIONS=detect_leaks=0 strace -f -o /dev/null \
+	    -e trace=unlinkat -e inject=unlinkat:signal=KILL:when=1 \
+	    "$SMTLSD" -f conf -1 >run.out 2>run.err || rc=$?
+	[ "$rc" -eq 137 ] || atf_fail "smtlsd was not killed at unlinkat" \
+	    "(exit $rc)"
+	tmp=$(ls -A certs | grep '^\.smtlsd\.tmp\.' | head -n 1)
+	[ -n "$tmp" ] && [ "certs/$tmp" -ef "certs/$x" ] ||
+	    atf_fail "the kill did not leave $x linked to a temporary name"
+
+	# The pass read $x before it swept the temporary name, which
+	# changed $x's ctime: have readdir list $x first, whatever the
+	# file system's order (a temporary name it is still).
+	i=0
+	while [ "$(ls -f certs | grep -E "^($x|\.smtlsd\.tmp\..*)\$" |
+	    head -n 1)" != "$x" ]; do
+		i=$((i + 1))
+		[ "$i" -le 64 ] || atf_skip "SKIPPED: readdir never lists" \
+		    "$x before a temporary name here"
+		mv "certs/$tmp" "certs/.smtlsd.tmp.order$i"
+		tmp=.smtlsd.tmp.order$i
+	done
+
+	cat kept.pem >bundle.pem
+	"$SMTLSD" -f conf -1 >run.out 2>run.err ||
+	    { cat run.err >&2; atf_fail "smtlsd -1 failed after the kill"; }
+	[ ! -e "certs/$x" ] || { cat run.err >&2
+	    atf_fail "$x, of a certificate the bundle dropped, is left"; }
+	./capath_check -t certs >check.out ||
+	    { cat check.out >&2; atf_fail "certs is not clean"; }
+	h_same_as_rehash certs bundle.pem "$(pwd)" ||
+	    atf_fail "certs does not hold the bundle"
+	"$SMTLSD" -f conf -1 >run.out 2>run.err ||
+	    { cat run.err >&2; atf_fail "second smtlsd -1 failed"; }
+	grep -q ' 0 added, 0 replaced, 0 removed' run.err ||
+	    { cat run.err >&2; atf_fail "a second pass changed something"; }
+}
+link_kill_cleanup()
+{
+	. "$(atf_get_srcdir)/hardening/lib.sh"
+	h_cleanup
+}
+
 atf_init_test_cases()
 {
 	atf_add_test_case kill9
 	atf_add_test_case removal_order
+	atf_add_test_case link_kill
 }

@@ -415,6 +415,55 @@ failed_put_no_removal_body()
 	true
 }
 
+atf_test_case changed_before_removal
+changed_before_removal_head()
+{
+	atf_set descr "A stale file of ours that changes between the scan" \
+	    "and its removal is left alone, and the pass says it failed;" \
+	    "the next pass removes it"
+	atf_set require.progs "openssl strace"
+}
+changed_before_removal_body()
+{
+	t_need_bin
+	r=$(t_strace_reason)
+	[ -z "$r" ] || atf_skip "$r"
+	strace -e inject=fsync:delay_enter=1 -o /dev/null true 2>/dev/null ||
+	    atf_skip "this strace cannot inject delays"
+	t_cert A "/O=smtlsd test/CN=Alpha CA"
+	t_cert D "/O=smtlsd test/CN=Delta CA"
+	t_cert E "/O=smtlsd test/CN=Echo CA"
+	mkdir certs
+	t_conf conf "$(pwd)/certs" "$(pwd)/a.crt"
+	t_bundle a.crt A D
+	t_pass conf
+	d=certs/$(t_hash D).0
+	e=certs/$(t_hash E).0
+	# D leaves, E comes.  Every fsync(2) waits 3 s: the first is the
+	# directory's, once E is in place and before D is removed.
+	t_bundle a.crt A E
+	ASAN_OPTIONS=detect_leaks=0 strace -f -o /dev/null -e trace=fsync \
+	    -e inject=fsync:delay_enter=3000000 \
+	    "$SMTLSD" -f conf -1 >out 2>err &
+	pid=$!
+	i=0
+	until [ -f "$e" ]; do
+		i=$((i + 1))
+		[ "$i" -le 1000 ] || atf_fail "$e did not appear in 20 s"
+		sleep 0.02
+	done
+	touch "$d"			# its ctime changes
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 1 ] || { cat err >&2; atf_fail "the pass exited $rc," \
+	    "expected 1"; }
+	t_err_has "$d: changed meanwhile; left alone"
+	[ -f "$d" ] || atf_fail "$d was removed"
+	t_pass conf
+	[ ! -e "$d" ] || { cat err >&2; atf_fail "$d is still there"; }
+	t_same_as_rehash certs a.crt
+}
+
 # ------------------------------------------------------------- point 5
 
 # Makes the files an administrator has in /etc/mail/certs, and a
@@ -1140,6 +1189,7 @@ atf_init_test_cases()
 	atf_add_test_case unchanged_pass_reads_no_cert
 	atf_add_test_case adds_before_removes
 	atf_add_test_case failed_put_no_removal
+	atf_add_test_case changed_before_removal
 	atf_add_test_case foreign_untouched
 	atf_add_test_case foreign_removed_renumbers
 	atf_add_test_case taken_over
