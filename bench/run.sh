@@ -28,6 +28,8 @@
 #   BENCH_TMP=dir      where to put the scratch directory smtlsd-bench.scratch
 #                      (default bench/out); it is removed at the end
 #   INPUTS="ca nss gen"  the inputs to run (default all three)
+#   SCALE=0            skip the domain-directory and one-hash rows (scale.sh,
+#                      which also reads SCALE_DOMAINS, SCALE_HASH)
 #   DAEMON=0           skip the running daemon's measurements (daemon.sh,
 #                      which also reads SETTLE, LAT_ROUNDS, IDLE_SECONDS)
 
@@ -480,6 +482,18 @@ if [ "$n_gen" -gt 0 ] && [ "$n_ca" -gt 0 ]; then
 	memline "split + openssl rehash" "$m_rehash_gen" "$m_rehash_ca"
 else
 	tab "\nmemory: not measured (needs the inputs ca and gen)\n"
+fi
+
+# How a pass grows with domain directories and with certificates under
+# one hash (bench/scale.sh).
+if [ $have_smtlsd = 1 ] && [ "${SCALE:-1}" != 0 ]; then
+	say "bench: scale (domain directories, one hash)"
+	tab "\nscale (smtlsd -1, no-op passes, medians of %s; ca input):\n" \
+	    "$ROUNDS_BIG"
+	sh "$here/scale.sh" "$SMTLSD" "$bin" "$scratch" "$in_ca" \
+	    "$ROUNDS_BIG" >> "$table"
+else
+	tab "\nscale: not measured\n"
 fi
 
 # The running daemon: reaction to a bundle change and to a renewal, and
