@@ -66,6 +66,7 @@ struct engine {
 	struct watch		*watch;
 	struct pidfh		*pfh;
 	struct event		*ev_settle;
+	long			 changed_since;	/* ms; 0: no change pending */
 	long			 writing_since;	/* ms; 0: no writer waited */
 	struct event		*ev_retry;
 	long			 retry_ms;	/* 0: the last pass was good */
@@ -107,17 +108,24 @@ ms_to_tv(long ms, struct timeval *tv)
 	tv->tv_usec = (ms % 1000) * 1000;
 }
 
+/*
+ * The status file, one line: "pid passes resyncs time result message".
+ * Mode 0640, group root's: it may name what smtlsd found in directories
+ * other users own, and is for root (smtlsd -R, service smtlsd status).
+ * The message is made visible (strvis) like the log.
+ */
 static void
 status_write(struct engine *e, const char *result, const char *msg)
 {
-	char	buf[512];
+	char	buf[1024], vis[400];
 	int	n;
 
+	util_vis(vis, sizeof(vis), msg);
 	n = snprintf(buf, sizeof(buf), "%ld %lu %lu %lld %s %s\n",
 	    (long)getpid(), e->passes, e->resyncs, (long long)time(NULL),
-	    result, msg);
+	    result, vis);
 	if (n > 0 && (size_t)n < sizeof(buf))
-		util_write_atomic(e->conf->status_file, buf, (size_t)n, 0644);
+		util_write_atomic(e->conf->status_file, buf, (size_t)n, 0640);
 }
 
 /* The state since the last pass: its failure, a reload owed, or ok. */
@@ -158,17 +166,6 @@ await_check(struct engine *e)
 	}
 }
 
-static void
-on_change(void *arg)
-{
-	struct engine	*e = arg;
-	struct timeval	 tv;
-
-	await_check(e);
-	ms_to_tv(e->conf->settle_ms, &tv);
-	evtimer_add(e->ev_settle, &tv);
-}
-
 static long
 now_ms(void)
 {
@@ -176,6 +173,29 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
+ * Something changed: a pass once the inputs have been quiet for settle,
+ * but no later than settle_max after the first change since the last
+ * pass, however busy a directory is.
+ */
+static void
+on_change(void *arg)
+{
+	struct engine	*e = arg;
+	struct timeval	 tv;
+	long		 ms, left;
+
+	await_check(e);
+	if (e->changed_since == 0)
+		e->changed_since = now_ms();
+	ms = e->conf->settle_ms;
+	left = e->conf->settle_max_ms - (now_ms() - e->changed_since);
+	if (left < ms)
+		ms = left > 0 ? left : 0;
+	ms_to_tv(ms, &tv);
+	evtimer_add(e->ev_settle, &tv);
 }
 
 /*
@@ -309,7 +329,8 @@ engine_reload(struct engine *e)
 		return (0);
 	}
 	if (e->conf->reload_command != NULL) {
-		if ((e->cmd_pid = reload_spawn(e->conf->reload_command)) > 0) {
+		if ((e->cmd_pid = reload_spawn(e->conf,
+		    e->ps.reload_why)) > 0) {
 			log_info("running reload_command \"%s\" (%s)",
 			    e->conf->reload_command, e->ps.reload_why);
 			ms_to_tv(e->conf->reload_timeout_ms, &tv);
@@ -544,7 +565,7 @@ engine_rearm(struct engine *e)
 		lock_path(cp->path, path, sizeof(path));
 		watch_add(e->watch, path, 0);
 	}
-	TAILQ_FOREACH(d, &e->ps.domains, entry) {
+	RB_FOREACH(d, domains, &e->ps.domains) {
 		watch_add(e->watch, d->dir, 0);
 		strlcpy(real, d->dir, sizeof(real));
 		lock_path(dirname(real), path, sizeof(path));
@@ -607,6 +628,7 @@ engine_pass(struct engine *e, int resync)
 
 	evtimer_del(e->ev_settle);
 	e->writing_since = 0;
+	e->changed_since = 0;
 	memset(&r, 0, sizeof(r));
 	pass_run(e->conf, &e->ps, 0, &r);
 	e->passes++;
@@ -724,7 +746,7 @@ int
 engine_main(struct conf *conf, const char *conf_path, int debug)
 {
 	struct engine	 e;
-	char		 abs_path[PATH_MAX];
+	char		 abs_path[PATH_MAX], why[PATH_MAX + 128];
 	pid_t		 other;
 	int		 sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT, SIGCHLD };
 	size_t		 i;
@@ -744,8 +766,15 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 		conf_free(conf);
 		return (1);
 	}
-	if ((e.pfh = pidfile_open(conf->pidfile, 0644, &other)) == NULL) {
-		if (errno == EEXIST)
+	if (util_dir_safe(conf->status_file, why, sizeof(why)) == -1) {
+		log_warnx("status_file %s: %s", conf->status_file, why);
+		conf_free(conf);
+		return (1);
+	}
+	if ((e.pfh = util_pidfile_open(conf->pidfile, &other)) == NULL) {
+		if (errno == EPERM)
+			;	/* said */
+		else if (errno == EEXIST)
 			log_warnx("already running as pid %ld (%s)",
 			    (long)other, conf->pidfile);
 		else

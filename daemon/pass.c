@@ -25,8 +25,10 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,10 +80,18 @@ pass_fail(struct pass_result *r, const char *fmt, ...)
 }
 
 int
+domain_cmp(const struct domain *a, const struct domain *b)
+{
+	return (strcmp(a->dir, b->dir));
+}
+
+RB_GENERATE(domains, domain, entry, domain_cmp)
+
+int
 pass_state_init(struct pass_state *ps)
 {
 	memset(ps, 0, sizeof(*ps));
-	TAILQ_INIT(&ps->domains);
+	RB_INIT(&ps->domains);
 	if ((ps->store = store_new()) == NULL)
 		return (-1);
 	return (0);
@@ -91,44 +101,60 @@ static void
 domain_free(struct domain *d)
 {
 	free(d->dir);
-	free(d->good_chain);
+	free(d->good);
 	free(d);
 }
 
 void
 pass_state_free(struct pass_state *ps)
 {
-	struct domain	*d;
+	struct domain	*d, *next;
 
-	while ((d = TAILQ_FIRST(&ps->domains)) != NULL) {
-		TAILQ_REMOVE(&ps->domains, d, entry);
+	RB_FOREACH_SAFE(d, domains, &ps->domains, next) {
+		RB_REMOVE(domains, &ps->domains, d);
 		domain_free(d);
 	}
 	store_free(ps->store);
 	ps->store = NULL;
 }
 
-static struct domain *
-domain_get(struct pass_state *ps, const char *dir)
+/*
+ * Marks the domain directory dir as seen, adding it when it is new and
+ * max_domains allows; *over counts those it did not.
+ */
+static void
+domain_see(const struct conf *conf, struct pass_state *ps, const char *dir,
+    size_t *over)
 {
-	struct domain	*d;
+	struct domain	 key, *d;
 
-	TAILQ_FOREACH(d, &ps->domains, entry)
-		if (strcmp(d->dir, dir) == 0)
-			return (d);
+	key.dir = (char *)(uintptr_t)dir;
+	if ((d = RB_FIND(domains, &ps->domains, &key)) != NULL) {
+		d->seen = 1;
+		return;
+	}
+	if (ps->ndomains >= (size_t)conf->max_domains) {
+		(*over)++;
+		return;
+	}
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
 	    (d->dir = strdup(dir)) == NULL) {
 		free(d);
-		return (NULL);
+		log_warn("%s", dir);
+		return;
 	}
 	d->said_state = ACME_VALID;
-	TAILQ_INSERT_TAIL(&ps->domains, d, entry);
-	return (d);
+	d->seen = 1;
+	RB_INSERT(domains, &ps->domains, d);
+	ps->ndomains++;
 }
 
 /*
  * Marks every domain directory of the configuration as seen, and drops
- * the ones that went away.
+ * the ones that went away.  acme_cert directories come first, so that
+ * whoever fills an acme_dir with directories cannot crowd them out of
+ * max_domains.  Under an acme_dir only directories count, not links to
+ * them.
  */
 static void
 domains_scan(const struct conf *conf, struct pass_state *ps)
@@ -139,9 +165,12 @@ domains_scan(const struct conf *conf, struct pass_state *ps)
 	struct stat		 st;
 	DIR			*dir;
 	char			 path[PATH_MAX];
+	size_t			 over = 0;
 
-	TAILQ_FOREACH(d, &ps->domains, entry)
+	RB_FOREACH(d, domains, &ps->domains)
 		d->seen = 0;
+	TAILQ_FOREACH(cp, &conf->acme_certs, entry)
+		domain_see(conf, ps, cp->path, &over);
 	TAILQ_FOREACH(cp, &conf->acme_dirs, entry) {
 		if ((dir = opendir(cp->path)) == NULL) {
 			if (errno != ENOENT)
@@ -151,24 +180,30 @@ domains_scan(const struct conf *conf, struct pass_state *ps)
 		while ((de = readdir(dir)) != NULL) {
 			if (de->d_name[0] == '.')
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", cp->path,
-			    de->d_name);
-			if (stat(path, &st) == -1 || !S_ISDIR(st.st_mode))
+			if (fstatat(dirfd(dir), de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISDIR(st.st_mode))
 				continue;
-			if ((d = domain_get(ps, path)) != NULL)
-				d->seen = 1;
+			if (snprintf(path, sizeof(path), "%s/%s", cp->path,
+			    de->d_name) >= (int)sizeof(path))
+				continue;
+			domain_see(conf, ps, path, &over);
 		}
 		closedir(dir);
 	}
-	TAILQ_FOREACH(cp, &conf->acme_certs, entry)
-		if ((d = domain_get(ps, cp->path)) != NULL)
-			d->seen = 1;
-	TAILQ_FOREACH_SAFE(d, &ps->domains, entry, next)
+	RB_FOREACH_SAFE(d, domains, &ps->domains, next)
 		if (!d->seen) {
 			log_info("%s: gone, forgetting it", d->dir);
-			TAILQ_REMOVE(&ps->domains, d, entry);
+			RB_REMOVE(domains, &ps->domains, d);
+			ps->ndomains--;
 			domain_free(d);
 		}
+	if (over > 0 && ps->said_over == 0)
+		log_warnx("more domain directories than max_domains %d: %zu "
+		    "left alone; raise max_domains, or name the mail "
+		    "domain with acme_cert", conf->max_domains, over);
+	else if (over == 0 && ps->said_over > 0)
+		log_info("domain directories within max_domains again");
+	ps->said_over = over;
 }
 
 /*
@@ -236,81 +271,125 @@ domain_say(struct domain *d, const struct acme_set *s)
 }
 
 /*
- * The certificates of pem that are not self-signed, as PEM in a new
- * buffer; NULL when pem holds none that decode, or out of memory.
+ * The CAs of the bundles (set) sorted by subject hash, for looking up
+ * issuers; made once per pass, and only when a set needs it.
  */
-static char *
-chain_intermediates(const char *pem, size_t len, size_t *outlen)
-{
-	BIO	*in, *out = NULL;
-	BUF_MEM	*mem;
-	X509	*x;
-	char	*buf = NULL;
-	int	 n = 0;
+struct trust {
+	struct cert	**certs;
+	size_t		  n;
+	int		  made;
+};
 
-	if ((in = BIO_new_mem_buf(pem, (int)len)) == NULL ||
-	    (out = BIO_new(BIO_s_mem())) == NULL)
-		goto out;
-	while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
-		n++;
-		if (X509_self_signed(x, 0) != 1)
-			PEM_write_bio_X509(out, x);
-		X509_free(x);
+static int
+trust_cmp(const void *a, const void *b)
+{
+	const struct cert	*x = *(struct cert * const *)a;
+	const struct cert	*y = *(struct cert * const *)b;
+
+	return (x->hash < y->hash ? -1 : x->hash > y->hash);
+}
+
+static void
+trust_make(struct trust *t, struct certset *set)
+{
+	struct cert	*c;
+
+	t->made = 1;
+	if ((t->certs = calloc(set->count ? set->count : 1,
+	    sizeof(*t->certs))) == NULL)
+		return;
+	RB_FOREACH(c, certtree, &set->tree)
+		if (!c->bad && cert_hash(c) == 0)
+			t->certs[t->n++] = c;
+	qsort(t->certs, t->n, sizeof(*t->certs), trust_cmp);
+}
+
+/*
+ * Adds to store the bundles' certificates whose subject hash is that
+ * of x's issuer, and theirs, depth levels up at most.  Returns how
+ * many.
+ */
+static int
+trust_add_issuers(struct trust *t, X509_STORE *store, X509 *x, int depth)
+{
+	struct cert	 key, *kp = &key, **p;
+	X509		*ca;
+	int		 n = 0;
+
+	key.hash = X509_issuer_name_hash(x);
+	if ((p = bsearch(&kp, t->certs, t->n, sizeof(*t->certs),
+	    trust_cmp)) == NULL)
+		return (0);
+	while (p > t->certs && p[-1]->hash == key.hash)
+		p--;
+	for (; p < t->certs + t->n && (*p)->hash == key.hash; p++) {
+		if ((ca = cert_x509(*p)) == NULL)
+			continue;
+		if (X509_STORE_add_cert(store, ca) == 1)
+			n++;
+		/* A CA of the bundles cross-signed by another. */
+		if (X509_self_signed(ca, 0) != 1 && depth < 4)
+			n += trust_add_issuers(t, store, ca, depth + 1);
+		X509_free(ca);
 	}
+	ERR_clear_error();
+	return (n);
+}
+
+/*
+ * Verifies s against the bundles alone: a store with the possible
+ * issuers of its certificate and of its chain.pem's, from the bundles.
+ */
+static void
+trust_verify(struct trust *t, struct certset *set, struct acme_set *s)
+{
+	X509_STORE	*store;
+	int		 i;
+
+	if (s->state != ACME_VALID)
+		return;
+	if (!t->made)
+		trust_make(t, set);
+	if ((store = X509_STORE_new()) == NULL) {
+		s->state = ACME_INVALID;
+		strlcpy(s->reason, "out of memory", sizeof(s->reason));
+		return;
+	}
+	trust_add_issuers(t, store, s->cert, 0);
+	for (i = 0; i < sk_X509_num(s->chain); i++)
+		trust_add_issuers(t, store, sk_X509_value(s->chain, i), 0);
+	acme_verify(s, store, "the CA bundles");
+	X509_STORE_free(store);
+}
+
+/*
+ * The verified intermediates of s as PEM, into d->good (the last good
+ * set's, which join the store while later sets are unproven).
+ */
+static void
+domain_keep(struct domain *d, const struct acme_set *s)
+{
+	BIO	*out;
+	BUF_MEM	*mem;
+	char	*buf;
+	int	 i;
+
+	if ((out = BIO_new(BIO_s_mem())) == NULL)
+		return;
+	for (i = 0; i < sk_X509_num(s->path); i++)
+		PEM_write_bio_X509(out, sk_X509_value(s->path, i));
 	BIO_get_mem_ptr(out, &mem);
-	if (n > 0 && (buf = malloc(mem->length + 1)) != NULL) {
+	if ((buf = malloc(mem->length + 1)) != NULL) {
 		if (mem->length > 0)	/* else mem->data may be NULL */
 			memcpy(buf, mem->data, mem->length);
 		buf[mem->length] = '\0';
-		*outlen = mem->length;
+		free(d->good);
+		d->good = buf;
+		d->good_len = mem->length;
+		d->good_n = (size_t)sk_X509_num(s->path);
 	}
-out:
 	ERR_clear_error();
-	BIO_free(in);
 	BIO_free(out);
-	return (buf);
-}
-
-/*
- * Adds the certificates of a chain.pem to set.  Unless the chain was
- * verified up to a CA of the bundles, only its intermediates: a
- * self-signed certificate from a chain.pem in cert_dir would be a CA
- * that nothing vouches for.
- */
-static void
-chain_add(struct certset *set, const char *dir, const char *pem, size_t len,
-    int *noprune)
-{
-	char	name[PATH_MAX], *only;
-	size_t	errors = set->errors, olen;
-	int	rv = -1;
-
-	snprintf(name, sizeof(name), "%s/chain.pem", dir);
-	if ((only = chain_intermediates(pem, len, &olen)) != NULL)
-		rv = olen == 0 ? 0 : bundle_read_mem(set, name, only, olen);
-	free(only);
-	if (rv == -1) {
-		/* Not the bundles' fault: keep what the store has. */
-		set->errors = errors;
-		*noprune = 1;
-	}
-}
-
-/*
- * Whether dir has a set at all: cert.pem or chain.pem exists, even as a
- * link whose target is gone.
- */
-static int
-domain_has_set(const char *dir)
-{
-	struct stat	st;
-	char		path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/cert.pem", dir);
-	if (lstat(path, &st) == 0)
-		return (1);
-	snprintf(path, sizeof(path), "%s/chain.pem", dir);
-	return (lstat(path, &st) == 0);
 }
 
 /*
@@ -324,11 +403,13 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 	struct conf_path	*cp;
 	struct domain		*d;
 	struct acme_set		*s;
-	char			*pem, path[PATH_MAX];
-	size_t			 len, i;
+	struct trust		 trust;
+	char			 name[PATH_MAX];
+	size_t			 i, paths = 0;
 	int			 noprune = 0, sflags = 0;
 
 	certset_init(&set);
+	memset(&trust, 0, sizeof(trust));
 	store_known(ps->store, conf->cert_dir, &set);
 	TAILQ_FOREACH(cp, &conf->ca_bundles, entry)
 		if (bundle_read(&set, cp->path) == -1)
@@ -344,42 +425,44 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 	}
 
 	/*
-	 * Only the intermediates of chain.pem join the store, never a
-	 * self-signed certificate: roots come from the bundles alone, so a
-	 * chain cannot vouch for itself (OpenSSL anchors a chain only at a
-	 * self-signed certificate of the store).  The last good set's chain
-	 * stays while a new set is unproven, since sendmail serves that set
-	 * until it reloads.  The new set is verified against the store once
-	 * the store holds its intermediates (below), which loads from
-	 * cert_dir only the few certificates the chain needs.
+	 * Each set is checked, and a complete one verified against the
+	 * bundles alone, before any chain joins the store: so a chain.pem
+	 * can neither vouch for itself nor for another's.  Only the
+	 * intermediates on a verified path join (sendmail sends only the
+	 * first certificate of its server file, and OpenSSL completes the
+	 * chain it sends from cert_dir); a domain whose new set is not
+	 * good keeps those of its last good set, which sendmail serves
+	 * until it reloads.  Nothing a domain holds stops the bundles'
+	 * removals.
 	 */
 	i = 0;
-	TAILQ_FOREACH(d, &ps->domains, entry) {
+	RB_FOREACH(d, domains, &ps->domains) {
 		s = &sets[i++];
 		acme_check(d->dir, s);
-		if (d->good_chain != NULL)
-			chain_add(&set, d->dir, d->good_chain, d->good_len,
-			    &noprune);
+		trust_verify(&trust, &set, s);
 		if (s->state == ACME_VALID)
-			chain_add(&set, d->dir, s->chain_pem, s->chain_len,
-			    &noprune);
-		else if (d->good_chain == NULL) {
-			/*
-			 * Whatever chain.pem holds now, or keep all while
-			 * a renewal may be half done.  A directory with
-			 * neither cert.pem nor chain.pem (not even as a
-			 * dangling link) holds no set: nothing to keep.
-			 */
-			snprintf(path, sizeof(path), "%s/chain.pem", d->dir);
-			if (util_read_file(path, 0, 1024 * 1024, &pem,
-			    &len) == 0) {
-				chain_add(&set, d->dir, pem, len, &noprune);
-				free(pem);
-			} else if (errno != ENOENT ||
-			    (s->state == ACME_WAIT && domain_has_set(d->dir)))
-				noprune = 1;
-		}
+			domain_keep(d, s);
 	}
+	free(trust.certs);
+	RB_FOREACH(d, domains, &ps->domains) {
+		if (d->good == NULL || d->good_len == 0)
+			continue;
+		if (paths + d->good_n > PASS_PATHS_MAX) {
+			if (!ps->said_paths)
+				log_warnx("%s: its intermediates would make "
+				    "more than %d of all domains together; "
+				    "not adding them to %s", d->dir,
+				    PASS_PATHS_MAX, conf->cert_dir);
+			ps->said_paths = 1;
+			continue;
+		}
+		paths += d->good_n;
+		snprintf(name, sizeof(name), "%s/chain.pem", d->dir);
+		if (bundle_read_mem(&set, name, d->good, d->good_len) == -1)
+			log_warnx("%s: cannot add its intermediates", d->dir);
+	}
+	if (paths <= PASS_PATHS_MAX / 2)
+		ps->said_paths = 0;
 
 	if (noprune)
 		sflags |= STORE_NOPRUNE;
@@ -394,22 +477,15 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 	certset_free(&set);
 
 	i = 0;
-	TAILQ_FOREACH(d, &ps->domains, entry) {
+	RB_FOREACH(d, domains, &ps->domains) {
 		s = &sets[i++];
 		r->domains++;
-		acme_verify(s, conf->cert_dir);
 		domain_say(d, s);
 		if (s->state == ACME_INVALID)
 			pass_fail(r, "%s: %s", d->dir, s->reason);
 		if (s->state != ACME_VALID)
 			continue;
 		r->domains_valid++;
-		if (!(flags & PASS_DRYRUN)) {
-			free(d->good_chain);
-			d->good_chain = s->chain_pem;
-			d->good_len = s->chain_len;
-			s->chain_pem = NULL;
-		}
 		if (d->acted && memcmp(d->acted_fp, s->fp, CERT_FPLEN) == 0)
 			continue;
 		if ((d->acted || newer_than_sendmail(conf, &s->newest)) &&
@@ -533,8 +609,8 @@ pass_reload(const struct conf *conf, struct pass_state *ps,
 	int	rv;
 
 	if (conf->reload_command != NULL) {
-		if (reload_run_wait(conf->reload_command,
-		    conf->reload_timeout_ms, why, sizeof(why)) == -1) {
+		if (reload_run_wait(conf, ps->reload_why, why,
+		    sizeof(why)) == -1) {
 			log_warnx("%s", why);
 			pass_fail(r, "%s", why);
 		} else
@@ -566,12 +642,10 @@ pass_run(const struct conf *conf, struct pass_state *ps, int flags,
     struct pass_result *r)
 {
 	struct acme_set	*sets;
-	struct domain	*d;
-	size_t		 n = 0, i;
+	size_t		 n, i;
 
 	domains_scan(conf, ps);
-	TAILQ_FOREACH(d, &ps->domains, entry)
-		n++;
+	n = ps->ndomains;
 	if ((sets = calloc(n ? n : 1, sizeof(*sets))) == NULL) {
 		log_warn("pass");
 		pass_fail(r, "out of memory");

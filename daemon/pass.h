@@ -8,8 +8,11 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/tree.h>
 
 #include <time.h>
+
+#include "compat.h"
 
 #include "acme.h"
 #include "bundle.h"
@@ -20,23 +23,33 @@
 #define PASS_DRYRUN	0x01	/* report what would change, change nothing */
 #define PASS_ONESHOT	0x02	/* -1: make DH parameters and reload here */
 
+/* At most this many intermediates of all sets together join cert_dir. */
+#define PASS_PATHS_MAX	64
+
 struct domain {
-	TAILQ_ENTRY(domain)	 entry;
+	RB_ENTRY(domain)	 entry;
 	char			*dir;
 	int			 seen;
 	int			 acted;		/* acted_fp is set */
 	unsigned char		 acted_fp[CERT_FPLEN];
-	char			*good_chain;	/* chain.pem of the last good set */
+	char			*good;		/* PEM: the verified intermediates
+						   of the last good set */
 	size_t			 good_len;
+	size_t			 good_n;
 	enum acme_state		 said_state;	/* what was last reported */
 	char			 said[256];
 };
-TAILQ_HEAD(domains, domain);
+RB_HEAD(domains, domain);
+int	domain_cmp(const struct domain *, const struct domain *);
+RB_PROTOTYPE(domains, domain, entry, domain_cmp)
 
 /* What lives from one pass to the next in the daemon. */
 struct pass_state {
 	struct store	*store;
 	struct domains	 domains;
+	size_t		 ndomains;
+	size_t		 said_over;	/* domains over max_domains, said */
+	int		 said_paths;	/* PASS_PATHS_MAX reached, said */
 	int		 dh_seen;	/* dh_dev/ino/mtime are set */
 	dev_t		 dh_dev;
 	ino_t		 dh_ino;

@@ -87,11 +87,13 @@ engine_resync(struct conf *conf)
 	pid_t		 pid;
 	long		 waited;
 
-	if ((pfh = pidfile_open(conf->pidfile, 0644, &pid)) != NULL) {
+	if ((pfh = util_pidfile_open(conf->pidfile, &pid)) != NULL) {
 		/* Not for what reload_command starts. */
 		fcntl(pidfile_fileno(pfh), F_SETFD, FD_CLOEXEC);
 		return (resync_here(conf, pfh));
 	}
+	if (errno == EPERM)
+		return (1);
 	if (errno != EEXIST) {
 		log_warn("pidfile %s; running one pass here", conf->pidfile);
 		return (resync_here(conf, NULL));

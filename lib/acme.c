@@ -6,9 +6,14 @@
  * briefly missing.  A set is acted on only when all four resolve to
  * files of one timestamp, dehydrated's lock is gone, the key matches,
  * the certificate is within its validity period and its chain verifies
- * up to a CA in the store.  Anything transient is ACME_WAIT; anything
+ * up to a CA of the bundles.  Anything transient is ACME_WAIT; anything
  * complete but wrong is ACME_INVALID.  The private key is read only to
  * compare it with the certificate, and never copied.
+ *
+ * The directory may belong to dehydrated's own, unprivileged user, who
+ * must not be able to make root do more than use the set or not: see
+ * set_open for how its files are opened, and acme_verify for what of
+ * chain.pem may join cert_dir.
  */
 
 #include <sys/types.h>
@@ -38,8 +43,11 @@
 #include "util.h"
 
 #define ACME_FILE_MAX	(1024 * 1024)
+#define ACME_CHAIN_READ	16	/* chain.pem certificates read at most */
 
-static const char	*names[] = {
+#define NFILES		4	/* of a set, in names[] order */
+
+static const char	*names[NFILES] = {
 	"cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"
 };
 
@@ -81,20 +89,6 @@ name_ts(const char *target)
 	return (ts);
 }
 
-static BIO *
-read_bio(const char *path, char **buf, size_t *len)
-{
-	BIO	*bio;
-
-	if (util_read_file(path, 0, ACME_FILE_MAX, buf, len) == -1)
-		return (NULL);
-	if ((bio = BIO_new_mem_buf(*buf, (int)*len)) == NULL) {
-		free(*buf);
-		*buf = NULL;
-	}
-	return (bio);
-}
-
 static int
 later(const struct timespec *a, const struct timespec *b)
 {
@@ -103,138 +97,228 @@ later(const struct timespec *a, const struct timespec *b)
 }
 
 /*
- * Every file resolves, none is empty, the links agree on one timestamp,
- * and dehydrated is not running.  Returns 0, or -1 with the state set.
+ * Opens file i of the set in the domain directory dfd (owned by uid),
+ * into fds[i].  The directory and all in it may belong to a user who
+ * must not be able to make root read what that user cannot: a link is
+ * followed only to a file of the same directory (as dehydrated makes
+ * them), nothing is opened as a terminal or blocks on a FIFO, and the
+ * file must be a regular file with one link, owned by root or by the
+ * directory's owner.  No message says what lies behind a link.
+ * Returns 0, or -1 with the state set.
  */
 static int
-check_files(const char *dir, struct acme_set *s)
+set_open(int dfd, uid_t uid, size_t i, struct acme_set *s, int *fds,
+    long long *first, const char **firstname)
 {
 	struct stat	 st;
-	char		 path[PATH_MAX], target[PATH_MAX], lock[PATH_MAX];
-	char		 tmp[PATH_MAX], *base;
-	long long	 ts, first = -1;
-	const char	*firstname = NULL;
+	char		 target[NAME_MAX + 1];
+	const char	*name = names[i], *open_name = names[i];
+	long long	 ts;
 	ssize_t		 n;
-	size_t		 i;
+	int		 fd;
 
-	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		set_state(s, ACME_WAIT, "not a directory (yet)");
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		set_state(s, ACME_WAIT, "%s is missing", name);
 		return (-1);
 	}
+	if (S_ISLNK(st.st_mode)) {
+		n = readlinkat(dfd, name, target, sizeof(target));
+		if (n <= 0 || (size_t)n >= sizeof(target) ||
+		    memchr(target, '/', (size_t)n) != NULL) {
+			set_state(s, ACME_INVALID, "%s is a link out of the "
+			    "domain directory; not used", name);
+			return (-1);
+		}
+		target[n] = '\0';
+		open_name = target;
+		if ((ts = name_ts(target)) != -1) {
+			if (*first == -1) {
+				*first = ts;
+				*firstname = name;
+			} else if (ts != *first) {
+				set_state(s, ACME_WAIT, "%s and %s are from "
+				    "different renewals (%lld, %lld)",
+				    *firstname, name, *first, ts);
+				return (-1);
+			}
+		}
+	}
+	fd = openat(dfd, open_name, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
+	    O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT) {
+		set_state(s, ACME_WAIT, "%s does not resolve (yet)", name);
+		return (-1);
+	}
+	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_nlink != 1 || (st.st_uid != 0 && st.st_uid != uid)) {
+		if (fd != -1)
+			close(fd);
+		set_state(s, ACME_INVALID, "%s is not a usable set file (it "
+		    "must be a regular file of the domain directory with one "
+		    "link, owned by root or by the directory's owner)", name);
+		return (-1);
+	}
+	fds[i] = fd;
+	if (st.st_size == 0) {
+		set_state(s, ACME_WAIT, "%s is empty (dehydrated still "
+		    "writing?)", name);
+		return (-1);
+	}
+	if (i == 3 && (st.st_mode & 077)) {
+		set_state(s, ACME_INVALID, "privkey.pem is readable by group "
+		    "or others; sendmail would refuse it: chmod 600 it");
+		return (-1);
+	}
+	if (i != 3 && (st.st_mode & 022)) {
+		set_state(s, ACME_INVALID, "%s is writable by group or "
+		    "others; sendmail would refuse it", name);
+		return (-1);
+	}
+	if (later(&st.st_mtim, &s->newest))
+		s->newest = st.st_mtim;
+	return (0);
+}
+
+/*
+ * Opens the four files of the set in dir into fds (-1 where not open):
+ * every file resolves inside dir, none is empty, the links agree on one
+ * timestamp, and dehydrated is not running.  Returns 0, or -1 with the
+ * state set.
+ */
+static int
+set_open_all(const char *dir, struct acme_set *s, int *fds)
+{
+	struct stat	 st;
+	char		 path[PATH_MAX], lock[PATH_MAX], tmp[PATH_MAX], *base;
+	const char	*firstname = NULL;
+	long long	 first = -1;
+	size_t		 i;
+	int		 dfd, rv = 0;
+
 	/* dehydrated's lock is ${BASEDIR}/lock, certs in BASEDIR/certs/. */
 	strlcpy(tmp, dir, sizeof(tmp));
 	base = dirname(tmp);
 	strlcpy(path, base, sizeof(path));
 	base = dirname(path);
 	snprintf(lock, sizeof(lock), "%s/lock", base);
-	if (access(lock, F_OK) == 0) {
+	if (fstatat(AT_FDCWD, lock, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		set_state(s, ACME_WAIT, "dehydrated is running (%s exists)",
 		    lock);
 		return (-1);
 	}
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (lstat(path, &st) == -1) {
-			set_state(s, ACME_WAIT, "%s is missing", names[i]);
-			return (-1);
-		}
-		if (S_ISLNK(st.st_mode)) {
-			if ((n = readlink(path, target, sizeof(target) - 1)) ==
-			    -1) {
-				set_state(s, ACME_WAIT, "%s: %s", names[i],
-				    strerror(errno));
-				return (-1);
-			}
-			target[n] = '\0';
-			if ((ts = name_ts(target)) != -1) {
-				if (first == -1) {
-					first = ts;
-					firstname = names[i];
-				} else if (ts != first) {
-					set_state(s, ACME_WAIT, "%s and %s "
-					    "are from different renewals "
-					    "(%lld, %lld)", firstname,
-					    names[i], first, ts);
-					return (-1);
-				}
-			}
-		}
-		if (stat(path, &st) == -1) {
-			set_state(s, ACME_WAIT, "%s does not resolve: %s",
-			    names[i], strerror(errno));
-			return (-1);
-		}
-		if (!S_ISREG(st.st_mode)) {
-			set_state(s, ACME_INVALID, "%s is not a regular file",
-			    names[i]);
-			return (-1);
-		}
-		if (st.st_size == 0) {
-			set_state(s, ACME_WAIT, "%s is empty (dehydrated "
-			    "still writing?)", names[i]);
-			return (-1);
-		}
-		if (i == 3 && (st.st_mode & 077)) {
-			set_state(s, ACME_INVALID, "privkey.pem is readable "
-			    "by group or others (mode %04o); sendmail would "
-			    "refuse it: chmod 600 it", (unsigned)(st.st_mode &
-			    07777));
-			return (-1);
-		}
-		if (i != 3 && (st.st_mode & 022)) {
-			set_state(s, ACME_INVALID, "%s is writable by group "
-			    "or others; sendmail would refuse it", names[i]);
-			return (-1);
-		}
-		if (later(&st.st_mtim, &s->newest))
-			s->newest = st.st_mtim;
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(dfd, &st) == -1) {
+		set_state(s, ACME_WAIT, "not a directory (yet)");
+		if (dfd != -1)
+			close(dfd);
+		return (-1);
 	}
-	return (0);
+	for (i = 0; i < NFILES && rv == 0; i++)
+		rv = set_open(dfd, st.st_uid, i, s, fds, &first, &firstname);
+	close(dfd);
+	return (rv);
 }
 
 /*
- * Checks the set in dir, all but the chain's trust (acme_verify).  The
- * result is in s; free it with acme_set_free.
+ * The certificates of the PEM file open on fd, at most max, into chain
+ * (max 1 and a new stack, for the first only).  Returns how many were
+ * read; *more tells that there were more.
+ */
+static int
+read_certs(int fd, STACK_OF(X509) *chain, int max, int *more)
+{
+	X509	*x;
+	BIO	*bio;
+	char	*buf;
+	size_t	 len;
+
+	*more = 0;
+	if (util_read_fd(fd, ACME_FILE_MAX, &buf, &len) == -1)
+		return (0);
+	if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL)
+		while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) !=
+		    NULL) {
+			if (sk_X509_num(chain) >= max ||
+			    !sk_X509_push(chain, x)) {
+				*more = 1;
+				X509_free(x);
+				break;
+			}
+		}
+	BIO_free(bio);
+	free(buf);
+	return (sk_X509_num(chain));
+}
+
+/*
+ * The first certificate of the PEM file open on fd, or NULL.
+ */
+static X509 *
+read_cert(int fd)
+{
+	STACK_OF(X509)	*sk;
+	X509		*x = NULL;
+	int		 more;
+
+	if ((sk = sk_X509_new_null()) == NULL)
+		return (NULL);
+	if (read_certs(fd, sk, 1, &more) == 1)
+		x = sk_X509_pop(sk);
+	sk_X509_free(sk);
+	return (x);
+}
+
+/*
+ * The private key in the file open on fd, or NULL.  Its text is wiped
+ * from memory once decoded.
+ */
+static EVP_PKEY *
+read_key(int fd)
+{
+	EVP_PKEY	*key = NULL;
+	BIO		*bio;
+	char		*buf;
+	size_t		 len;
+
+	if (util_read_fd(fd, ACME_FILE_MAX, &buf, &len) == -1)
+		return (NULL);
+	if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL)
+		key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	return (key);
+}
+
+/*
+ * Checks the set in dir, all but the chain's trust (acme_verify_store).
+ * The result is in s; free it with acme_set_free.
  */
 void
 acme_check(const char *dir, struct acme_set *s)
 {
 	EVP_PKEY	*key = NULL;
-	X509		*x, *first = NULL;
-	BIO		*bio = NULL;
-	char		 path[PATH_MAX], *buf = NULL;
-	size_t		 len = 0;
+	X509		*first = NULL;
 	unsigned char	*der = NULL;
-	int		 derlen;
+	size_t		 i;
+	int		 fds[NFILES], derlen, more = 0;
 
 	memset(s, 0, sizeof(*s));
-	if (check_files(dir, s) == -1)
-		return;
+	for (i = 0; i < NFILES; i++)
+		fds[i] = -1;
+	if (set_open_all(dir, s, fds) == -1)
+		goto out;
 
-	snprintf(path, sizeof(path), "%s/cert.pem", dir);
-	if ((bio = read_bio(path, &buf, &len)) == NULL ||
-	    (s->cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+	if ((s->cert = read_cert(fds[0])) == NULL) {
 		set_state(s, ACME_WAIT, "cert.pem does not hold a certificate "
 		    "(yet)");
 		goto out;
 	}
-	BIO_free(bio);
-	free(buf);
-	bio = NULL;
-	buf = NULL;
-
-	snprintf(path, sizeof(path), "%s/privkey.pem", dir);
-	if ((bio = read_bio(path, &buf, &len)) == NULL ||
-	    (key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL) {
+	if ((key = read_key(fds[3])) == NULL) {
 		set_state(s, ACME_INVALID, "privkey.pem does not hold a "
 		    "private key");
 		goto out;
 	}
-	BIO_free(bio);
-	OPENSSL_cleanse(buf, len);
-	free(buf);
-	bio = NULL;
-	buf = NULL;
 	if (X509_check_private_key(s->cert, key) != 1) {
 		set_state(s, ACME_INVALID, "privkey.pem does not match "
 		    "cert.pem");
@@ -248,35 +332,24 @@ acme_check(const char *dir, struct acme_set *s)
 		set_state(s, ACME_INVALID, "cert.pem is not valid yet");
 		goto out;
 	}
-
-	snprintf(path, sizeof(path), "%s/fullchain.pem", dir);
-	if ((bio = read_bio(path, &buf, &len)) == NULL ||
-	    (first = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL ||
+	if ((first = read_cert(fds[2])) == NULL ||
 	    X509_cmp(first, s->cert) != 0) {
 		set_state(s, ACME_WAIT, "fullchain.pem does not start with "
 		    "cert.pem (another renewal?)");
 		goto out;
 	}
-	BIO_free(bio);
-	free(buf);
-	bio = NULL;
-	buf = NULL;
-
-	snprintf(path, sizeof(path), "%s/chain.pem", dir);
-	if ((bio = read_bio(path, &s->chain_pem, &s->chain_len)) == NULL ||
-	    (s->chain = sk_X509_new_null()) == NULL) {
-		set_state(s, ACME_WAIT, "chain.pem is unreadable");
-		goto out;
-	}
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		if (!sk_X509_push(s->chain, x)) {
-			X509_free(x);
-			break;
-		}
-	if (sk_X509_num(s->chain) == 0) {
+	/*
+	 * The chain's certificates are only candidates for the path to a
+	 * CA of the bundles; beyond ACME_CHAIN_READ they are not read.
+	 */
+	if ((s->chain = sk_X509_new_null()) == NULL ||
+	    read_certs(fds[1], s->chain, ACME_CHAIN_READ, &more) == 0) {
 		set_state(s, ACME_INVALID, "chain.pem holds no certificate");
 		goto out;
 	}
+	if (more)
+		log_debug("%s: chain.pem: only the first %d certificates are "
+		    "read", dir, ACME_CHAIN_READ);
 
 	if ((derlen = i2d_X509(s->cert, &der)) <= 0 ||
 	    cert_fingerprint(der, (size_t)derlen, s->fp) == -1) {
@@ -286,30 +359,36 @@ acme_check(const char *dir, struct acme_set *s)
 	s->state = ACME_VALID;
 	s->reason[0] = '\0';
 out:
+	for (i = 0; i < NFILES; i++)
+		if (fds[i] != -1)
+			close(fds[i]);
 	ERR_clear_error();
 	OPENSSL_free(der);
 	X509_free(first);
 	EVP_PKEY_free(key);
-	BIO_free(bio);
-	free(buf);
 }
 
 /*
- * Verifies the chain of a set that passed acme_check (its chain.pem as
- * untrusted intermediates) up to a CA in store, the way a client of
- * sendmail would.  Turns the state to ACME_INVALID when it does not
- * verify; where names the CAs for the message.
+ * Verifies a set that passed acme_check the way a client of sendmail
+ * would: its chain.pem certificates as untrusted candidates, up to a CA
+ * of trust (the CA bundles alone; where names them for the message).
+ * The intermediates on the verified path that came from chain.pem, at
+ * most ACME_PATH_MAX, go to s->path: only those may join cert_dir.  Turns
+ * the state to ACME_INVALID when the chain does not verify.
  */
 void
-acme_verify_store(struct acme_set *s, X509_STORE *store, const char *where)
+acme_verify(struct acme_set *s, X509_STORE *trust, const char *where)
 {
 	X509_STORE_CTX	*ctx = NULL;
-	int		 err;
+	STACK_OF(X509)	*path;
+	X509		*x;
+	int		 err, i, j, n;
 
 	if (s->state != ACME_VALID)
 		return;
 	if ((ctx = X509_STORE_CTX_new()) == NULL ||
-	    !X509_STORE_CTX_init(ctx, store, s->cert, s->chain) ||
+	    (s->path = sk_X509_new_null()) == NULL ||
+	    !X509_STORE_CTX_init(ctx, trust, s->cert, s->chain) ||
 	    !X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER)) {
 		set_state(s, ACME_INVALID, "cannot set up verification");
 		goto out;
@@ -319,32 +398,32 @@ acme_verify_store(struct acme_set *s, X509_STORE *store, const char *where)
 		set_state(s, ACME_INVALID, "the chain does not verify up to "
 		    "a CA in %s: %s", where,
 		    X509_verify_cert_error_string(err));
+		goto out;
+	}
+	/* The leaf first, the trust anchor (of the bundles) last. */
+	path = X509_STORE_CTX_get0_chain(ctx);
+	n = sk_X509_num(path);
+	for (i = 1; i < n - 1; i++) {
+		x = sk_X509_value(path, i);
+		for (j = 0; j < sk_X509_num(s->chain); j++)
+			if (X509_cmp(x, sk_X509_value(s->chain, j)) == 0)
+				break;
+		if (j == sk_X509_num(s->chain))
+			continue;	/* one of the bundles' own */
+		if (sk_X509_num(s->path) == ACME_PATH_MAX) {
+			set_state(s, ACME_INVALID, "the verified chain has "
+			    "more than %d intermediates", ACME_PATH_MAX);
+			goto out;
+		}
+		if (!X509_up_ref(x) || !sk_X509_push(s->path, x)) {
+			X509_free(x);
+			set_state(s, ACME_INVALID, "out of memory");
+			goto out;
+		}
 	}
 out:
 	ERR_clear_error();
 	X509_STORE_CTX_free(ctx);
-}
-
-/*
- * acme_verify_store with the CAs of cert_dir (an OpenSSL CApath).
- */
-void
-acme_verify(struct acme_set *s, const char *cert_dir)
-{
-	X509_STORE	*store;
-	X509_LOOKUP	*lookup;
-
-	if (s->state != ACME_VALID)
-		return;
-	if ((store = X509_STORE_new()) == NULL ||
-	    (lookup = X509_STORE_add_lookup(store,
-	    X509_LOOKUP_hash_dir())) == NULL ||
-	    !X509_LOOKUP_add_dir(lookup, cert_dir, X509_FILETYPE_PEM))
-		set_state(s, ACME_INVALID, "cannot set up verification");
-	else
-		acme_verify_store(s, store, cert_dir);
-	ERR_clear_error();
-	X509_STORE_free(store);
 }
 
 void
@@ -352,8 +431,8 @@ acme_set_free(struct acme_set *s)
 {
 	X509_free(s->cert);
 	sk_X509_pop_free(s->chain, X509_free);
-	free(s->chain_pem);
+	sk_X509_pop_free(s->path, X509_free);
 	s->cert = NULL;
 	s->chain = NULL;
-	s->chain_pem = NULL;
+	s->path = NULL;
 }

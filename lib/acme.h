@@ -21,20 +21,21 @@ enum acme_state {
 	ACME_INVALID	/* complete but wrong: never act on it */
 };
 
+/* At most this many intermediates of a set join cert_dir. */
+#define ACME_PATH_MAX	8
+
 struct acme_set {
 	enum acme_state	  state;
 	char		  reason[256];
 	unsigned char	  fp[CERT_FPLEN];	/* of cert.pem */
 	struct timespec	  newest;		/* newest mtime in the set */
-	char		 *chain_pem;		/* chain.pem as read */
-	size_t		  chain_len;
 	X509		 *cert;
-	STACK_OF(X509)	 *chain;
+	STACK_OF(X509)	 *chain;	/* chain.pem: candidates */
+	STACK_OF(X509)	 *path;		/* verified intermediates */
 };
 
 void	acme_check(const char *, struct acme_set *);
-void	acme_verify(struct acme_set *, const char *);
-void	acme_verify_store(struct acme_set *, X509_STORE *, const char *);
+void	acme_verify(struct acme_set *, X509_STORE *, const char *);
 void	acme_set_free(struct acme_set *);
 
 #endif

@@ -1120,6 +1120,31 @@ cert_der(struct cert *c)
 }
 
 /*
+ * c decoded in full, public key and trust settings included, for
+ * verifying with it; NULL when it cannot be read (logged).
+ */
+X509 *
+cert_x509(struct cert *c)
+{
+	const unsigned char	*p;
+	X509			*x;
+	int			 loaded;
+
+	loaded = c->der == NULL;
+	if (cert_der(c) == -1)
+		return (NULL);
+	p = c->der;
+	x = c->trusted ? d2i_X509_AUX(NULL, &p, (long)c->derlen) :
+	    d2i_X509(NULL, &p, (long)c->derlen);
+	if (x == NULL)
+		log_ssl("%s:%zu: certificate does not decode", c->file,
+		    c->line);
+	if (loaded)
+		cert_der_drop(c);
+	return (x);
+}
+
+/*
  * Frees c's DER when it can be read again (cert_der).
  */
 void

@@ -16,6 +16,8 @@
 
 #include <stddef.h>
 
+#include <openssl/x509.h>
+
 #include "compat.h"
 
 #define CERT_FPLEN	32
@@ -96,6 +98,7 @@ struct cert	*certset_find(struct certset *, const unsigned char *);
 int		 cert_der(struct cert *);
 void		 cert_der_drop(struct cert *);
 int		 cert_hash(struct cert *);
+X509		*cert_x509(struct cert *);
 int		 cert_pem(const struct cert *, char **, size_t *);
 char		*cert_subject(const struct cert *);
 void		 cert_fphex(const unsigned char *, char *);

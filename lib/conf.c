@@ -264,6 +264,19 @@ parse_line(struct parse *p, char *line)
 			    "seconds from 0 to 3600", val);
 		else
 			c->settle_ms = ms;
+	} else if (strcmp(kw, "settle_max") == 0) {
+		if ((ms = parse_ms(val, 0, 86400 * 1000)) == -1)
+			parse_error(p, "settle_max: \"%s\" is not a number of "
+			    "seconds from 0 to 86400", val);
+		else
+			c->settle_max_ms = ms;
+	} else if (strcmp(kw, "max_domains") == 0) {
+		n = (int)strtonum(val, 1, 100000, &e);
+		if (e != NULL)
+			parse_error(p, "max_domains: \"%s\" is %s (1 to "
+			    "100000)", val, e);
+		else
+			c->max_domains = n;
 	} else if (strcmp(kw, "watch") == 0) {
 		if (strcmp(val, "auto") == 0)
 			c->watch = WATCH_AUTO;
@@ -382,6 +395,8 @@ conf_new(void)
 	TAILQ_INIT(&c->acme_dirs);
 	TAILQ_INIT(&c->acme_certs);
 	c->settle_ms = 2000;
+	c->settle_max_ms = 30000;
+	c->max_domains = 100;
 	c->watch = WATCH_AUTO;
 	c->poll_interval_ms = 5000;
 	c->dh_bits = 2048;
@@ -435,6 +450,7 @@ conf_load(const char *path, int flags)
 	FILE		*fp = NULL;
 	char		*line = NULL;
 	size_t		 cap = 0;
+	ssize_t		 len;
 	int		 fd;
 
 	if (path == NULL)
@@ -461,8 +477,13 @@ conf_load(const char *path, int flags)
 		close(fd);
 		goto fail;
 	}
-	while (getline(&line, &cap, fp) != -1) {
+	while ((len = getline(&line, &cap, fp)) != -1) {
 		p.line++;
+		if (strlen(line) != (size_t)len) {
+			parse_error(&p, "a NUL byte in the line; is this a "
+			    "text file?");
+			continue;
+		}
 		if (strlen(line) > 4096) {
 			parse_error(&p, "line too long");
 			continue;
@@ -592,6 +613,9 @@ conf_dump(const struct conf *c, FILE *fp)
 		dump_value(fp, "acme_cert", cp->path);
 	fprintf(fp, "settle %ld.%03ld\n", c->settle_ms / 1000,
 	    c->settle_ms % 1000);
+	fprintf(fp, "settle_max %ld.%03ld\n", c->settle_max_ms / 1000,
+	    c->settle_max_ms % 1000);
+	fprintf(fp, "max_domains %d\n", c->max_domains);
 	fprintf(fp, "watch %s\n", conf_watch_name(c->watch));
 	fprintf(fp, "poll_interval %ld.%03ld\n", c->poll_interval_ms / 1000,
 	    c->poll_interval_ms % 1000);

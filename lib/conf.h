@@ -38,6 +38,9 @@ struct conf {
 	struct conf_paths	 acme_dirs;	/* acme_dir: parents of domains */
 	struct conf_paths	 acme_certs;	/* acme_cert: one domain each */
 	long			 settle_ms;
+	long			 settle_max_ms;	/* a pass at the latest after
+						   the first change */
+	int			 max_domains;
 	enum conf_watch		 watch;
 	long			 poll_interval_ms;
 	char			*dh_params;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <vis.h>
 
 #include <openssl/err.h>
 
@@ -16,8 +17,8 @@
 static int	log_foreground = 1;
 static int	log_verbose;
 
-static void	log_vlog(int, const char *, va_list)
-		    __attribute__((__format__(printf, 2, 0)));
+static void	log_vlog(int, int, const char *, va_list)
+		    __attribute__((__format__(printf, 3, 0)));
 
 /*
  * foreground: 1 logs to stderr, 0 to syslog.  verbose: 0 hides debug.
@@ -43,50 +44,44 @@ log_getverbose(void)
 	return (log_verbose);
 }
 
+/*
+ * Every line is made visible with strvis(3) before it is written: names
+ * from outside (directory entries, process names) can neither start a
+ * line of their own in the log nor send escapes to a terminal.  err
+ * (an errno value, or -1 for none) is appended as strerror(3) does.
+ */
 static void
-log_vlog(int pri, const char *fmt, va_list ap)
+log_vlog(int pri, int err, const char *fmt, va_list ap)
 {
-	char	buf[2048];
+	char	buf[2048], vis[4 * sizeof(buf) + 1];
 
 	if (pri == LOG_DEBUG && log_verbose == 0)
 		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
+	strvis(vis, buf, VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL);
 	if (log_foreground) {
-		fprintf(stderr, "smtlsd: %s\n", buf);
+		if (err == -1)
+			fprintf(stderr, "smtlsd: %s\n", vis);
+		else
+			fprintf(stderr, "smtlsd: %s: %s\n", vis,
+			    strerror(err));
 		fflush(stderr);
-	} else
-		syslog(pri, "%s", buf);
-}
-
-static void
-log_vwarn(int pri, const char *fmt, va_list ap)
-    __attribute__((__format__(printf, 2, 0)));
-
-static void
-log_vwarn(int pri, const char *fmt, va_list ap)
-{
-	char	buf[2048];
-	int	saved = errno;
-
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	if (pri == LOG_DEBUG && log_verbose == 0)
-		return;
-	if (log_foreground) {
-		fprintf(stderr, "smtlsd: %s: %s\n", buf, strerror(saved));
-		fflush(stderr);
-	} else
-		syslog(pri, "%s: %s", buf, strerror(saved));
-	errno = saved;
+	} else if (err == -1)
+		syslog(pri, "%s", vis);
+	else
+		syslog(pri, "%s: %s", vis, strerror(err));
 }
 
 void
 log_warn(const char *fmt, ...)
 {
 	va_list	ap;
+	int	saved = errno;
 
 	va_start(ap, fmt);
-	log_vwarn(LOG_WARNING, fmt, ap);
+	log_vlog(LOG_WARNING, saved, fmt, ap);
 	va_end(ap);
+	errno = saved;
 }
 
 void
@@ -95,7 +90,7 @@ log_warnx(const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vlog(LOG_WARNING, fmt, ap);
+	log_vlog(LOG_WARNING, -1, fmt, ap);
 	va_end(ap);
 }
 
@@ -105,7 +100,7 @@ log_info(const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vlog(LOG_INFO, fmt, ap);
+	log_vlog(LOG_INFO, -1, fmt, ap);
 	va_end(ap);
 }
 
@@ -115,7 +110,7 @@ log_debug(const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vlog(LOG_DEBUG, fmt, ap);
+	log_vlog(LOG_DEBUG, -1, fmt, ap);
 	va_end(ap);
 }
 
@@ -147,9 +142,10 @@ void
 fatal(const char *fmt, ...)
 {
 	va_list	ap;
+	int	saved = errno;
 
 	va_start(ap, fmt);
-	log_vwarn(LOG_CRIT, fmt, ap);
+	log_vlog(LOG_CRIT, saved, fmt, ap);
 	va_end(ap);
 	exit(1);
 }
@@ -160,7 +156,7 @@ fatalx(const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vlog(LOG_CRIT, fmt, ap);
+	log_vlog(LOG_CRIT, -1, fmt, ap);
 	va_end(ap);
 	exit(1);
 }

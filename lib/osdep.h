@@ -5,6 +5,8 @@
 #ifndef SMTLSD_OSDEP_H
 #define SMTLSD_OSDEP_H
 
+#include <sys/types.h>
+
 /*
  * Durability of a batch of new files in one directory: each file calls
  * osdep_file_written(fd) before close, and the batch calls
@@ -16,10 +18,30 @@ int	osdep_file_written(int);
 int	osdep_dir_flush(int);
 
 /*
- * The name of process pid as the kernel reports it (Linux
- * /proc/pid/comm, FreeBSD kern.proc.pid) into buf, and whether it is a
- * zombie.  Returns 0, or -1 with errno set (ESRCH: no such process).
+ * A process to check and signal: on Linux held by a pidfd, so that a
+ * pid reused between the check and the signal is never hit (the signal
+ * fails with ESRCH instead); on FreeBSD by its number, which must be at
+ * most PID_MAX.
  */
-int	osdep_proc_name(int, char *, unsigned long, int *);
+struct osdep_proc {
+	int	pid;
+	int	fd;		/* pidfd, or -1 */
+};
+
+struct osdep_procinfo {
+	char	name[64];	/* Linux /proc/pid/stat, FreeBSD ki_comm */
+	int	zombie;
+	uid_t	uid;		/* effective */
+	int	exe_safe;	/* its executable is root's alone */
+};
+
+/*
+ * osdep_proc_open and osdep_proc_info return 0, or -1 with errno set
+ * (ESRCH: no such process); osdep_proc_kill as kill(2).
+ */
+int	osdep_proc_open(int, struct osdep_proc *);
+int	osdep_proc_info(const struct osdep_proc *, struct osdep_procinfo *);
+int	osdep_proc_kill(const struct osdep_proc *, int);
+void	osdep_proc_close(struct osdep_proc *);
 
 #endif

@@ -15,7 +15,7 @@ int	reload_read_pid(const char *, pid_t *, char *, size_t);
 int	reload_check_pid(pid_t, const char *, char *, size_t);
 int	reload_find(const struct conf *, pid_t *, char *, size_t);
 int	reload_signal(const struct conf *, pid_t *, char *, size_t);
-pid_t	reload_spawn(const char *);
-int	reload_run_wait(const char *, long, char *, size_t);
+pid_t	reload_spawn(const struct conf *, const char *);
+int	reload_run_wait(const struct conf *, const char *, char *, size_t);
 
 #endif

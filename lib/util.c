@@ -9,11 +9,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <libutil.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <vis.h>
 
 #include "log.h"
 #include "util.h"
@@ -127,35 +129,32 @@ util_sweep_tmp(const char *dir)
 }
 
 /*
- * Reads at most max bytes of a regular file into a new NUL-terminated
- * buffer.  flags are added to open(2) (O_NOFOLLOW, say).  Returns 0, or
- * -1 with errno set (EFBIG when larger than max, EINVAL when not a
- * regular file); nothing is logged.
+ * Reads at most max bytes of the regular file open on fd into a new
+ * NUL-terminated buffer; fd stays open.  Returns 0, or -1 with errno set
+ * (EFBIG when larger than max, EINVAL when not a regular file); nothing
+ * is logged.
  */
 int
-util_read_file(const char *path, int flags, size_t max, char **out,
-    size_t *outlen)
+util_read_fd(int fd, size_t max, char **out, size_t *outlen)
 {
 	struct stat	 st;
 	char		*buf;
 	size_t		 len = 0;
 	ssize_t		 n;
-	int		 fd, saved;
+	int		 saved;
 
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags)) == -1)
-		return (-1);
 	if (fstat(fd, &st) == -1)
-		goto fail;
+		return (-1);
 	if (!S_ISREG(st.st_mode)) {
 		errno = EINVAL;
-		goto fail;
+		return (-1);
 	}
 	if ((size_t)st.st_size > max) {
 		errno = EFBIG;
-		goto fail;
+		return (-1);
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
-		goto fail;
+		return (-1);
 	while (len < (size_t)st.st_size) {
 		if ((n = read(fd, buf + len, (size_t)st.st_size - len)) == -1) {
 			if (errno == EINTR)
@@ -163,22 +162,109 @@ util_read_file(const char *path, int flags, size_t max, char **out,
 			saved = errno;
 			free(buf);
 			errno = saved;
-			goto fail;
+			return (-1);
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
 	buf[len] = '\0';
-	close(fd);
 	*out = buf;
 	*outlen = len;
 	return (0);
-fail:
+}
+
+/*
+ * util_read_fd of path, opened with flags added (O_NOFOLLOW, say), and
+ * never as a controlling terminal nor blocking on a FIFO.
+ */
+int
+util_read_file(const char *path, int flags, size_t max, char **out,
+    size_t *outlen)
+{
+	int	fd, rv, saved;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
+	    flags)) == -1)
+		return (-1);
+	rv = util_read_fd(fd, max, out, outlen);
 	saved = errno;
 	close(fd);
 	errno = saved;
-	return (-1);
+	return (rv);
+}
+
+/*
+ * Whether files may be created safely in the directory of path: it is
+ * owned by root and neither group nor others can write it, so nobody
+ * else can put a link where root will write.  Returns 0, or -1 with why
+ * filled in.
+ */
+int
+util_dir_safe(const char *path, char *why, size_t whylen)
+{
+	struct stat	 st;
+	char		 dir[PATH_MAX], *d;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir)) {
+		snprintf(why, whylen, "%s: path too long", path);
+		return (-1);
+	}
+	d = dirname(dir);
+	if (stat(d, &st) == -1) {
+		snprintf(why, whylen, "%s: %s", d, strerror(errno));
+		return (-1);
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(why, whylen, "directory %s is not root's alone "
+		    "(owned by another user, or group or others can write "
+		    "it); use a directory only root can write", d);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * pidfile_open(3) of smtlsd's own pidfile, refused (NULL, errno EPERM,
+ * the reason logged) in a directory others could put a link in, or when
+ * path is a link: root writes that file.
+ */
+struct pidfh *
+util_pidfile_open(const char *path, pid_t *other)
+{
+	struct stat	 st;
+	char		 why[PATH_MAX + 128];
+
+	if (util_dir_safe(path, why, sizeof(why)) == -1) {
+		log_warnx("pidfile %s: %s", path, why);
+		errno = EPERM;
+		return (NULL);
+	}
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		log_warnx("pidfile %s: not a regular file (a link?); remove "
+		    "it", path);
+		errno = EPERM;
+		return (NULL);
+	}
+	return (pidfile_open(path, 0644, other));
+}
+
+/*
+ * Writes s into dst (of dstlen bytes, at least 1) with every character
+ * that is not printable ASCII made visible by strvis(3), C style:
+ * a name from outside can neither start a log line of its own nor send
+ * a terminal escape.  Output that would not fit is cut.
+ */
+char *
+util_vis(char *dst, size_t dstlen, const char *s)
+{
+	char	in[512], out[4 * sizeof(in) + 1];
+
+	strlcpy(in, s, sizeof(in));
+	strvis(out, in, VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL);
+	strlcpy(dst, out, dstlen);
+	return (dst);
 }
 
 void

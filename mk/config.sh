@@ -6,7 +6,7 @@
 os=$(uname -s)
 case "$os" in
 Linux)	pkgs="openssl libevent libbsd-overlay"; osdep=linux watch=inotify
-	extra="-D_GNU_SOURCE" ;;
+	extra="-D_GNU_SOURCE -DLIBBSD_NETBSD_VIS" ;;
 *)	pkgs="openssl libevent"; osdep=bsd watch=kqueue extra="" ;;
 esac
 

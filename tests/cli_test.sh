@@ -168,6 +168,8 @@ pidfile /var/run/smtlsd.pid
 status_file /var/run/smtlsd.status
 acme_dir $acme
 settle 2.000
+settle_max 30.000
+max_domains 100
 watch auto
 poll_interval 5.000
 dh_params /etc/mail/certs/dh.param
