@@ -780,6 +780,23 @@ refuses_start()
 	    timeout 10 "$SMTLSD" -d -f "$(pwd)/conf"
 }
 
+# start_planted TARGET WHAT-REGEX: smtlsd -d with a symlink planted at
+# one of its files, to $A/root/TARGET: the target keeps its contents
+# (checked first: the worse outcome), and smtlsd exits 1 at once,
+# saying WHAT-REGEX.
+start_planted()
+{
+	_p_rc=0
+	timeout 10 "$SMTLSD" -d -f "$(pwd)/conf" >start.out 2>start.err ||
+	    _p_rc=$?
+	[ "$(cat "$A/root/$1")" = "root's $1" ] || { cat start.err >&2;
+	    atf_fail "the target of the planted symlink was overwritten"; }
+	[ "$_p_rc" -eq 1 ] || { cat start.err >&2; atf_fail "smtlsd did" \
+	    "not refuse to start (exit $_p_rc; 124: ran until killed)"; }
+	grep -Eq -- "$2" start.err || { cat start.err >&2;
+	    atf_fail "the message does not say: $2"; }
+}
+
 atf_test_case pidfile_dir cleanup
 pidfile_dir_head()
 {
@@ -824,9 +841,7 @@ pidfile_symlink_body()
 	atk_conf
 	precious passwd
 	ln -s "$A/root/passwd" aux/smtlsd.pid
-	refuses_start "smtlsd.pid"
-	[ "$(cat "$A/root/passwd")" = "root's passwd" ] ||
-	    atf_fail "the target of the pidfile's symlink was overwritten"
+	start_planted passwd "smtlsd\.pid"
 }
 pidfile_symlink_cleanup()
 {
@@ -871,9 +886,7 @@ status_symlink_body()
 	atk_conf
 	precious shadow
 	ln -s "$A/root/shadow" aux/status
-	refuses_start "status"
-	[ "$(cat "$A/root/shadow")" = "root's shadow" ] ||
-	    atf_fail "the target of the status file's symlink was overwritten"
+	start_planted shadow "aux/status"
 }
 status_symlink_cleanup()
 {
@@ -882,6 +895,9 @@ status_symlink_cleanup()
 
 # --------------------------------------------------------------------
 # 11. sendmail's pidfile.
+
+# Why a reload is refused, as the status file says it.
+REFUSED='not followed|not trusted|not the MTA|refus|not reloading'
 
 # refused_reload: makes smtlsd want a reload (dh.param deleted; it writes
 # the group back) and waits until it refused or signalled; the status
@@ -894,7 +910,7 @@ refused_reload()
 	atk_quiet
 	daemon_hups_are 0 || { daemon_show;
 	    atf_fail "sendmail was signalled: $(cat aux/status)"; }
-	grep -Eiq 'refus|not reloading' aux/status ||
+	grep -Eiq "$REFUSED" aux/status ||
 	    atf_fail "the status does not say why: $(cat aux/status)"
 }
 
@@ -930,26 +946,56 @@ reload_pidfile_symlink_cleanup()
 	atk_cleanup
 }
 
-atf_test_case reload_pidfile_dir cleanup
-reload_pidfile_dir_head()
-{
-	atf_set descr "reload_pidfile in a directory the attacker can" \
-	    "write: no signal, the status says why"
-	atf_set require.progs "openssl"
-	atf_set timeout 60
-}
-reload_pidfile_dir_body()
+# pidfile_writable MODE [GROUP]: reload_pidfile in $A/run, root's
+# directory of mode MODE (and group GROUP) that the attacker can write:
+# the root stand-in's pidfile there is not believed.
+pidfile_writable()
 {
 	atk_init
 	atk_install leaf1
-	as_atk mkdir "$A/le/run"
-	atk_conf "reload_pidfile $A/le/run/sendmail.pid"
+	mkdir "$A/run"
+	[ -z "${2:-}" ] || chgrp "$2" "$A/run"
+	chmod "$1" "$A/run"
+	as_atk touch "$A/run/probe" ||
+	    atf_fail "the attacker cannot write $A/run"
+	atk_conf "reload_pidfile $A/run/sendmail.pid"
 	daemon_once
-	stand_in "$A/le/run/sendmail.pid"
+	stand_in "$A/run/sendmail.pid"
 	daemon_start
 	refused_reload
 }
-reload_pidfile_dir_cleanup()
+
+atf_test_case reload_pidfile_sticky cleanup
+reload_pidfile_sticky_head()
+{
+	atf_set descr "reload_pidfile in a 1777 directory: no signal, the" \
+	    "status says why"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+reload_pidfile_sticky_body()
+{
+	pidfile_writable 1777
+}
+reload_pidfile_sticky_cleanup()
+{
+	atk_cleanup
+}
+
+atf_test_case reload_pidfile_group cleanup
+reload_pidfile_group_head()
+{
+	atf_set descr "reload_pidfile in root's directory that the" \
+	    "attacker's group can write: no signal, the status says why"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+reload_pidfile_group_body()
+{
+	atk_user
+	pidfile_writable 0770 "$A_GID"
+}
+reload_pidfile_group_cleanup()
 {
 	atk_cleanup
 }
@@ -984,7 +1030,7 @@ reload_nonroot_body()
 	    '[ "$(daemon_status 5)" = failed ] || daemon_dead "$sp"'
 	atk_quiet
 	daemon_alive "$sp" || atf_fail "the attacker's process was signalled"
-	grep -Eiq 'refus|not reloading' aux/status ||
+	grep -Eiq "$REFUSED" aux/status ||
 	    atf_fail "the status does not say why: $(cat aux/status)"
 }
 reload_nonroot_cleanup()
@@ -1007,17 +1053,22 @@ command_env_body()
 {
 	atk_init
 	w=$(pwd)
-	atk_prepare "reload_command \"env >$w/env.tmp; ls /proc/\$\$/fd >$w/fds.out; grep SigIgn /proc/self/status >$w/sig.out; mv $w/env.tmp $w/env.out\""
+	atk_prepare "reload_command \"env >$w/env.tmp; ls -l /proc/self/fd >$w/fds.out; grep SigIgn /proc/self/status >$w/sig.out; mv $w/env.tmp $w/env.out\""
 	SECRET_TEST_VAR=smtlsd-secret
 	export SECRET_TEST_VAR
+	# smtlsd starts holding fd 7 on a file of root's.
+	exec 7<"$A/root"
 	daemon_start
+	exec 7<&-
 	atk_install leaf2
 	daemon_wait 10 "reload_command to run" test -f env.out
 	# (sh itself sets PWD.)
 	if grep -Ev '^(PATH|SMTLSD_[A-Za-z0-9_]*|PWD)=' env.out >&2; then
 		atf_fail "reload_command inherited more than PATH and SMTLSD_*"
 	fi
-	fds=$(sort -n fds.out | tr '\n' ' ')
+	# Each "... FD -> TARGET", but ls's own /proc/PID/fd.
+	fds=$(awk '$(NF - 1) == "->" && $NF !~ /^\/proc\/[0-9]+\/fd$/ {
+	    print $(NF - 2) }' fds.out | sort -n | tr '\n' ' ')
 	[ "$fds" = "0 1 2 " ] || atf_fail "reload_command has the fds $fds"
 	ign=$(awk '{ print $2 }' sig.out)
 	[ "$ign" = 0000000000000000 ] ||
@@ -1068,7 +1119,8 @@ atf_init_test_cases()
 	atf_add_test_case status_dir
 	atf_add_test_case status_symlink
 	atf_add_test_case reload_pidfile_symlink
-	atf_add_test_case reload_pidfile_dir
+	atf_add_test_case reload_pidfile_sticky
+	atf_add_test_case reload_pidfile_group
 	atf_add_test_case reload_nonroot
 	atf_add_test_case command_env
 	atf_add_test_case conf_nul
