@@ -35,7 +35,8 @@ PROG=		daemon/smtlsd
 PROG_OBJS=	daemon/smtlsd.o daemon/pass.o daemon/engine.o daemon/resync.o
 PROG_HDRS=	daemon/pass.h daemon/engine.h
 
-TEST_PROGS=	tests/conf_test tests/bundle_test tests/fake_sendmail
+TEST_PROGS=	tests/conf_test tests/bundle_test tests/fake_sendmail \
+		tests/attack_pty
 # What the ATF C tests share: stderr captured to a file, LSan's defaults.
 TEST_LIB=	tests/ctest.c
 
@@ -73,6 +74,11 @@ tests/bundle_test: tests/bundle_test.c $(TEST_LIB) tests/ctest.h $(LIB) \
 tests/fake_sendmail: tests/fake_sendmail.c
 	$(CC) $(COPTS) $(CFLAGS) $(WARNS) $(SAN) $(ALL_LDFLAGS) -o $@ \
 	    tests/fake_sendmail.c
+
+# The pseudo-terminal of attack_test.sh's tty case: plain C, no ATF.
+tests/attack_pty: tests/attack_pty.c
+	$(CC) $(COPTS) $(CFLAGS) $(WARNS) $(SAN) $(ALL_LDFLAGS) -o $@ \
+	    tests/attack_pty.c
 
 deps:
 	@sh mk/deps.sh build
