@@ -766,8 +766,8 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 		conf_free(conf);
 		return (1);
 	}
-	if (util_dir_safe(conf->status_file, why, sizeof(why)) == -1) {
-		log_warnx("status_file %s: %s", conf->status_file, why);
+	if (util_own_file(conf->status_file, why, sizeof(why)) == -1) {
+		log_warnx("status_file %s", why);
 		conf_free(conf);
 		return (1);
 	}

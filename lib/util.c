@@ -226,6 +226,30 @@ util_dir_safe(const char *path, char *why, size_t whylen)
 }
 
 /*
+ * Whether root may write path, a file of smtlsd's own (its pidfile, its
+ * status file): in a directory only root can write (util_dir_safe), and
+ * not a link or anything but a regular file already.  Returns 0, or -1
+ * with why filled in ("path: reason").
+ */
+int
+util_own_file(const char *path, char *why, size_t whylen)
+{
+	struct stat	 st;
+	char		 dwhy[PATH_MAX + 128];
+
+	if (util_dir_safe(path, dwhy, sizeof(dwhy)) == -1) {
+		snprintf(why, whylen, "%s: %s", path, dwhy);
+		return (-1);
+	}
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s: not a regular file (a link?); "
+		    "remove it", path);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
  * pidfile_open(3) of smtlsd's own pidfile, refused (NULL, errno EPERM,
  * the reason logged) in a directory others could put a link in, or when
  * path is a link: root writes that file.
@@ -233,17 +257,10 @@ util_dir_safe(const char *path, char *why, size_t whylen)
 struct pidfh *
 util_pidfile_open(const char *path, pid_t *other)
 {
-	struct stat	 st;
-	char		 why[PATH_MAX + 128];
+	char	why[PATH_MAX + 128];
 
-	if (util_dir_safe(path, why, sizeof(why)) == -1) {
-		log_warnx("pidfile %s: %s", path, why);
-		errno = EPERM;
-		return (NULL);
-	}
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		log_warnx("pidfile %s: not a regular file (a link?); remove "
-		    "it", path);
+	if (util_own_file(path, why, sizeof(why)) == -1) {
+		log_warnx("pidfile %s", why);
 		errno = EPERM;
 		return (NULL);
 	}

@@ -17,6 +17,7 @@ int	util_write_atomic(const char *, const void *, size_t, mode_t);
 int	util_read_fd(int, size_t, char **, size_t *);
 int	util_read_file(const char *, int, size_t, char **, size_t *);
 int	util_dir_safe(const char *, char *, size_t);
+int	util_own_file(const char *, char *, size_t);
 struct pidfh	*util_pidfile_open(const char *, pid_t *);
 char	*util_vis(char *, size_t, const char *);
 void	util_sweep_tmp(const char *);
