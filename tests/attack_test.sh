@@ -1075,9 +1075,12 @@ command_env_body()
 	fds=$(awk '$(NF - 1) == "->" && $NF !~ /^\/proc\/[0-9]+\/fd$/ {
 	    print $(NF - 2) }' fds.out | sort -n | tr '\n' ' ')
 	[ "$fds" = "0 1 2 " ] || atf_fail "reload_command has the fds $fds"
+	# Signals 1 to 31 only: glibc keeps 32 and 33 for itself and
+	# refuses to change them, so whatever the daemon inherited there
+	# stays (the suite under kyua has them ignored at times).
 	for m in SigIgn SigBlk; do
 		v=$(awk -v m="$m:" '$1 == m { print $2 }' sig.out)
-		[ "$v" = 0000000000000000 ] ||
+		[ -n "$v" ] && [ $((0x$v & 0x7fffffff)) -eq 0 ] ||
 		    atf_fail "reload_command starts with $m $v (not none)"
 	done
 }
