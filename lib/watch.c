@@ -85,21 +85,15 @@ watch_begin(struct watch *w)
 	targets_free(w);
 }
 
+/*
+ * Appends a target; duplicates are merged at commit (targets_sort), so
+ * that declaring n paths costs O(n log n), not O(n^2).
+ */
 static int
 target_add(struct watch *w, const char *path, const char *name, int writer)
 {
 	struct watch_target	*t;
-	size_t			 i;
 
-	for (i = 0; i < w->ntargets; i++) {
-		t = &w->targets[i];
-		if (strcmp(t->path, path) == 0 && (t->name == NULL ?
-		    name == NULL : name != NULL &&
-		    strcmp(t->name, name) == 0)) {
-			t->writer |= writer;
-			return (0);
-		}
-	}
 	if (w->ntargets == w->cap) {
 		t = reallocarray(w->targets, w->cap ? w->cap * 2 : 16,
 		    sizeof(*t));
@@ -119,6 +113,41 @@ target_add(struct watch *w, const char *path, const char *name, int writer)
 	}
 	w->ntargets++;
 	return (0);
+}
+
+/* By path, then name: the object itself (no name) first. */
+static int
+target_cmp(const void *a, const void *b)
+{
+	const struct watch_target	*ta = a, *tb = b;
+	int				 c;
+
+	if ((c = strcmp(ta->path, tb->path)) != 0)
+		return (c);
+	if (ta->name == NULL || tb->name == NULL)
+		return ((ta->name != NULL) - (tb->name != NULL));
+	return (strcmp(ta->name, tb->name));
+}
+
+/* Sorts the targets and merges duplicates (their writer flags or-ed). */
+static void
+targets_sort(struct watch *w)
+{
+	struct watch_target	*t = w->targets;
+	size_t			 i, j;
+
+	if (w->ntargets == 0)
+		return;
+	qsort(t, w->ntargets, sizeof(*t), target_cmp);
+	for (i = 1, j = 0; i < w->ntargets; i++) {
+		if (target_cmp(&t[j], &t[i]) == 0) {
+			t[j].writer |= t[i].writer;
+			free(t[i].path);
+			free(t[i].name);
+		} else
+			t[++j] = t[i];
+	}
+	w->ntargets = j + 1;
 }
 
 /*
@@ -167,6 +196,7 @@ fail:
 int
 watch_commit(struct watch *w)
 {
+	targets_sort(w);
 	return (w->ops->arm(w->impl, w->targets, w->ntargets));
 }
 
