@@ -242,13 +242,19 @@ kqueue_arm(void *impl, struct watch_target *t, size_t n)
 		}
 		k++;
 	}
-	/* A file written and not yet closed stays so across a re-arm. */
-	for (i = 0; i < k; i++)
-		for (j = 0; j < kq->nw; j++)
-			if (nw[i].isreg && kq->w[j].writing &&
-			    nw[i].path != NULL && kq->w[j].path != NULL &&
+	/*
+	 * A file written and not yet closed stays so across a re-arm.
+	 * Such files are few (bundles being written right now), so this
+	 * is O(n) per file, not O(n^2).
+	 */
+	for (j = 0; j < kq->nw; j++) {
+		if (!kq->w[j].writing || kq->w[j].path == NULL)
+			continue;
+		for (i = 0; i < k; i++)
+			if (nw[i].isreg && nw[i].path != NULL &&
 			    strcmp(nw[i].path, kq->w[j].path) == 0)
 				nw[i].writing = 1;
+	}
 	/* What happened on the old ones counts; then they go. */
 	changed = drain(kq);
 	kwatch_free(kq->w, kq->nw);
