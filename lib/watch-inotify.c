@@ -253,7 +253,10 @@ inotify_arm(void *impl, struct watch_target *t, size_t n)
 	for (i = 0; i < n; i++) {
 		wd = inotify_add_watch(in->fd, t[i].path, MASK);
 		if (wd == -1) {
-			if (errno != ENOENT && errno != ENOTDIR)
+			/* Out of watches (or kernel memory): polled. */
+			if (errno == ENOSPC || errno == ENOMEM)
+				t[i].unwatched = 1;
+			else if (errno != ENOENT && errno != ENOTDIR)
 				log_warn("inotify: watching %s", t[i].path);
 			continue;
 		}
@@ -316,6 +319,6 @@ inotify_free_impl(void *impl)
 }
 
 const struct watch_ops	watch_native_ops = {
-	"inotify", inotify_init_impl, inotify_arm, inotify_free_impl,
+	"inotify", "fs.inotify.max_user_watches", inotify_init_impl, inotify_arm, inotify_free_impl,
 	inotify_writing
 };

@@ -211,7 +211,10 @@ kqueue_arm(void *impl, struct watch_target *t, size_t n)
 	for (i = 0; i < n; i++) {
 		if ((fd = open(t[i].path, O_RDONLY | O_NONBLOCK |
 		    O_CLOEXEC)) == -1) {
-			if (errno != ENOENT && errno != ENOTDIR)
+			/* Out of descriptors: polled. */
+			if (errno == EMFILE || errno == ENFILE)
+				t[i].unwatched = 1;
+			else if (errno != ENOENT && errno != ENOTDIR)
 				log_warn("kqueue: watching %s", t[i].path);
 			continue;
 		}
@@ -233,7 +236,8 @@ kqueue_arm(void *impl, struct watch_target *t, size_t n)
 		EV_SET(&kev, fd, EVFILT_VNODE, EV_ADD | EV_CLEAR, NOTES, 0,
 		    &nw[k]);
 		if (kevent(kq->kq, &kev, 1, NULL, 0, NULL) == -1) {
-			log_warn("kqueue: watching %s", t[i].path);
+			/* Out of kernel memory for knotes, say: polled. */
+			t[i].unwatched = 1;
 			close(fd);
 			free(nw[k].entry);
 			free(nw[k].path);
@@ -279,6 +283,7 @@ kqueue_free_impl(void *impl)
 }
 
 const struct watch_ops	watch_native_ops = {
-	"kqueue", kqueue_init_impl, kqueue_arm, kqueue_free_impl,
+	"kqueue", "kern.maxfiles and kern.maxfilesperproc",
+	kqueue_init_impl, kqueue_arm, kqueue_free_impl,
 	kqueue_writing
 };

@@ -211,5 +211,5 @@ poll_free(void *impl)
 }
 
 const struct watch_ops	watch_poll_ops = {
-	"poll", poll_init, poll_arm, poll_free, NULL
+	"poll", NULL, poll_init, poll_arm, poll_free, NULL
 };

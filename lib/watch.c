@@ -2,7 +2,8 @@
  * The method-independent part of watching: turning the caller's paths
  * into concrete targets (the object, and its name in the parent; for a
  * path that does not exist yet, the nearest existing ancestor and the
- * name that leads towards the path), then handing them to the method.
+ * name that leads towards the path), then handing them to the method,
+ * and those the method had no room for to polling.
  */
 
 #include <sys/types.h>
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,14 @@ struct watch {
 	struct watch_target	*targets;
 	size_t			 ntargets;
 	size_t			 cap;
+	/* Polling what the method had no room for: only then. */
+	struct event_base	*base;
+	long			 poll_ms;
+	watch_cb		 cb;
+	void			*arg;
+	void			*poll;		/* watch_poll_ops, or NULL */
+	struct watch_target	*polled;	/* copies of targets[] */
+	size_t			 npolled;
 };
 
 /*
@@ -58,6 +68,10 @@ watch_new(struct event_base *base, enum conf_watch method, long poll_ms,
 		free(w);
 		return (NULL);
 	}
+	w->base = base;
+	w->poll_ms = poll_ms;
+	w->cb = cb;
+	w->arg = arg;
 	return (w);
 }
 
@@ -190,14 +204,72 @@ fail:
 }
 
 /*
+ * Polls the targets the method could not take, if any; says once when
+ * that starts, and once when it stops.  Polling is armed after the
+ * method, and a path that leaves it is looked at once more (poll_arm):
+ * a change while a path moves from one to the other is not lost.  The
+ * method reports what it could not take, rather than polling itself,
+ * so that inotify and kqueue stay alike and polling is written once.
+ * Returns 0, or -1 (logged).
+ */
+static int
+watch_fallback(struct watch *w)
+{
+	struct watch_target	*t;
+	size_t			 i, n;
+
+	for (i = n = 0; i < w->ntargets; i++)
+		n += w->targets[i].unwatched != 0;
+	if (n == 0 && w->poll == NULL)
+		return (0);
+	if (n > w->npolled) {
+		if ((t = reallocarray(w->polled, n, sizeof(*t))) == NULL) {
+			log_warn("watch");
+			return (-1);
+		}
+		w->polled = t;
+	}
+	for (i = n = 0; i < w->ntargets; i++)
+		if (w->targets[i].unwatched)
+			w->polled[n++] = w->targets[i];
+	w->npolled = n;
+	if (n == 0) {
+		watch_poll_ops.arm(w->poll, NULL, 0);
+		watch_poll_ops.free(w->poll);
+		w->poll = NULL;
+		log_info("watch %s: every path is watched again; polling "
+		    "stopped", w->ops->name);
+		return (0);
+	}
+	if (w->poll == NULL) {
+		if ((w->poll = watch_poll_ops.init(w->base, w->poll_ms, w->cb,
+		    w->arg)) == NULL)
+			return (-1);
+		log_warnx("watch %s: no room to watch %zu of %zu paths; "
+		    "polling them every %g s instead (raise %s, or have "
+		    "fewer domains)", w->ops->name, n, w->ntargets,
+		    w->poll_ms / 1000.0, w->ops->limit);
+	}
+	return (watch_poll_ops.arm(w->poll, w->polled, n));
+}
+
+/*
  * Arms the declared set in place of the previous one.  Changes that
  * happened before are not lost.  Returns 0 or -1 (logged).
  */
 int
 watch_commit(struct watch *w)
 {
+	size_t	i;
+
 	targets_sort(w);
-	return (w->ops->arm(w->impl, w->targets, w->ntargets));
+	for (i = 0; i < w->ntargets; i++)
+		w->targets[i].unwatched = 0;
+	if (w->ops->arm(w->impl, w->targets, w->ntargets) == -1)
+		return (-1);
+	if (w->ops == &watch_poll_ops)
+		return (0);
+	return (watch_fallback(w));
 }
 
 /*
@@ -219,6 +291,9 @@ watch_free(struct watch *w)
 	if (w == NULL)
 		return;
 	w->ops->free(w->impl);
+	if (w->poll != NULL)
+		watch_poll_ops.free(w->poll);
+	free(w->polled);
 	targets_free(w);
 	free(w->targets);
 	free(w);
