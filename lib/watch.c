@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +31,6 @@ struct watch {
 	watch_cb		 cb;
 	void			*arg;
 	void			*poll;		/* watch_poll_ops, or NULL */
-	struct watch_target	*polled;	/* copies of targets[] */
-	size_t			 npolled;
 };
 
 /*
@@ -217,22 +214,12 @@ watch_fallback(struct watch *w)
 {
 	struct watch_target	*t;
 	size_t			 i, n;
+	int			 rv;
 
 	for (i = n = 0; i < w->ntargets; i++)
 		n += w->targets[i].unwatched != 0;
 	if (n == 0 && w->poll == NULL)
 		return (0);
-	if (n > w->npolled) {
-		if ((t = reallocarray(w->polled, n, sizeof(*t))) == NULL) {
-			log_warn("watch");
-			return (-1);
-		}
-		w->polled = t;
-	}
-	for (i = n = 0; i < w->ntargets; i++)
-		if (w->targets[i].unwatched)
-			w->polled[n++] = w->targets[i];
-	w->npolled = n;
 	if (n == 0) {
 		watch_poll_ops.arm(w->poll, NULL, 0);
 		watch_poll_ops.free(w->poll);
@@ -241,16 +228,28 @@ watch_fallback(struct watch *w)
 		    "stopped", w->ops->name);
 		return (0);
 	}
+	/* Copies sharing the targets' strings, which poll_arm copies. */
+	if ((t = reallocarray(NULL, n, sizeof(*t))) == NULL) {
+		log_warn("watch");
+		return (-1);
+	}
+	for (i = n = 0; i < w->ntargets; i++)
+		if (w->targets[i].unwatched)
+			t[n++] = w->targets[i];
 	if (w->poll == NULL) {
 		if ((w->poll = watch_poll_ops.init(w->base, w->poll_ms, w->cb,
-		    w->arg)) == NULL)
+		    w->arg)) == NULL) {
+			free(t);
 			return (-1);
+		}
 		log_warnx("watch %s: no room to watch %zu of %zu paths; "
 		    "polling them every %g s instead (raise %s, or have "
 		    "fewer domains)", w->ops->name, n, w->ntargets,
 		    w->poll_ms / 1000.0, w->ops->limit);
 	}
-	return (watch_poll_ops.arm(w->poll, w->polled, n));
+	rv = watch_poll_ops.arm(w->poll, t, n);
+	free(t);
+	return (rv);
 }
 
 /*
@@ -293,7 +292,6 @@ watch_free(struct watch *w)
 	w->ops->free(w->impl);
 	if (w->poll != NULL)
 		watch_poll_ops.free(w->poll);
-	free(w->polled);
 	targets_free(w);
 	free(w->targets);
 	free(w);
