@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 #include <sys/inotify.h>
+#include <sys/tree.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 
 #include <event2/event.h>
 
+#include "compat.h"
 #include "log.h"
 #include "watch.h"
 
@@ -26,22 +28,73 @@
 		    IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | \
 		    IN_MOVED_FROM | IN_MOVED_TO)
 
+/*
+ * A watch per target, in a tree by watch descriptor, then name (none
+ * first), then path: an event finds its watches in O(log n).  Several
+ * targets may share a descriptor (a directory and names in it; two
+ * paths of one inode), and even a name.
+ */
 struct iwatch {
-	int	 wd;
-	char	*name;		/* NULL: anything */
-	char	*what;		/* path, or path/name */
-	int	 writer;	/* tracks writing (WATCH_WRITER) */
-	int	 writing;	/* modified, not closed since */
+	RB_ENTRY(iwatch) entry;
+	int		 wd;
+	char		*name;		/* NULL: anything */
+	char		*what;		/* path, or path/name */
+	int		 writer;	/* tracks writing (WATCH_WRITER) */
+	int		 writing;	/* modified, not closed since */
 };
+RB_HEAD(iwtree, iwatch);
 
 struct inotify_impl {
 	int		 fd;
 	struct event	*ev;
 	watch_cb	 cb;
 	void		*arg;
-	struct iwatch	*w;
+	struct iwatch	*w;		/* the tree's nodes, nw of them */
 	size_t		 nw;
+	struct iwtree	 tree;
 };
+
+static int
+iwatch_cmp(struct iwatch *a, struct iwatch *b)
+{
+	int	c;
+
+	if (a->wd != b->wd)
+		return (a->wd < b->wd ? -1 : 1);
+	if (a->name == NULL || b->name == NULL) {
+		if ((c = (a->name != NULL) - (b->name != NULL)) != 0)
+			return (c);
+	} else if ((c = strcmp(a->name, b->name)) != 0)
+		return (c);
+	return (strcmp(a->what, b->what));
+}
+
+RB_GENERATE_STATIC(iwtree, iwatch, entry, iwatch_cmp)
+
+/*
+ * The first watch of t for wd and name (NULL: the object itself), or
+ * NULL; the others follow it (iwatch_same).
+ */
+static struct iwatch *
+iwatch_first(struct iwtree *t, int wd, const char *name)
+{
+	struct iwatch	key;
+
+	key.wd = wd;
+	key.name = (char *)name;
+	key.what = (char *)"";
+	return (RB_NFIND(iwtree, t, &key));
+}
+
+static int
+iwatch_same(const struct iwatch *w, int wd, const char *name)
+{
+	if (w == NULL || w->wd != wd)
+		return (0);
+	if (name == NULL || w->name == NULL)
+		return (name == NULL && w->name == NULL);
+	return (strcmp(w->name, name) == 0);
+}
 
 /*
  * Whether a writer has the file of w open: set by a write, cleared by
@@ -60,35 +113,38 @@ track(struct iwatch *w, const struct inotify_event *ev)
 		w->writing = 1;
 }
 
-/* Whether ev concerns a watch of w[0, n). */
+/* Whether ev concerns a watch of t (NULL: none). */
 static int
-relevant(struct iwatch *w, size_t n, const struct inotify_event *ev)
+relevant(struct iwtree *t, const struct inotify_event *ev)
 {
-	size_t	i;
-	int	rv = 0;
+	struct iwatch	*w;
+	int		 rv = 0;
 
 	if (ev->mask & IN_Q_OVERFLOW)
 		return (1);
-	if (ev->mask & IN_IGNORED)
+	if ((ev->mask & IN_IGNORED) || t == NULL)
 		return (0);
-	for (i = 0; i < n; i++) {
-		if (w[i].wd != ev->wd)
-			continue;
-		if (w[i].name == NULL ||
-		    (ev->len > 0 && strcmp(w[i].name, ev->name) == 0)) {
-			track(&w[i], ev);
-			rv = 1;
-		}
+	for (w = iwatch_first(t, ev->wd, NULL); iwatch_same(w, ev->wd, NULL);
+	    w = RB_NEXT(iwtree, t, w)) {
+		track(w, ev);
+		rv = 1;
+	}
+	if (ev->len == 0)
+		return (rv);
+	for (w = iwatch_first(t, ev->wd, ev->name);
+	    iwatch_same(w, ev->wd, ev->name); w = RB_NEXT(iwtree, t, w)) {
+		track(w, ev);
+		rv = 1;
 	}
 	return (rv);
 }
 
 /*
  * Reads every pending event.  Returns whether one concerns the watches
- * in use or, while re-arming, the new ones (nw[0, nnw)).
+ * in use or, while re-arming, the new ones (nt, or NULL).
  */
 static int
-drain(struct inotify_impl *in, struct iwatch *nw, size_t nnw)
+drain(struct inotify_impl *in, struct iwtree *nt)
 {
 	const struct inotify_event	*ev;
 	char				 buf[16384]
@@ -111,8 +167,7 @@ drain(struct inotify_impl *in, struct iwatch *nw, size_t nnw)
 		    off += sizeof(*ev) + ev->len) {
 			ev = (const struct inotify_event *)(buf + off);
 			/* Both lists: each tracks its writers. */
-			if (relevant(in->w, in->nw, ev) |
-			    relevant(nw, nnw, ev))
+			if (relevant(&in->tree, ev) | relevant(nt, ev))
 				changed = 1;
 		}
 	}
@@ -138,7 +193,7 @@ inotify_read(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (drain(in, NULL, 0))
+	if (drain(in, NULL))
 		in->cb(in->arg);
 }
 
@@ -158,6 +213,7 @@ inotify_init_impl(struct event_base *base, long poll_ms, watch_cb cb,
 	}
 	in->cb = cb;
 	in->arg = arg;
+	RB_INIT(&in->tree);
 	in->ev = event_new(base, in->fd, EV_READ | EV_PERSIST, inotify_read,
 	    in);
 	if (in->ev == NULL || event_add(in->ev, NULL) == -1) {
@@ -185,8 +241,9 @@ static int
 inotify_arm(void *impl, struct watch_target *t, size_t n)
 {
 	struct inotify_impl	*in = impl;
-	struct iwatch		*nw;
-	size_t			 i, j, k = 0;
+	struct iwatch		*nw, *o, *x;
+	struct iwtree		 nt = RB_INITIALIZER(&nt);
+	size_t			 i, k = 0;
 	int			 wd, changed;
 
 	if ((nw = calloc(n ? n : 1, sizeof(*nw))) == NULL) {
@@ -196,7 +253,10 @@ inotify_arm(void *impl, struct watch_target *t, size_t n)
 	for (i = 0; i < n; i++) {
 		wd = inotify_add_watch(in->fd, t[i].path, MASK);
 		if (wd == -1) {
-			if (errno != ENOENT && errno != ENOTDIR)
+			/* Out of watches (or kernel memory): polled. */
+			if (errno == ENOSPC || errno == ENOMEM)
+				t[i].unwatched = 1;
+			else if (errno != ENOENT && errno != ENOTDIR)
 				log_warn("inotify: watching %s", t[i].path);
 			continue;
 		}
@@ -213,13 +273,12 @@ inotify_arm(void *impl, struct watch_target *t, size_t n)
 			return (-1);
 		}
 		/* A write seen before re-arming still counts. */
-		for (j = 0; j < in->nw; j++)
-			if (t[i].writer && in->w[j].wd == wd &&
-			    in->w[j].writing &&
-			    (in->w[j].name == NULL) == (t[i].name == NULL) &&
-			    (t[i].name == NULL ||
-			    strcmp(in->w[j].name, t[i].name) == 0))
+		for (o = iwatch_first(&in->tree, wd, t[i].name);
+		    t[i].writer && iwatch_same(o, wd, t[i].name);
+		    o = RB_NEXT(iwtree, &in->tree, o))
+			if (o->writing)
 				nw[k].writing = 1;
+		RB_INSERT(iwtree, &nt, &nw[k]);
 		k++;
 	}
 	/*
@@ -227,21 +286,20 @@ inotify_arm(void *impl, struct watch_target *t, size_t n)
 	 * watched without its directory (WATCH_NOPARENT) and removed just
 	 * now has no new watch, and its events name a watch about to go.
 	 */
-	changed = drain(in, nw, k);
-	/* Old watches that no new target reuses. */
-	for (i = 0; i < in->nw; i++) {
-		for (j = 0; j < k && nw[j].wd != in->w[i].wd; j++)
+	changed = drain(in, &nt);
+	/* Old watch descriptors that no new target reuses, each once. */
+	for (o = RB_MIN(iwtree, &in->tree); o != NULL; o = x) {
+		if ((x = iwatch_first(&nt, o->wd, NULL)) == NULL ||
+		    x->wd != o->wd)
+			inotify_rm_watch(in->fd, o->wd);
+		for (x = o; x != NULL && x->wd == o->wd;
+		    x = RB_NEXT(iwtree, &in->tree, x))
 			;
-		if (j == k) {
-			for (j = 0; j < i && in->w[j].wd != in->w[i].wd; j++)
-				;
-			if (j == i)
-				inotify_rm_watch(in->fd, in->w[i].wd);
-		}
 	}
 	iwatch_free(in->w, in->nw);
 	in->w = nw;
 	in->nw = k;
+	in->tree = nt;
 	if (changed)
 		in->cb(in->arg);
 	return (0);
@@ -261,6 +319,6 @@ inotify_free_impl(void *impl)
 }
 
 const struct watch_ops	watch_native_ops = {
-	"inotify", inotify_init_impl, inotify_arm, inotify_free_impl,
+	"inotify", "fs.inotify.max_user_watches", inotify_init_impl, inotify_arm, inotify_free_impl,
 	inotify_writing
 };

@@ -211,7 +211,10 @@ kqueue_arm(void *impl, struct watch_target *t, size_t n)
 	for (i = 0; i < n; i++) {
 		if ((fd = open(t[i].path, O_RDONLY | O_NONBLOCK |
 		    O_CLOEXEC)) == -1) {
-			if (errno != ENOENT && errno != ENOTDIR)
+			/* Out of descriptors: polled. */
+			if (errno == EMFILE || errno == ENFILE)
+				t[i].unwatched = 1;
+			else if (errno != ENOENT && errno != ENOTDIR)
 				log_warn("kqueue: watching %s", t[i].path);
 			continue;
 		}
@@ -233,7 +236,8 @@ kqueue_arm(void *impl, struct watch_target *t, size_t n)
 		EV_SET(&kev, fd, EVFILT_VNODE, EV_ADD | EV_CLEAR, NOTES, 0,
 		    &nw[k]);
 		if (kevent(kq->kq, &kev, 1, NULL, 0, NULL) == -1) {
-			log_warn("kqueue: watching %s", t[i].path);
+			/* Out of kernel memory for knotes, say: polled. */
+			t[i].unwatched = 1;
 			close(fd);
 			free(nw[k].entry);
 			free(nw[k].path);
@@ -242,13 +246,19 @@ kqueue_arm(void *impl, struct watch_target *t, size_t n)
 		}
 		k++;
 	}
-	/* A file written and not yet closed stays so across a re-arm. */
-	for (i = 0; i < k; i++)
-		for (j = 0; j < kq->nw; j++)
-			if (nw[i].isreg && kq->w[j].writing &&
-			    nw[i].path != NULL && kq->w[j].path != NULL &&
+	/*
+	 * A file written and not yet closed stays so across a re-arm.
+	 * Such files are few (bundles being written right now), so this
+	 * is O(n) per file, not O(n^2).
+	 */
+	for (j = 0; j < kq->nw; j++) {
+		if (!kq->w[j].writing || kq->w[j].path == NULL)
+			continue;
+		for (i = 0; i < k; i++)
+			if (nw[i].isreg && nw[i].path != NULL &&
 			    strcmp(nw[i].path, kq->w[j].path) == 0)
 				nw[i].writing = 1;
+	}
 	/* What happened on the old ones counts; then they go. */
 	changed = drain(kq);
 	kwatch_free(kq->w, kq->nw);
@@ -273,6 +283,7 @@ kqueue_free_impl(void *impl)
 }
 
 const struct watch_ops	watch_native_ops = {
-	"kqueue", kqueue_init_impl, kqueue_arm, kqueue_free_impl,
+	"kqueue", "kern.maxfiles and kern.maxfilesperproc",
+	kqueue_init_impl, kqueue_arm, kqueue_free_impl,
 	kqueue_writing
 };

@@ -28,13 +28,18 @@ struct sig {
 	struct timespec	 mtim, ctim;
 };
 
+/* A polled object: its lstat, then its stat, at the last look. */
+struct pentry {
+	char		*path;
+	struct sig	 sig[2];
+};
+
 struct poll_impl {
 	struct event	*timer;
 	struct timeval	 tv;
 	watch_cb	 cb;
 	void		*arg;
-	char		**paths;	/* each twice: lstat, then stat */
-	struct sig	*sigs;
+	struct pentry	*e;		/* sorted by path, each once */
 	size_t		 n;
 };
 
@@ -59,23 +64,34 @@ take(const char *path, int follow, struct sig *s)
 	s->ctim = st.st_ctim;
 }
 
+/* Looks at e again: whether it changed since the last look. */
+static int
+look(struct pentry *e)
+{
+	struct sig	s;
+	int		i, changed = 0;
+
+	for (i = 0; i < 2; i++) {
+		take(e->path, i, &s);
+		if (memcmp(&s, &e->sig[i], sizeof(s)) != 0) {
+			e->sig[i] = s;
+			changed = 1;
+		}
+	}
+	return (changed);
+}
+
 static void
 poll_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct poll_impl	*p = arg;
-	struct sig		 s;
 	size_t			 i;
 	int			 changed = 0;
 
 	(void)fd;
 	(void)what;
-	for (i = 0; i < p->n; i++) {
-		take(p->paths[i / 2], i % 2, &s);
-		if (memcmp(&s, &p->sigs[i], sizeof(s)) != 0) {
-			p->sigs[i] = s;
-			changed = 1;
-		}
-	}
+	for (i = 0; i < p->n; i++)
+		changed |= look(&p->e[i]);
 	if (changed)
 		p->cb(p->arg);
 }
@@ -101,46 +117,42 @@ poll_init(struct event_base *base, long poll_ms, watch_cb cb, void *arg)
 }
 
 static void
-paths_free(struct poll_impl *p)
+entries_free(struct pentry *e, size_t n)
 {
 	size_t	i;
 
-	for (i = 0; i < p->n / 2; i++)
-		free(p->paths[i]);
-	free(p->paths);
-	free(p->sigs);
-	p->paths = NULL;
-	p->sigs = NULL;
-	p->n = 0;
+	for (i = 0; i < n; i++)
+		free(e[i].path);
+	free(e);
+}
+
+static int
+pentry_cmp(const void *a, const void *b)
+{
+	return (strcmp(((const struct pentry *)a)->path,
+	    ((const struct pentry *)b)->path));
 }
 
 /*
  * Polling looks at the objects themselves: a target "name in dir" is
- * dir/name.  A path that was watched before keeps the stat results of
+ * dir/name (the same object as the target dir/name itself: polled
+ * once).  A path that was watched before keeps the stat results of
  * the last tick, so that a change made after that tick (during the pass
  * that is re-arming us, say) is still seen at the next tick; a new
- * path's are taken now.
+ * path's are taken now.  A path that leaves is looked at once more, and
+ * a change since the last tick counts: it may be watched by another
+ * method from now on.  Old and new are sorted and walked together.
  */
 static int
 poll_arm(void *impl, struct watch_target *t, size_t n)
 {
 	struct poll_impl	*p = impl;
-	struct poll_impl	 old;
+	struct pentry		*ne;
 	char			 buf[PATH_MAX];
-	size_t			 i, j;
+	size_t			 i, j, k;
+	int			 c, changed = 0;
 
-	old = *p;
-	p->paths = NULL;
-	p->sigs = NULL;
-	p->n = 0;
-	if (n == 0) {
-		paths_free(&old);
-		return (0);
-	}
-	if ((p->paths = calloc(n, sizeof(*p->paths))) == NULL ||
-	    (p->sigs = calloc(2 * n, sizeof(*p->sigs))) == NULL) {
-		free(p->paths);
-		*p = old;
+	if ((ne = calloc(n ? n : 1, sizeof(*ne))) == NULL) {
 		log_warn("poll");
 		return (-1);
 	}
@@ -150,26 +162,39 @@ poll_arm(void *impl, struct watch_target *t, size_t n)
 			    t[i].name);
 		else
 			strlcpy(buf, t[i].path, sizeof(buf));
-		if ((p->paths[i] = strdup(buf)) == NULL) {
-			p->n = 2 * i;
-			paths_free(p);
-			*p = old;
+		if ((ne[i].path = strdup(buf)) == NULL) {
+			entries_free(ne, i);
 			log_warn("poll");
 			return (-1);
 		}
-		for (j = 0; j < old.n / 2; j++)
-			if (strcmp(old.paths[j], buf) == 0)
-				break;
-		if (j < old.n / 2) {
-			p->sigs[2 * i] = old.sigs[2 * j];
-			p->sigs[2 * i + 1] = old.sigs[2 * j + 1];
-		} else {
-			take(buf, 0, &p->sigs[2 * i]);
-			take(buf, 1, &p->sigs[2 * i + 1]);
-		}
 	}
-	p->n = 2 * n;
-	paths_free(&old);
+	qsort(ne, n, sizeof(*ne), pentry_cmp);
+	for (i = 1, k = 0; i < n; i++) {
+		if (strcmp(ne[k].path, ne[i].path) == 0)
+			free(ne[i].path);
+		else
+			ne[++k] = ne[i];
+	}
+	n = n ? k + 1 : 0;
+	for (i = j = 0; i < n || j < p->n;) {
+		c = i == n ? 1 : j == p->n ? -1 :
+		    strcmp(ne[i].path, p->e[j].path);
+		if (c == 0) {
+			memcpy(ne[i].sig, p->e[j].sig, sizeof(ne[i].sig));
+			i++;
+			j++;
+		} else if (c < 0) {
+			take(ne[i].path, 0, &ne[i].sig[0]);
+			take(ne[i].path, 1, &ne[i].sig[1]);
+			i++;
+		} else
+			changed |= look(&p->e[j++]);
+	}
+	entries_free(p->e, p->n);
+	p->e = ne;
+	p->n = n;
+	if (changed)
+		p->cb(p->arg);
 	return (0);
 }
 
@@ -181,10 +206,10 @@ poll_free(void *impl)
 	if (p == NULL)
 		return;
 	event_free(p->timer);
-	paths_free(p);
+	entries_free(p->e, p->n);
 	free(p);
 }
 
 const struct watch_ops	watch_poll_ops = {
-	"poll", poll_init, poll_arm, poll_free, NULL
+	"poll", NULL, poll_init, poll_arm, poll_free, NULL
 };

@@ -2,7 +2,8 @@
  * The method-independent part of watching: turning the caller's paths
  * into concrete targets (the object, and its name in the parent; for a
  * path that does not exist yet, the nearest existing ancestor and the
- * name that leads towards the path), then handing them to the method.
+ * name that leads towards the path), then handing them to the method,
+ * and those the method had no room for to polling.
  */
 
 #include <sys/types.h>
@@ -24,6 +25,12 @@ struct watch {
 	struct watch_target	*targets;
 	size_t			 ntargets;
 	size_t			 cap;
+	/* Polling what the method had no room for: only then. */
+	struct event_base	*base;
+	long			 poll_ms;
+	watch_cb		 cb;
+	void			*arg;
+	void			*poll;		/* watch_poll_ops, or NULL */
 };
 
 /*
@@ -58,6 +65,10 @@ watch_new(struct event_base *base, enum conf_watch method, long poll_ms,
 		free(w);
 		return (NULL);
 	}
+	w->base = base;
+	w->poll_ms = poll_ms;
+	w->cb = cb;
+	w->arg = arg;
 	return (w);
 }
 
@@ -85,21 +96,15 @@ watch_begin(struct watch *w)
 	targets_free(w);
 }
 
+/*
+ * Appends a target; duplicates are merged at commit (targets_sort), so
+ * that declaring n paths costs O(n log n), not O(n^2).
+ */
 static int
 target_add(struct watch *w, const char *path, const char *name, int writer)
 {
 	struct watch_target	*t;
-	size_t			 i;
 
-	for (i = 0; i < w->ntargets; i++) {
-		t = &w->targets[i];
-		if (strcmp(t->path, path) == 0 && (t->name == NULL ?
-		    name == NULL : name != NULL &&
-		    strcmp(t->name, name) == 0)) {
-			t->writer |= writer;
-			return (0);
-		}
-	}
 	if (w->ntargets == w->cap) {
 		t = reallocarray(w->targets, w->cap ? w->cap * 2 : 16,
 		    sizeof(*t));
@@ -119,6 +124,41 @@ target_add(struct watch *w, const char *path, const char *name, int writer)
 	}
 	w->ntargets++;
 	return (0);
+}
+
+/* By path, then name: the object itself (no name) first. */
+static int
+target_cmp(const void *a, const void *b)
+{
+	const struct watch_target	*ta = a, *tb = b;
+	int				 c;
+
+	if ((c = strcmp(ta->path, tb->path)) != 0)
+		return (c);
+	if (ta->name == NULL || tb->name == NULL)
+		return ((ta->name != NULL) - (tb->name != NULL));
+	return (strcmp(ta->name, tb->name));
+}
+
+/* Sorts the targets and merges duplicates (their writer flags or-ed). */
+static void
+targets_sort(struct watch *w)
+{
+	struct watch_target	*t = w->targets;
+	size_t			 i, j;
+
+	if (w->ntargets == 0)
+		return;
+	qsort(t, w->ntargets, sizeof(*t), target_cmp);
+	for (i = 1, j = 0; i < w->ntargets; i++) {
+		if (target_cmp(&t[j], &t[i]) == 0) {
+			t[j].writer |= t[i].writer;
+			free(t[i].path);
+			free(t[i].name);
+		} else
+			t[++j] = t[i];
+	}
+	w->ntargets = j + 1;
 }
 
 /*
@@ -161,13 +201,74 @@ fail:
 }
 
 /*
+ * Polls the targets the method could not take, if any; says once when
+ * that starts, and once when it stops.  Polling is armed after the
+ * method, and a path that leaves it is looked at once more (poll_arm):
+ * a change while a path moves from one to the other is not lost.  The
+ * method reports what it could not take, rather than polling itself,
+ * so that inotify and kqueue stay alike and polling is written once.
+ * Returns 0, or -1 (logged).
+ */
+static int
+watch_fallback(struct watch *w)
+{
+	struct watch_target	*t;
+	size_t			 i, n;
+	int			 rv;
+
+	for (i = n = 0; i < w->ntargets; i++)
+		n += w->targets[i].unwatched != 0;
+	if (n == 0 && w->poll == NULL)
+		return (0);
+	if (n == 0) {
+		watch_poll_ops.arm(w->poll, NULL, 0);
+		watch_poll_ops.free(w->poll);
+		w->poll = NULL;
+		log_info("watch %s: every path is watched again; polling "
+		    "stopped", w->ops->name);
+		return (0);
+	}
+	/* Copies sharing the targets' strings, which poll_arm copies. */
+	if ((t = reallocarray(NULL, n, sizeof(*t))) == NULL) {
+		log_warn("watch");
+		return (-1);
+	}
+	for (i = n = 0; i < w->ntargets; i++)
+		if (w->targets[i].unwatched)
+			t[n++] = w->targets[i];
+	if (w->poll == NULL) {
+		if ((w->poll = watch_poll_ops.init(w->base, w->poll_ms, w->cb,
+		    w->arg)) == NULL) {
+			free(t);
+			return (-1);
+		}
+		log_warnx("watch %s: no room to watch %zu of %zu paths; "
+		    "polling them every %g s instead (raise %s, or have "
+		    "fewer domains)", w->ops->name, n, w->ntargets,
+		    w->poll_ms / 1000.0, w->ops->limit);
+	}
+	rv = watch_poll_ops.arm(w->poll, t, n);
+	free(t);
+	return (rv);
+}
+
+/*
  * Arms the declared set in place of the previous one.  Changes that
  * happened before are not lost.  Returns 0 or -1 (logged).
  */
 int
 watch_commit(struct watch *w)
 {
-	return (w->ops->arm(w->impl, w->targets, w->ntargets));
+	size_t	i;
+
+	targets_sort(w);
+	for (i = 0; i < w->ntargets; i++)
+		w->targets[i].unwatched = 0;
+	if (w->ops->arm(w->impl, w->targets, w->ntargets) == -1)
+		return (-1);
+	if (w->ops == &watch_poll_ops)
+		return (0);
+	return (watch_fallback(w));
 }
 
 /*
@@ -189,6 +290,8 @@ watch_free(struct watch *w)
 	if (w == NULL)
 		return;
 	w->ops->free(w->impl);
+	if (w->poll != NULL)
+		watch_poll_ops.free(w->poll);
 	targets_free(w);
 	free(w->targets);
 	free(w);

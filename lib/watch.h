@@ -15,6 +15,11 @@
  * for writing after it changed, so that a file rewritten in place is not
  * read half done.  (Not for every file: sendmail, for one, keeps its
  * pidfile open.)
+ *
+ * When the kernel has no room for more (inotify watches, open files),
+ * the targets the method could not take are polled instead, every
+ * poll_interval, with one warning; once a re-arm takes them all again,
+ * polling stops.
  */
 #ifndef SMTLSD_WATCH_H
 #define SMTLSD_WATCH_H
@@ -35,10 +40,12 @@ struct watch_target {
 	char	*path;
 	char	*name;		/* NULL: any change; else only this entry */
 	int	 writer;	/* WATCH_WRITER: tell when written, unclosed */
+	int	 unwatched;	/* set by arm: no room left to watch it */
 };
 
 struct watch_ops {
 	const char	*name;
+	const char	*limit;		/* what to raise when arm runs out */
 	void		*(*init)(struct event_base *, long, watch_cb, void *);
 	int		 (*arm)(void *, struct watch_target *, size_t);
 	void		 (*free)(void *);

@@ -403,6 +403,131 @@ during_hup_pass_cleanup()
 	daemon_cleanup
 }
 
+# --------------------------------------------------------------------
+
+# exhaust: smtlsd ($D_PID) is running; strace attaches to it and makes
+# every inotify_add_watch from now on fail with ENOSPC, as when root's
+# fs.inotify.max_user_watches are used up (by thousands of domains, or
+# by another process); D_STRACE is strace's pid.  D_WARNING matches
+# the warning about it.  Then a full pass
+# (SIGUSR1), whose re-arm finds room for no watch.
+D_WARNING="watch inotify: no room to watch [0-9]+ of [0-9]+ paths; polling them every 0.2 s instead \(raise fs.inotify.max_user_watches, or have fewer domains\)"
+exhaust()
+{
+	timeout 120 strace -p "$D_PID" -o tr/inject \
+	    -e trace=inotify_add_watch \
+	    -e inject=inotify_add_watch:error=ENOSPC 2>tr/inject.err &
+	D_STRACE=$!
+	daemon_remember "$D_STRACE"
+	daemon_wait 10 "strace to attach" grep -q attached tr/inject.err
+	_e_p=$(daemon_passes)
+	kill -USR1 "$D_PID"
+	daemon_wait 10 "the pass after SIGUSR1" daemon_passed $((_e_p + 1))
+	grep -q 'inotify_add_watch(.*ENOSPC' tr/inject ||
+	    atf_fail "strace injected no ENOSPC"
+}
+
+# more_passes N: N full passes (SIGUSR1), one after the other.
+more_passes()
+{
+	_m_i=0
+	while [ $_m_i -lt "$1" ]; do
+		_m_p=$(daemon_passes)
+		kill -USR1 "$D_PID"
+		daemon_wait 10 "pass $((_m_p + 1))" daemon_passed $((_m_p + 1))
+		_m_i=$((_m_i + 1))
+	done
+}
+
+atf_test_case exhausted cleanup
+exhausted_head()
+{
+	atf_set descr "With no inotify watches left, smtlsd warns once over" \
+	    "many re-arms and polls what it could not watch: a bundle" \
+	    "change and a renewal are still seen"
+	atf_set require.progs "openssl strace"
+	atf_set timeout 90
+}
+exhausted_body()
+{
+	r=$(daemon_strace_reason)
+	[ -z "$r" ] || atf_skip "$r"
+	[ "$(uname -s)" = Linux ] || atf_skip "inotify only"
+	daemon_setup
+	newca other3
+	daemon_conf "poll_interval 0.2"
+	daemon_start
+	exhaust
+	more_passes 3
+	# The bundle and the domain directory are polled now.
+	cat pki/root.pem pki/other3.pem >bundle.pem
+	follows "other3 after a rewrite of the polled bundle" \
+	    daemon_in_store other3
+	daemon_install leaf1
+	daemon_wait 10 "the renewal in the polled domain directory" \
+	    daemon_logged 1 "certificate set is complete and valid|new certificate"
+	more_passes 2
+	n=$(daemon_count "no room to watch")
+	[ "$n" -eq 1 ] || atf_fail "$n warnings about watches, not 1"
+	daemon_logged 1 "$D_WARNING" || atf_fail "the warning says too little"
+	daemon_logged 1 "inotify: watching" &&
+	    atf_fail "a warning for each path that could not be watched"
+	daemon_logged 1 "polling stopped" &&
+	    atf_fail "said polling stopped while still exhausted"
+	n=$(grep -c 'ENOSPC' tr/inject)
+	[ "$n" -ge 10 ] || atf_fail "only $n calls refused: too few re-arms"
+}
+exhausted_cleanup()
+{
+	daemon_cleanup
+}
+
+atf_test_case exhausted_recovers cleanup
+exhausted_recovers_head()
+{
+	atf_set descr "Once there are inotify watches again, the next re-arm" \
+	    "says so once and stops polling: idle is idle again, and changes" \
+	    "are still seen"
+	atf_set require.progs "openssl strace"
+	atf_set timeout 90
+}
+exhausted_recovers_body()
+{
+	r=$(daemon_strace_reason)
+	[ -z "$r" ] || atf_skip "$r"
+	[ "$(uname -s)" = Linux ] || atf_skip "inotify only"
+	daemon_setup
+	newca other3
+	daemon_conf "poll_interval 0.2"
+	daemon_start
+	exhaust
+	daemon_logged 1 "$D_WARNING" || atf_fail "no warning about watches"
+	kill -TERM "$D_STRACE"	# room again
+	daemon_wait 10 "strace to detach" daemon_dead "$D_STRACE"
+	n=$(daemon_syscalls "$D_PID" 1 tr/polling)
+	grep -q 'bundle.pem' tr/polling ||
+	    atf_fail "the bundle is not polled while exhausted ($n calls)"
+	more_passes 2
+	daemon_wait_log "watch inotify: every path is watched again; polling stopped"
+	n=$(daemon_count 'polling stopped')
+	[ "$n" -eq 1 ] || atf_fail "said $n times that polling stopped"
+	# Let the last settle timer run out.
+	sleep 0.6
+	n=$(daemon_syscalls "$D_PID" 2 tr/idle)
+	if [ "$n" -ne 0 ]; then
+		head -n 40 tr/idle >&2
+		atf_fail "smtlsd made $n system calls in 2 idle seconds"
+	fi
+	cat pki/root.pem pki/other3.pem >bundle.pem
+	follows "other3 after the bundle changed" daemon_in_store other3
+	n=$(daemon_count 'no room to watch')
+	[ "$n" -eq 1 ] || atf_fail "$n warnings about watches, not 1"
+}
+exhausted_recovers_cleanup()
+{
+	daemon_cleanup
+}
+
 atf_test_case idle cleanup
 idle_head()
 {
@@ -420,6 +545,8 @@ idle_body()
 	daemon_conf
 	daemon_start
 	grep -q 'watch poll' daemon.log && atf_fail "watch auto chose poll"
+	grep -q 'no room to watch' daemon.log &&
+	    atf_fail "a warning about watches without exhaustion"
 	# A domain set, a stand-in and a reload first: every timer the
 	# daemon arms on the way must be gone afterwards.
 	daemon_install leaf1
@@ -505,6 +632,8 @@ atf_init_test_cases()
 	atf_add_test_case during_pass_poll
 	atf_add_test_case during_first_pass
 	atf_add_test_case during_hup_pass
+	atf_add_test_case exhausted
+	atf_add_test_case exhausted_recovers
 	atf_add_test_case idle
 	atf_add_test_case idle_poll
 }
