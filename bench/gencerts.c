@@ -66,6 +66,7 @@ struct gen {
 	unsigned long	 nsubj;
 };
 
+static void	fatal_ssl(const char *) __attribute__((__noreturn__));
 static void	usage(void) __attribute__((__noreturn__));
 
 static void
