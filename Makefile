@@ -40,9 +40,13 @@ TEST_PROGS=	tests/conf_test tests/bundle_test tests/fake_sendmail
 TEST_LIB=	tests/ctest.c
 
 .SUFFIXES: .c .o
-.PHONY: all deps demo test check-tests bench fuzz install uninstall clean
+.PHONY: all deps demo test check-tests check-freebsd bench fuzz install \
+		uninstall clean
 
+# mk/deps.sh check: a missing library or pkg-config is named, with the
+# packages to install, before the compiler stumbles on it.
 all:
+	@sh mk/deps.sh check build
 	@sh mk/flavor.sh "$(SANITIZE)" "$(CC)"
 	@$(MAKE) SANITIZE=$(SANITIZE) $(PROG)
 
@@ -84,10 +88,16 @@ check-tests: $(PROG) $(TEST_PROGS)
 # fails when anything failed.  SANITIZE=1: built with ASan and UBSan.
 TESTS?=
 test:
-	@sh mk/deps.sh build test e2e
+	@sh mk/deps.sh build test e2e freebsd
 	@sh mk/flavor.sh "$(SANITIZE)" "$(CC)"
 	@$(MAKE) SANITIZE=$(SANITIZE) check-tests
 	@sh tests/run.sh $(TESTS)
+
+# The FreeBSD gate: compiles and links for FreeBSD 14 with zig cc
+# (mk/check-freebsd.sh); tests/freebsd_test.sh runs it in make test.
+check-freebsd:
+	@sh mk/deps.sh build test freebsd
+	@sh mk/check-freebsd.sh "$(MAKE)"
 
 demo:
 	@sh mk/deps.sh build e2e
@@ -123,5 +133,5 @@ uninstall:
 
 clean:
 	rm -f $(LIB_OBJS) $(LIB) $(PROG_OBJS) $(PROG) $(TEST_PROGS) .flavor
-	rm -rf tests/fuzz/obj
+	rm -rf tests/fuzz/obj obj-freebsd
 	rm -f tests/fuzz/*_fuzz
