@@ -114,7 +114,7 @@ stub()
 		}
 		$2 ~ /^[TWi]$/ { printf "void %s(void) {}\n", $1; next }
 		$2 ~ /^[DBRVGS]$/ { n = hex($4)
-			printf "char %s[%d];\n", $1, n > 0 ? n : 1 }' |
+			printf "char %s[%d];\n", $1, (n > 0 ? n : 1) }' |
 	    sort -u > "$_c" || return 1
 	[ -s "$_c" ] || { echo "no symbols in $_so" >&2; return 1; }
 	"$cc" -shared -fPIC -w -fno-builtin -o "$lib/lib$1.so" \
