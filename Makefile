@@ -1,6 +1,8 @@
 # smtlsd: keeps sendmail's STARTTLS files right.
 # Works with GNU make and BSD make (bmake): no conditionals, no $^.
 
+# The release; dist/freebsd/mail/smtlsd (DISTVERSION) and make deb use it.
+VERSION=	0.1.0
 PREFIX?=	/usr/local
 CC?=		cc
 # bmake's sys.mk sets CFLAGS itself: optimisation goes in COPTS.
