@@ -42,8 +42,8 @@ TEST_PROGS=	tests/conf_test tests/bundle_test tests/fake_sendmail
 TEST_LIB=	tests/ctest.c
 
 .SUFFIXES: .c .o
-.PHONY: all deps demo test check-tests check-freebsd bench fuzz install \
-		uninstall clean
+.PHONY: all deps demo test check-tests check-freebsd deb bench fuzz \
+		install uninstall clean
 
 # mk/deps.sh check: a missing library or pkg-config is named, with the
 # packages to install, before the compiler stumbles on it.
@@ -101,6 +101,12 @@ check-freebsd:
 	@sh mk/deps.sh build test freebsd
 	@sh mk/check-freebsd.sh "$(MAKE)"
 
+# A Debian package, smtlsd_VERSION_ARCH.deb here (mk/deb.sh).
+deb:
+	@sh mk/flavor.sh "$(SANITIZE)" "$(CC)"
+	@$(MAKE) SANITIZE=$(SANITIZE) $(PROG)
+	@sh mk/deb.sh
+
 demo:
 	@sh mk/deps.sh build e2e
 	@$(MAKE) all
@@ -136,4 +142,4 @@ uninstall:
 clean:
 	rm -f $(LIB_OBJS) $(LIB) $(PROG_OBJS) $(PROG) $(TEST_PROGS) .flavor
 	rm -rf tests/fuzz/obj obj-freebsd
-	rm -f tests/fuzz/*_fuzz
+	rm -f tests/fuzz/*_fuzz smtlsd_*.deb
