@@ -1,6 +1,8 @@
 # smtlsd: keeps sendmail's STARTTLS files right.
 # Works with GNU make and BSD make (bmake): no conditionals, no $^.
 
+# The release; dist/freebsd/mail/smtlsd (DISTVERSION) and make deb use it.
+VERSION=	0.1.0
 PREFIX?=	/usr/local
 CC?=		cc
 # bmake's sys.mk sets CFLAGS itself: optimisation goes in COPTS.
@@ -41,9 +43,13 @@ TEST_PROGS=	tests/conf_test tests/bundle_test tests/fake_sendmail \
 TEST_LIB=	tests/ctest.c
 
 .SUFFIXES: .c .o
-.PHONY: all deps demo test check-tests bench fuzz install uninstall clean
+.PHONY: all deps demo test check-tests check-freebsd deb bench fuzz \
+		install uninstall clean
 
+# mk/deps.sh check: a missing library or pkg-config is named, with the
+# packages to install, before the compiler stumbles on it.
 all:
+	@sh mk/deps.sh check build
 	@sh mk/flavor.sh "$(SANITIZE)" "$(CC)"
 	@$(MAKE) SANITIZE=$(SANITIZE) $(PROG)
 
@@ -90,10 +96,22 @@ check-tests: $(PROG) $(TEST_PROGS)
 # fails when anything failed.  SANITIZE=1: built with ASan and UBSan.
 TESTS?=
 test:
-	@sh mk/deps.sh build test e2e
+	@sh mk/deps.sh build test e2e freebsd
 	@sh mk/flavor.sh "$(SANITIZE)" "$(CC)"
 	@$(MAKE) SANITIZE=$(SANITIZE) check-tests
 	@sh tests/run.sh $(TESTS)
+
+# The FreeBSD gate: compiles and links for FreeBSD 14 with zig cc
+# (mk/check-freebsd.sh); tests/freebsd_test.sh runs it in make test.
+check-freebsd:
+	@sh mk/deps.sh build test freebsd
+	@sh mk/check-freebsd.sh "$(MAKE)"
+
+# A Debian package, smtlsd_VERSION_ARCH.deb here (mk/deb.sh).
+deb:
+	@sh mk/flavor.sh "$(SANITIZE)" "$(CC)"
+	@$(MAKE) SANITIZE=$(SANITIZE) $(PROG)
+	@sh mk/deb.sh
 
 demo:
 	@sh mk/deps.sh build e2e
@@ -129,5 +147,5 @@ uninstall:
 
 clean:
 	rm -f $(LIB_OBJS) $(LIB) $(PROG_OBJS) $(PROG) $(TEST_PROGS) .flavor
-	rm -rf tests/fuzz/obj
-	rm -f tests/fuzz/*_fuzz
+	rm -rf tests/fuzz/obj obj-freebsd
+	rm -f tests/fuzz/*_fuzz smtlsd_*.deb

@@ -69,6 +69,7 @@ struct gen {
 	int		 onesubj;	/* -1: one subject for all */
 };
 
+static void	fatal_ssl(const char *) __attribute__((__noreturn__));
 static void	usage(void) __attribute__((__noreturn__));
 
 static void

@@ -124,8 +124,98 @@ bmake_clang_body()
 	build "$(bsdmake)" clang
 }
 
+atf_test_case missing_library
+missing_library_head()
+{
+	atf_set descr "Plain make on a machine without libbsd-dev or" \
+	    "pkg-config names the packages to install and compiles nothing"
+}
+missing_library_body()
+{
+	copy_tree
+	# A package tool that knows neither package as installed.
+	mkdir bin
+	case "$(uname -s)" in
+	Linux)	cat > bin/dpkg-query <<-'EOF2'
+		#!/bin/sh
+		for a; do p=$a; done
+		case "$p" in
+		libbsd-dev|pkg-config) exit 1 ;;
+		esac
+		exec /usr/bin/dpkg-query "$@"
+		EOF2
+		chmod 755 bin/dpkg-query
+		first=pkg-config second=libbsd-dev how="apt-get install"
+		;;
+	FreeBSD) cat > bin/pkg <<-'EOF2'
+		#!/bin/sh
+		case "$3" in
+		libevent|pkgconf) exit 1 ;;
+		esac
+		exec /usr/sbin/pkg "$@"
+		EOF2
+		chmod 755 bin/pkg
+		first=pkgconf second=libevent how="pkg install"
+		;;
+	*)	atf_skip "no package tool known for $(uname -s)" ;;
+	esac
+	PATH=$PWD/bin:$PATH
+	export PATH
+	atf_check -s not-exit:0 -o not-match:'lib/.*\.c' \
+	    -e match:"missing packages: .*$first" \
+	    -e match:"missing packages: .*$second" \
+	    -e match:"$how .*$second" -e not-match:'No such file' \
+	    make -C tree
+	atf_check test ! -e tree/lib/log.o
+}
+
+atf_test_case openssl_pairing
+openssl_pairing_head()
+{
+	atf_set descr "On FreeBSD without pkg-config, OpenSSL's headers and" \
+	    "libraries come from the same place; the environment's" \
+	    "OPENSSL_* and LIBEVENT_* (a port's) win"
+}
+openssl_pairing_body()
+{
+	L=$PWD/local
+	C="$(atf_get_srcdir)/../mk/config.sh"
+	mkdir -p local/include/event2 local/lib
+	touch local/lib/libevent.so
+	# env for FreeBSD without pkg-config, LOCALBASE ./local.
+	set -- env SMTLSD_OS=FreeBSD PKG_CONFIG=false LOCALBASE="$L"
+	# Base's OpenSSL: its libraries first, LOCALBASE/include after the
+	# system's headers (a port's OpenSSL headers there cannot shadow).
+	atf_check -o inline:"-idirafter $L/include\n" "$@" sh "$C" cflags
+	atf_check \
+	    -o inline:"-L/usr/lib -lssl -lcrypto -L$L/lib -levent -lutil\n" \
+	    "$@" sh "$C" libs
+	# Ports' OpenSSL installed: its headers with its libraries.
+	mkdir local/include/openssl
+	touch local/include/openssl/opensslv.h local/lib/libssl.so
+	atf_check -o inline:"-I$L/include -I$L/include\n" "$@" sh "$C" cflags
+	atf_check \
+	    -o inline:"-L$L/lib -lssl -lcrypto -L$L/lib -levent -lutil\n" \
+	    "$@" sh "$C" libs
+	# A port's USES=ssl: OPENSSLINC/OPENSSLLIB through the environment
+	# win over what is in LOCALBASE.
+	set -- "$@" OPENSSL_CFLAGS=-I/usr/include \
+	    OPENSSL_LIBS="-L/usr/lib -lssl -lcrypto"
+	atf_check -o inline:"-I/usr/include -idirafter $L/include\n" \
+	    "$@" sh "$C" cflags
+	atf_check \
+	    -o inline:"-L/usr/lib -lssl -lcrypto -L$L/lib -levent -lutil\n" \
+	    "$@" sh "$C" libs
+	atf_check -o inline:"-I/usr/include -I/opt/ev/include\n" \
+	    "$@" LIBEVENT_CFLAGS=-I/opt/ev/include sh "$C" cflags
+	atf_check -o inline:"-L/usr/lib -lssl -lcrypto -levent -lutil\n" \
+	    "$@" LIBEVENT_CFLAGS= sh "$C" libs
+}
+
 atf_init_test_cases()
 {
+	atf_add_test_case missing_library
+	atf_add_test_case openssl_pairing
 	atf_add_test_case gmake_gcc
 	atf_add_test_case gmake_clang
 	atf_add_test_case bmake_gcc

@@ -4,14 +4,16 @@
 #
 # FreeBSD's rc.subr does not exist on Linux, so the script is installed by
 # mk/install.sh (FreeBSD layout, PREFIX in the work directory) and its one
-# ". /etc/rc.subr" line is pointed at tests/rcd/rc.subr, a small stand-in
-# that implements the rc.subr functions the script uses.  The stand-in
-# does NOT cover: rcorder(8) ordering (PROVIDE/REQUIRE/BEFORE/KEYWORD are
-# only checked as text here), boot through /etc/rc (autoboot, "fast"),
-# /etc/defaults/rc.conf and rc.conf.d, limits(1) and login classes,
-# smtlsd_user/chroot/nice/env and the other ${name}_* knobs, service jails,
-# syslog through logger(1), and ps(1) (it reads /proc instead).  Those
-# stay for a test on FreeBSD itself.
+# ". /etc/rc.subr" line is pointed at tests/rcd/rc.subr, a stand-in that
+# behaves as FreeBSD 14's rc.subr in what the script uses (see its
+# header): /etc/defaults/rc.conf, rc.conf, rc.conf.local and rc.conf.d/
+# below $RCD_ROOT (./root here), the fast/force/one/quiet prefixes, boot
+# ($autoboot: no pid check), limits -C daemon, and $pidfile evaluated
+# unquoted.  It does NOT cover: rcorder(8) ordering (PROVIDE/REQUIRE/
+# BEFORE/KEYWORD are only checked as text here), the rest of /etc/rc,
+# limits(1) itself and login classes, smtlsd_user/chroot/nice/env and the
+# other ${name}_* knobs, service jails, syslog through logger(1), and
+# ps(1) (it reads /proc instead).  Those stay for a test on FreeBSD.
 #
 # Each test has its own work directory: configuration, CA bundle, cert_dir,
 # pidfile and status file all live there, and the daemon never touches
@@ -57,13 +59,31 @@ setup()
 	EOF
 	chmod 600 "$CONF"
 
-	RCCONF=$W/rc.conf
+	# The rc.conf files rc.subr reads, below $ROOT.
+	ROOT=$W/root
+	mkdir -p "$ROOT/etc/defaults" "$ROOT/usr/local/etc"
+	cat > "$ROOT/etc/defaults/rc.conf" <<-EOF
+	# What rc.d/smtlsd and rc.subr use of FreeBSD 14's defaults.
+	rc_conf_files="/etc/rc.conf /etc/rc.conf.local"
+	rc_startmsgs="YES"
+	local_startup="/usr/local/etc/rc.d"
+	sendmail_enable="NO"
+	sendmail_cert_create="YES"
+	EOF
+	RCCONF=$ROOT/etc/rc.conf
 	cat > "$RCCONF" <<-EOF
 	smtlsd_enable="YES"
 	smtlsd_start_wait="20"
 	sendmail_cert_create="NO"
 	${1:-}
 	EOF
+	# The script, run as service(8) would, with the stand-in's root.
+	RC=$W/rc
+	cat > "$RC" <<-EOF
+	#!/bin/sh
+	exec env RCD_ROOT="$ROOT" RCD_LIMITS_LOG="$W/limits.log" sh "$RCD" "\$@"
+	EOF
+	chmod 755 "$RC"
 }
 
 # make_ca name subject: a self-signed CA in name.pem, its hash in name.hash.
@@ -78,6 +98,21 @@ make_ca()
 hashfile()
 {
 	echo "$W/certs/$(cat "$1.hash").0"
+}
+
+# wait_pidfile file: waits up to 10 s for file to name a live smtlsd.
+wait_pidfile()
+{
+	_n=100
+	while [ $_n -gt 0 ]; do
+		if [ -s "$1" ]; then
+			read -r _p _junk < "$1"
+			alive "$_p" && return 0
+		fi
+		sleep 0.1
+		_n=$(( _n - 1 ))
+	done
+	return 1
 }
 
 daemon_pid()
@@ -160,7 +195,7 @@ start_status_stop_body()
 	setup
 	atf_check -s exit:0 -o match:'^Starting smtlsd\.$' \
 	    -o match:'^smtlsd: pass [0-9]+ ok' -e empty \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" start
+	    "$RC" start
 	pid=$(daemon_pid) || atf_fail "no live smtlsd in $W/smtlsd.pid"
 	# The first pass was over when start returned.
 	atf_check test -f "$(hashfile ca1)"
@@ -169,20 +204,20 @@ start_status_stop_body()
 
 	atf_check -s exit:0 -o match:"^smtlsd is running as pid $pid\.\$" \
 	    -o match:'^smtlsd: pass [0-9]+ ok [0-9]+ s ago' -e empty \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" status
+	    "$RC" status
 	atf_check -s exit:1 -o empty \
-	    -e match:"smtlsd already running\? \(pid=$pid\)" \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" start
+	    -e match:"smtlsd already running\?  \(pid=$pid\)\.\$" \
+	    "$RC" start
 
 	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' -e empty \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" stop
+	    "$RC" stop
 	# stop waits for the process to be gone.
 	dead "$pid" || atf_fail "pid $pid still runs"
 	atf_check test ! -e "$W/smtlsd.pid"
 	atf_check -s exit:1 -o match:'^smtlsd is not running\.$' \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" status
+	    "$RC" status
 	atf_check -s exit:1 -e match:'smtlsd not running\?' \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" stop
+	    "$RC" stop
 }
 start_status_stop_cleanup()
 {
@@ -200,17 +235,17 @@ disabled_body()
 {
 	setup 'smtlsd_enable="NO"'
 	atf_check -s exit:0 -o match:"Cannot 'start' smtlsd\. Set smtlsd_enable to YES" \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" start
+	    "$RC" start
 	! daemon_pid > /dev/null || atf_fail "a daemon runs"
 	atf_check -s exit:0 -o match:"Cannot 'resync' smtlsd" \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" resync
+	    "$RC" resync
 	atf_check test ! -e "$(hashfile ca1)"
 
 	atf_check -s exit:0 -o match:'^Starting smtlsd\.$' -o ignore \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" onestart
+	    "$RC" onestart
 	pid=$(daemon_pid) || atf_fail "onestart did not start smtlsd"
 	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" onestop
+	    "$RC" onestop
 	dead "$pid" || atf_fail "pid $pid still runs"
 }
 disabled_cleanup()
@@ -228,14 +263,14 @@ resync_running_head()
 resync_running_body()
 {
 	setup
-	atf_check -o ignore env RCD_RC_CONF="$RCCONF" sh "$RCD" start
+	atf_check -o ignore "$RC" start
 	pid=$(daemon_pid) || atf_fail "smtlsd did not start"
 	before=$(finished_pass) || atf_fail "start returned before pass 1"
 
 	# A file of ours that went missing: the resync pass puts it back.
 	rm "$(hashfile ca2)"
 	atf_check -s exit:0 -o match:'smtlsd: resync finished: ok' \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" resync
+	    "$RC" resync
 	atf_check test -f "$(hashfile ca2)"
 	after=$(finished_pass) || atf_fail "no finished pass after resync"
 	[ "$after" -gt "$before" ] ||
@@ -257,21 +292,21 @@ resync_failed_head()
 resync_failed_body()
 {
 	setup
-	atf_check -o ignore env RCD_RC_CONF="$RCCONF" sh "$RCD" start
+	atf_check -o ignore "$RC" start
 	pid=$(daemon_pid) || atf_fail "smtlsd did not start"
 	# cert_dir replaced by a file: no pass can write the CA directory.
 	mv "$W/certs" "$W/certs.away"
 	echo "not a directory" > "$W/certs"
 	atf_check -s exit:1 -o match:'smtlsd: resync finished: failed: .+' \
-	    -e ignore env RCD_RC_CONF="$RCCONF" sh "$RCD" resync
+	    -e ignore "$RC" resync
 	atf_check -s exit:0 -o match:'^smtlsd: pass [0-9]+ failed' \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" status
+	    "$RC" status
 	[ "$(daemon_pid)" = "$pid" ] || atf_fail "daemon $pid is gone"
 
 	rm "$W/certs"
 	mv "$W/certs.away" "$W/certs"
 	atf_check -s exit:0 -o match:'smtlsd: resync finished: ok' \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" resync
+	    "$RC" resync
 }
 resync_failed_cleanup()
 {
@@ -289,7 +324,7 @@ resync_stopped_body()
 	setup
 	! daemon_pid > /dev/null || atf_fail "a daemon runs"
 	atf_check -s exit:0 -o match:'no daemon running; ran one pass: ok' \
-	    -e ignore env RCD_RC_CONF="$RCCONF" sh "$RCD" resync
+	    -e ignore "$RC" resync
 	atf_check test -f "$(hashfile ca1)"
 	atf_check test -f "$(hashfile ca2)"
 	# It did the pass and left no daemon behind.
@@ -307,17 +342,17 @@ reload_head()
 reload_body()
 {
 	setup
-	atf_check -o ignore env RCD_RC_CONF="$RCCONF" sh "$RCD" start
+	atf_check -o ignore "$RC" start
 	pid=$(daemon_pid) || atf_fail "smtlsd did not start"
 	atf_check test ! -e "$(hashfile ca3)"
 
 	cp ca3.pem bundle3.pem
 	echo "ca_bundle $W/bundle3.pem" >> "$CONF"
 	atf_check -s exit:0 -o empty -e empty \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" reload
+	    "$RC" reload
 	# The same daemon now knows the new bundle: a pass writes its CA.
 	atf_check -s exit:0 -o match:'resync finished: ok' \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" resync
+	    "$RC" resync
 	atf_check test -f "$(hashfile ca3)"
 	[ "$(daemon_pid)" = "$pid" ] || atf_fail "daemon $pid is gone"
 
@@ -327,18 +362,18 @@ reload_body()
 	atf_check -s exit:1 -o empty \
 	    -e match:"smtlsd\.conf:$line: unknown keyword" \
 	    -e match:"has errors; 'reload' not done" \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" reload
+	    "$RC" reload
 	[ "$(daemon_pid)" = "$pid" ] || atf_fail "daemon $pid is gone"
 	# restart is refused too, and leaves the daemon running.
 	atf_check -s exit:1 -o empty -e match:"has errors; 'restart' not done" \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" restart
+	    "$RC" restart
 	[ "$(daemon_pid)" = "$pid" ] || atf_fail "daemon $pid is gone"
 	# With the pidfile unknown, status and stop still find the daemon.
 	atf_check -s exit:0 -o match:"^smtlsd is running as pid $pid\.\$" \
 	    -o match:"smtlsd: $CONF has errors" \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" status
+	    "$RC" status
 	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" stop
+	    "$RC" stop
 	dead "$pid" || atf_fail "pid $pid still runs"
 }
 reload_cleanup()
@@ -355,11 +390,11 @@ restart_head()
 restart_body()
 {
 	setup
-	atf_check -o ignore env RCD_RC_CONF="$RCCONF" sh "$RCD" start
+	atf_check -o ignore "$RC" start
 	old=$(daemon_pid) || atf_fail "smtlsd did not start"
 	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' \
 	    -o match:'^Starting smtlsd\.$' -o match:'pass [0-9]+ ok' \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" restart
+	    "$RC" restart
 	dead "$old" || atf_fail "pid $old still runs"
 	new=$(daemon_pid) || atf_fail "no daemon after restart"
 	[ "$new" != "$old" ] || atf_fail "same pid $old after restart"
@@ -381,7 +416,7 @@ start_refused_body()
 	setup
 	mv "$CONF" "$CONF.away"
 	atf_check -s exit:1 -o empty -e match:"$CONF is not readable" \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" start
+	    "$RC" start
 	! daemon_pid > /dev/null || atf_fail "a daemon runs"
 
 	mv "$CONF.away" "$CONF"
@@ -389,7 +424,7 @@ start_refused_body()
 	line=$(wc -l < "$CONF" | tr -d ' ')
 	atf_check -s exit:1 -o empty -e match:"smtlsd\.conf:$line: settle" \
 	    -e match:"has errors; 'start' not done" \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" start
+	    "$RC" start
 	! daemon_pid > /dev/null || atf_fail "a daemon runs"
 }
 
@@ -415,7 +450,7 @@ start_dies_body()
 		atf_check -s exit:1 -o match:'^Starting smtlsd\.$' \
 		    -e match:"watch $m is not available here" \
 		    -e match:'failed to start smtlsd' \
-		    env RCD_RC_CONF="$RCCONF" sh "$RCD" start
+		    "$RC" start
 		! daemon_pid > /dev/null ||
 		    atf_fail "a daemon runs after the $attempt start"
 	done
@@ -438,40 +473,258 @@ cert_create_warning_body()
 	setup 'unset sendmail_cert_create'
 	atf_check -s exit:0 -o ignore \
 	    -e match:'WARNING: sendmail_cert_create is not "NO"' \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" start
-	atf_check -o ignore env RCD_RC_CONF="$RCCONF" sh "$RCD" stop
+	    "$RC" start
+	atf_check -o ignore "$RC" stop
 
 	echo 'sendmail_cert_create="YES"' >> "$RCCONF"
 	atf_check -s exit:0 -o ignore -e match:'sendmail_cert_create' \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" start
-	atf_check -o ignore env RCD_RC_CONF="$RCCONF" sh "$RCD" stop
+	    "$RC" start
+	atf_check -o ignore "$RC" stop
 
-	# sendmail not run by rc at all: nothing to warn about.
+	# sendmail not run by rc: "service sendmail onestart" still makes
+	# them.
 	echo 'sendmail_enable="NONE"' >> "$RCCONF"
-	atf_check -s exit:0 -o ignore -e empty \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" start
-	atf_check -o ignore env RCD_RC_CONF="$RCCONF" sh "$RCD" stop
+	atf_check -s exit:0 -o ignore \
+	    -e match:'WARNING: sendmail_cert_create is not "NO"' \
+	    -e match:"in /etc/mail/certs \(smtlsd's cert_dir is $W/certs\)" \
+	    "$RC" start
+	atf_check -o ignore "$RC" stop
 
 	echo 'sendmail_enable="YES"' >> "$RCCONF"
 	echo 'sendmail_cert_create="NO"' >> "$RCCONF"
 	atf_check -s exit:0 -o ignore -e empty \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" start
-	atf_check -o ignore env RCD_RC_CONF="$RCCONF" sh "$RCD" stop
+	    "$RC" start
+	atf_check -o ignore "$RC" stop
 
 	# What an earlier sendmail_cert_create=YES left behind.
 	touch "$W/certs/host.cert" "$W/certs/cacert.pem"
 	atf_check -s exit:0 -o ignore \
 	    -e match:'still holds host.cert or cacert.pem' \
-	    env RCD_RC_CONF="$RCCONF" sh "$RCD" start
-	atf_check -o ignore env RCD_RC_CONF="$RCCONF" sh "$RCD" stop
+	    "$RC" start
+	atf_check -o ignore "$RC" stop
 }
 cert_create_warning_cleanup()
 {
 	stop_daemon
 }
 
+atf_test_case boot_faststart_faststop cleanup
+boot_faststart_faststop_head()
+{
+	atf_set "descr" "At boot /etc/rc runs faststart (no pid check; the" \
+	    "start message only with rc_startmsgs) through limits -C daemon;" \
+	    "at shutdown faststop, silent when nothing runs"
+	atf_set "require.progs" "openssl"
+}
+boot_faststart_faststop_body()
+{
+	setup
+	atf_check -s exit:0 -o match:'^Starting smtlsd\.$' \
+	    -o match:'^smtlsd: pass [0-9]+ ok' -e empty \
+	    env autoboot=yes "$RC" faststart
+	pid=$(daemon_pid) || atf_fail "faststart did not start smtlsd"
+	atf_check -o match:"^limits -C daemon +$P/sbin/smtlsd +-f $CONF\$" \
+	    cat limits.log
+	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' -e empty \
+	    "$RC" faststop
+	dead "$pid" || atf_fail "pid $pid still runs"
+	atf_check -s exit:0 -o empty -e empty "$RC" faststop
+
+	echo 'rc_startmsgs="NO"' >> "$RCCONF"
+	atf_check -s exit:0 -o not-match:'Starting' -e empty \
+	    env autoboot=yes "$RC" faststart
+	daemon_pid > /dev/null || atf_fail "faststart did not start smtlsd"
+}
+boot_faststart_faststop_cleanup()
+{
+	stop_daemon
+}
+
+atf_test_case quietstart cleanup
+quietstart_head()
+{
+	atf_set "descr" "quietstart starts like start; while smtlsd runs it" \
+	    "fails without the 'already running' message"
+	atf_set "require.progs" "openssl"
+}
+quietstart_body()
+{
+	setup
+	atf_check -s exit:0 -o match:'^Starting smtlsd\.$' -e empty \
+	    "$RC" quietstart
+	pid=$(daemon_pid) || atf_fail "quietstart did not start smtlsd"
+	atf_check -s exit:1 -o empty -e empty "$RC" quietstart
+	[ "$(daemon_pid)" = "$pid" ] || atf_fail "daemon $pid is gone"
+	# Disabled: quiet says nothing.
+	echo 'smtlsd_enable="NO"' >> "$RCCONF"
+	atf_check -s exit:0 -o empty -e empty "$RC" quietstart
+}
+quietstart_cleanup()
+{
+	stop_daemon
+}
+
+atf_test_case pidfile_space cleanup
+pidfile_space_head()
+{
+	atf_set "descr" "A pidfile whose path has a space (which rc.subr" \
+	    "evaluates unquoted) works for start, status, restart and stop"
+	atf_set "require.progs" "openssl"
+}
+pidfile_space_body()
+{
+	setup
+	mkdir "$W/run dir"
+	echo "pidfile \"$W/run dir/smtlsd.pid\"" >> "$CONF"
+	atf_check -s exit:0 -o match:'^Starting smtlsd\.$' \
+	    -o match:'pass [0-9]+ ok' -e empty "$RC" start
+	read -r pid _junk < "$W/run dir/smtlsd.pid"
+	alive "$pid" || atf_fail "no smtlsd as $W/run dir/smtlsd.pid says"
+	atf_check -s exit:0 -o match:"^smtlsd is running as pid $pid\.\$" \
+	    -o match:'pass [0-9]+ ok' -e empty "$RC" status
+	atf_check -s exit:1 -e match:"already running\?  \(pid=$pid\)" \
+	    "$RC" start
+	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' \
+	    -o match:'^Starting smtlsd\.$' -e empty "$RC" restart
+	dead "$pid" || atf_fail "pid $pid still runs after restart"
+	read -r pid _junk < "$W/run dir/smtlsd.pid"
+	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' -e empty \
+	    "$RC" stop
+	dead "$pid" || atf_fail "pid $pid still runs"
+	atf_check -s exit:1 -o match:'^smtlsd is not running\.$' \
+	    "$RC" status
+	# Nothing of the script's is left in /tmp.
+	atf_check -o empty find /tmp -maxdepth 1 -name 'smtlsd.rc.*' \
+	    -newer "$CONF"
+}
+pidfile_space_cleanup()
+{
+	[ -s "run dir/smtlsd.pid" ] || return 0
+	read -r _p _junk < "run dir/smtlsd.pid"
+	kill -TERM "$_p" 2>/dev/null
+	return 0
+}
+
+atf_test_case broken_config_two_instances cleanup
+broken_config_two_instances_head()
+{
+	atf_set "descr" "With errors in smtlsd_config, status and stop reach" \
+	    "the daemon started with it, and never a second smtlsd with its" \
+	    "own configuration and pidfile"
+	atf_set "require.progs" "openssl pgrep"
+}
+broken_config_two_instances_body()
+{
+	setup
+	atf_check -o ignore "$RC" start
+	pid=$(daemon_pid) || atf_fail "smtlsd did not start"
+
+	# A second instance: its own configuration, pidfile, everything.
+	mkdir other other/certs
+	sed -e "s|$W/smtlsd.pid|$W/other/smtlsd.pid|" \
+	    -e "s|$W/smtlsd.status|$W/other/smtlsd.status|" \
+	    -e "s|$W/certs|$W/other/certs|g" "$CONF" > other/smtlsd.conf
+	chmod 600 other/smtlsd.conf
+	atf_check -o ignore -e ignore "$P/sbin/smtlsd" -f "$W/other/smtlsd.conf"
+	wait_pidfile other/smtlsd.pid ||
+	    atf_fail "the second smtlsd did not start"
+	read -r other _junk < other/smtlsd.pid
+	[ "$other" != "$pid" ] || atf_fail "one pid for two daemons"
+
+	echo "no_such_keyword 1" >> "$CONF"
+	atf_check -s exit:0 -o match:"^smtlsd is running as pid $pid\.\$" \
+	    -o not-match:"$other" -o match:"$CONF has errors" \
+	    "$RC" status
+	atf_check -s exit:1 -e match:"already running\?  \(pid=$pid\)\." \
+	    "$RC" start
+	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' \
+	    -o not-match:"$other" "$RC" stop
+	dead "$pid" || atf_fail "our pid $pid still runs"
+	alive "$other" || atf_fail "stop killed the other smtlsd ($other)"
+	atf_check -s exit:1 -o match:'^smtlsd is not running\.$' \
+	    "$RC" status
+	atf_check -s exit:1 -e match:'smtlsd not running\?' "$RC" stop
+	alive "$other" || atf_fail "the other smtlsd ($other) is gone"
+}
+broken_config_two_instances_cleanup()
+{
+	stop_daemon
+	[ -s other/smtlsd.pid ] || return 0
+	read -r _p _junk < other/smtlsd.pid
+	kill -TERM "$_p" 2>/dev/null
+	return 0
+}
+
+atf_test_case rc_conf_d cleanup
+rc_conf_d_head()
+{
+	atf_set "descr" "Settings come from rc.conf, rc.conf.local and" \
+	    "rc.conf.d/smtlsd (a file, or a directory of files, also" \
+	    "below local_startup), later ones winning, as in rc.subr"
+	atf_set "require.progs" "openssl"
+}
+rc_conf_d_body()
+{
+	setup 'smtlsd_enable="NO"'
+	atf_check -s exit:0 -o match:"Cannot 'start'" "$RC" start
+	mkdir "$ROOT/etc/rc.conf.d"
+	echo 'smtlsd_enable="YES"' > "$ROOT/etc/rc.conf.d/smtlsd"
+	# A wait that is not a number is reported: proof it was read.
+	mkdir -p "$ROOT/usr/local/etc/rc.conf.d/smtlsd"
+	echo 'smtlsd_start_wait="soon"' \
+	    > "$ROOT/usr/local/etc/rc.conf.d/smtlsd/wait"
+	atf_check -s exit:0 -o match:'^Starting smtlsd\.$' \
+	    -e match:'smtlsd_start_wait is not a number' "$RC" start
+	wait_pidfile smtlsd.pid || atf_fail "smtlsd did not start"
+	atf_check -o ignore "$RC" stop
+	# rc.conf.local comes after rc.conf and before rc.conf.d.
+	rm "$ROOT/usr/local/etc/rc.conf.d/smtlsd/wait"
+	echo 'smtlsd_flags="-z"' > "$ROOT/etc/rc.conf.local"
+	atf_check -s exit:1 -o ignore -e match:'failed to start smtlsd' \
+	    "$RC" start
+	echo 'smtlsd_flags=""' >> "$ROOT/etc/rc.conf.d/smtlsd"
+	atf_check -s exit:0 -o match:'pass [0-9]+ ok' "$RC" start
+}
+rc_conf_d_cleanup()
+{
+	stop_daemon
+}
+
+atf_test_case describe_rcvar_enable
+describe_rcvar_enable_head()
+{
+	atf_set "descr" "describe, extracommands, rcvar, enable and disable" \
+	    "answer as rc.subr's do"
+	atf_set "require.progs" "openssl"
+}
+describe_rcvar_enable_body()
+{
+	setup 'smtlsd_enable="NO"'
+	atf_check -o inline:"Keep sendmail's STARTTLS certificates, CA directory and DH parameters right\n" \
+	    "$RC" describe
+	# rc.subr asks for smtlsd_enable before extracommands, too.
+	atf_check -o match:"Cannot 'extracommands' smtlsd" "$RC" extracommands
+	atf_check -o inline:"reload resync\n" "$RC" oneextracommands
+	atf_check -o inline:"# smtlsd : Keep sendmail's STARTTLS certificates, CA directory and DH parameters right\n#\nsmtlsd_enable=\"NO\"\n#   (default: \"\")\n\n" \
+	    "$RC" rcvar
+	atf_check -s exit:1 "$RC" enabled
+	atf_check -o inline:"smtlsd enabled in /etc/rc.conf\n" "$RC" enable
+	atf_check -o match:'^smtlsd_enable="YES"$' cat "$RCCONF"
+	atf_check -s exit:0 "$RC" enabled
+	atf_check -o inline:"smtlsd disabled in /etc/rc.conf\n" "$RC" disable
+	atf_check -s exit:1 "$RC" enabled
+	atf_check -s exit:1 -e match:'Usage: .*\(start\|stop\|.*\|resync\|status\|poll\)' \
+	    "$RC" frobnicate
+}
+
 atf_init_test_cases()
 {
+	atf_add_test_case boot_faststart_faststop
+	atf_add_test_case quietstart
+	atf_add_test_case pidfile_space
+	atf_add_test_case broken_config_two_instances
+	atf_add_test_case rc_conf_d
+	atf_add_test_case describe_rcvar_enable
 	atf_add_test_case script_lint
 	atf_add_test_case start_status_stop
 	atf_add_test_case disabled
