@@ -180,7 +180,9 @@ sc_renewal_repeat()
 		done_ms=$(e2e_now_ms)
 		new=$(e2e_cert_serial "$E2E_CERTS/cert.pem")
 		[ "$new" != "$serial" ] || e2e_fail "renewal $i kept the serial"
-		e2e_wait 10 e2e_serial_is "$new" ||
+		# A deadline, not a latency target (bench/ measures that):
+		# on a loaded machine dehydrated alone took 27 s a renewal.
+		e2e_wait 30 e2e_serial_is "$new" ||
 		    e2e_fail "renewal $i: sendmail still serves $(e2e_tls_serial)"
 		lat=$(( $(e2e_now_ms) - done_ms ))
 		e2e_wait 5 sc_reloads_are "$i" ||
@@ -459,7 +461,7 @@ sc_stale_pidfile()
 	e2e_log "sendmail started again: pid $(e2e_sm_pid), serving $serial1"
 	e2e_acme_renew || e2e_fail "second renewal failed"
 	serial2=$(e2e_cert_serial "$E2E_CERTS/cert.pem")
-	e2e_wait 10 e2e_serial_is "$serial2" ||
+	e2e_wait 30 e2e_serial_is "$serial2" ||
 	    e2e_fail "after the second renewal sendmail still serves $(e2e_tls_serial)"
 	e2e_holds 2 sc_reloads_are 1 ||
 	    e2e_fail "sendmail's pid changed $(sc_reloads) times, expected once"
