@@ -401,7 +401,7 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 {
 	struct certset		 set;
 	struct conf_path	*cp;
-	struct domain		*d;
+	struct domain		*d, *over;
 	struct acme_set		*s;
 	struct trust		 trust;
 	char			 name[PATH_MAX];
@@ -444,16 +444,13 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 			domain_keep(d, s);
 	}
 	free(trust.certs);
+	over = NULL;
 	RB_FOREACH(d, domains, &ps->domains) {
 		if (d->good == NULL || d->good_len == 0)
 			continue;
 		if (paths + d->good_n > PASS_PATHS_MAX) {
-			if (!ps->said_paths)
-				log_warnx("%s: its intermediates would make "
-				    "more than %d of all domains together; "
-				    "not adding them to %s", d->dir,
-				    PASS_PATHS_MAX, conf->cert_dir);
-			ps->said_paths = 1;
+			if (over == NULL)
+				over = d;
 			continue;
 		}
 		paths += d->good_n;
@@ -461,8 +458,11 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 		if (bundle_read_mem(&set, name, d->good, d->good_len) == -1)
 			log_warnx("%s: cannot add its intermediates", d->dir);
 	}
-	if (paths <= PASS_PATHS_MAX / 2)
-		ps->said_paths = 0;
+	if (over != NULL && !ps->said_paths)
+		log_warnx("%s and maybe others: their intermediates would make "
+		    "more than %d of all domains together; not adding them to "
+		    "%s", over->dir, PASS_PATHS_MAX, conf->cert_dir);
+	ps->said_paths = over != NULL;
 
 	if (noprune)
 		sflags |= STORE_NOPRUNE;
