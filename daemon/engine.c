@@ -1,16 +1,15 @@
 /*
  * The daemon.  Everything happens in one libevent loop: watch events
  * restart a settle timer, and when the inputs have been quiet for
- * `settle' seconds one pass runs.  Changes that arrive during a pass
- * are queued by the kernel and start the timer again afterwards.
+ * `settle' seconds (at the latest `settle_max' after the first change)
+ * one pass runs.  Changes that arrive during a pass are queued by the
+ * kernel and start the timer again afterwards.
  * Anything slow runs in a child the loop reaps: DH parameter generation
  * and reload_command.  Signals arrive through libevent: SIGHUP re-reads
  * the configuration, SIGUSR1 forces a full pass, SIGTERM and SIGINT end.
  *
- * Reloads are never sent close together: after a signal, smtlsd waits
- * until sendmail's pidfile names a new live process (sendmail
- * re-executes itself on SIGHUP, and a second SIGHUP within ~10 ms kills
- * it) before it may signal again; reloads wanted meanwhile become one.
+ * When sendmail must reload, and when it may, is the reloader's
+ * (reloader.c); DH parameters are made by the DH child (dhchild.c).
  *
  * A pass that failed (a full or read-only file system, say) is tried
  * again after 5 s, then less and less often up to every 15 min, until
@@ -42,16 +41,16 @@
 #include <openssl/crypto.h>
 
 #include "conf.h"
+#include "dhchild.h"
 #include "dhparam.h"
 #include "engine.h"
 #include "log.h"
 #include "pass.h"
-#include "reload.h"
+#include "reloader.h"
 #include "util.h"
 #include "watch.h"
 
 #define SMTLSD_VERSION		"0.1"
-#define AWAIT_MS		15000	/* for sendmail's new pid */
 #define RESYNC_WAIT_S		300
 #define RETRY_MIN_MS		5000	/* after a failed pass */
 #define RETRY_MAX_MS		(15 * 60 * 1000)
@@ -65,41 +64,22 @@ struct engine {
 	struct pass_state	 ps;
 	struct watch		*watch;
 	struct pidfh		*pfh;
+	struct reloader		*reloader;
+	struct dhchild		*dh;
+	int			 dh_failures;	/* in a row */
 	struct event		*ev_settle;
 	long			 changed_since;	/* ms; 0: no change pending */
 	long			 writing_since;	/* ms; 0: no writer waited */
 	struct event		*ev_retry;
 	long			 retry_ms;	/* 0: the last pass was good */
-	int			 dh_failures;	/* in a row */
 	struct event		*ev_sig[5];
 	unsigned long		 passes;
 	unsigned long		 resyncs;
-	/* DH child */
-	pid_t			 dh_pid;
-	int			 dh_fd;
-	struct event		*ev_dh;
-	char			*dh_buf;
-	size_t			 dh_len;
-	int			 dh_eof;
-	int			 dh_status;
-	int			 dh_exited;
-	/* reloads */
-	int			 awaiting;	/* a new sendmail pid */
-	pid_t			 awaiting_old;
-	struct event		*ev_await;
-	pid_t			 cmd_pid;
-	struct event		*ev_cmd;
-	int			 reload_pending;
-	/* a reload refused (a stale pidfile), and not done since */
-	int			 owed;
-	struct timespec		 owed_since;
-	char			 owed_why[256];
 	char			 failed_why[256];	/* last pass; "": good */
 };
 
 static void	engine_pass(struct engine *, int);
 static void	engine_rearm(struct engine *);
-static int	engine_reload(struct engine *);
 
 static void
 ms_to_tv(long ms, struct timeval *tv)
@@ -132,38 +112,14 @@ status_write(struct engine *e, const char *result, const char *msg)
 static void
 status_now(struct engine *e)
 {
+	const char	*owed = reloader_owed(e->reloader);
+
 	if (e->failed_why[0] != '\0')
 		status_write(e, "failed", e->failed_why);
-	else if (e->owed)
-		status_write(e, "failed", e->owed_why);
+	else if (owed != NULL)
+		status_write(e, "failed", owed);
 	else
 		status_write(e, "ok", "all good");
-}
-
-/*
- * When smtlsd waits for sendmail to come back from a reload and its
- * pidfile now names a new live pid: stops waiting, and sends the reload
- * that waited, if any.
- */
-static void
-await_check(struct engine *e)
-{
-	pid_t	pid;
-	char	why[256];
-
-	if (!e->awaiting ||
-	    reload_read_pid(e->conf->reload_pidfile, &pid, why,
-	    sizeof(why)) == -1 || pid == e->awaiting_old ||
-	    reload_check_pid(pid, e->conf->reload_process, why,
-	    sizeof(why)) == -1)
-		return;
-	log_info("%s is back as pid %ld", e->conf->reload_process, (long)pid);
-	e->awaiting = 0;
-	evtimer_del(e->ev_await);
-	if (e->reload_pending) {
-		e->reload_pending = 0;
-		engine_reload(e);
-	}
 }
 
 static long
@@ -187,7 +143,7 @@ on_change(void *arg)
 	struct timeval	 tv;
 	long		 ms, left;
 
-	await_check(e);
+	reloader_check(e->reloader);
 	if (e->changed_since == 0)
 		e->changed_since = now_ms();
 	ms = e->conf->settle_ms;
@@ -278,225 +234,50 @@ engine_retry(struct engine *e, int failed)
 	evtimer_del(e->ev_retry);
 }
 
-static void
-on_await_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct engine	*e = arg;
-
-	(void)fd;
-	(void)what;
-	log_warnx("%s did not come back with a new pid in %s within %d s "
-	    "of the reload; check it", e->conf->reload_process,
-	    e->conf->reload_pidfile, AWAIT_MS / 1000);
-	e->awaiting = 0;
-	engine_rearm(e);
-	if (e->reload_pending) {
-		e->reload_pending = 0;
-		engine_reload(e);
-	}
-}
-
-static void
-on_cmd_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct engine	*e = arg;
-
-	(void)fd;
-	(void)what;
-	if (e->cmd_pid > 0) {
-		log_warnx("reload_command \"%s\" still running after %ld ms; "
-		    "killing it", e->conf->reload_command,
-		    e->conf->reload_timeout_ms);
-		kill(-e->cmd_pid, SIGKILL);
-	}
-}
-
 /*
- * Makes sendmail reload, unless it is still coming back from the last
- * reload: then once it is back.  Returns -1 when the reload was refused
- * (the status says so already), 0 otherwise.
+ * The reloader's state changed: what is watched, and the status (a
+ * refused reload shows as failed before it is logged).
  */
+static void
+on_reloader(void *arg)
+{
+	struct engine	*e = arg;
+
+	engine_rearm(e);
+	status_now(e);
+}
+
+/* Makes sendmail reload for what the last pass wanted. */
 static int
 engine_reload(struct engine *e)
 {
-	struct timeval	 tv;
-	char		 why[256];
-	pid_t		 pid;
-
 	e->ps.reload_wanted = 0;
-	if (e->awaiting || e->cmd_pid > 0) {
-		e->reload_pending = 1;
-		return (0);
-	}
-	if (e->conf->reload_command != NULL) {
-		if ((e->cmd_pid = reload_spawn(e->conf,
-		    e->ps.reload_why)) > 0) {
-			log_info("running reload_command \"%s\" (%s)",
-			    e->conf->reload_command, e->ps.reload_why);
-			ms_to_tv(e->conf->reload_timeout_ms, &tv);
-			evtimer_add(e->ev_cmd, &tv);
-		}
-		return (0);
-	}
-	if (e->conf->reload_signal == 0)
-		return (0);
-	switch (reload_signal(e->conf, &pid, why, sizeof(why))) {
-	case -1:
-		if (!e->owed)
-			clock_gettime(CLOCK_REALTIME, &e->owed_since);
-		e->owed = 1;
-		strlcpy(e->owed_why, why, sizeof(e->owed_why));
-		/* Watching the pidfile, and saying so, before the log. */
-		engine_rearm(e);
-		status_now(e);
-		log_warnx("not reloading %s: %s", e->conf->reload_process,
-		    why);
-		return (-1);
-	case 1:
-		log_info("%s: nothing to reload", why);
-		e->owed = 0;
-		return (0);
-	}
-	e->owed = 0;
-	log_info("reloaded %s (pid %ld): %s", e->conf->reload_process,
-	    (long)pid, e->ps.reload_why);
-	/*
-	 * SIGHUP makes sendmail re-execute under a new pid, TERM and INT
-	 * end a program (a supervisor may start it anew); USR1 and USR2
-	 * reload a program where it is, so there is no new pid to wait for.
-	 */
-	if (e->conf->reload_signal == SIGUSR1 ||
-	    e->conf->reload_signal == SIGUSR2)
-		return (0);
-	e->awaiting = 1;
-	e->awaiting_old = pid;
-	ms_to_tv(AWAIT_MS, &tv);
-	evtimer_add(e->ev_await, &tv);
-	engine_rearm(e);	/* now watching the pidfile */
-	/* It may have come back before the watch was there. */
-	await_check(e);
-	return (0);
-}
-
-static void
-dh_finish(struct engine *e)
-{
-	int	ok = 0;
-
-	if (!e->dh_eof || !e->dh_exited)
-		return;
-	if (WIFEXITED(e->dh_status) && WEXITSTATUS(e->dh_status) == 0 &&
-	    dhparam_verify_pem(e->dh_buf, e->dh_len, e->conf->dh_bits) == 0 &&
-	    dhparam_write(e->conf->dh_params, e->dh_buf, e->dh_len) == 0)
-		ok = 1;
-	else if (!WIFEXITED(e->dh_status) || WEXITSTATUS(e->dh_status) != 0)
-		log_warnx("DH parameter generation failed (child %s %d)",
-		    WIFEXITED(e->dh_status) ? "exited" : "killed by signal",
-		    WIFEXITED(e->dh_status) ? WEXITSTATUS(e->dh_status) :
-		    WTERMSIG(e->dh_status));
-	free(e->dh_buf);
-	e->dh_buf = NULL;
-	e->dh_len = 0;
-	e->dh_pid = 0;
-	if (!ok) {
-		/* The pass that follows starts another child. */
-		retry_in(e, e->dh_failures >= 8 ? RETRY_MAX_MS :
-		    RETRY_MIN_MS << e->dh_failures);
-		e->dh_failures++;
-	} else {
-		e->dh_failures = 0;
-		log_info("dh_params %s: written", e->conf->dh_params);
-		pass_dh_written(e->conf, &e->ps);
-		engine_rearm(e);
-		if (e->ps.reload_wanted)
-			engine_reload(e);
-	}
-}
-
-static void
-on_dh_read(evutil_socket_t fd, short what, void *arg)
-{
-	struct engine	*e = arg;
-	char		 buf[4096], *nbuf;
-	ssize_t		 n;
-
-	(void)what;
-	if ((n = read(fd, buf, sizeof(buf))) == -1) {
-		if (errno == EINTR || errno == EAGAIN)
-			return;
-		n = 0;
-	}
-	if (n > 0) {
-		if (e->dh_len + (size_t)n > 256 * 1024 ||
-		    (nbuf = realloc(e->dh_buf, e->dh_len + n + 1)) == NULL) {
-			n = 0;
-		} else {
-			e->dh_buf = nbuf;
-			memcpy(e->dh_buf + e->dh_len, buf, (size_t)n);
-			e->dh_len += (size_t)n;
-			e->dh_buf[e->dh_len] = '\0';
-			return;
-		}
-	}
-	event_free(e->ev_dh);
-	e->ev_dh = NULL;
-	close(e->dh_fd);
-	e->dh_fd = -1;
-	e->dh_eof = 1;
-	dh_finish(e);
+	return (reloader_reload(e->reloader, e->ps.reload_why));
 }
 
 /*
- * Generates DH parameters in a child that writes them, as PEM, to a
- * pipe; the loop reads them and writes the file.
+ * The DH child is done: new parameters are written, and sendmail must
+ * read them; or it failed, and the pass that follows the retry starts
+ * another, each time later.
  */
 static void
-dh_spawn(struct engine *e)
+on_dh(void *arg, const char *pem, size_t len)
 {
-	char	*pem;
-	size_t	 len, off;
-	ssize_t	 n;
-	int	 fds[2], sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT, SIGCHLD };
-	size_t	 i;
+	struct engine	*e = arg;
 
-	if (e->dh_pid > 0)
-		return;
-	if (pipe(fds) == -1) {
-		log_warn("DH parameters: pipe");
+	if (pem == NULL ||
+	    dhparam_write(e->conf->dh_params, pem, len) == -1) {
+		retry_in(e, e->dh_failures >= 8 ? RETRY_MAX_MS :
+		    RETRY_MIN_MS << e->dh_failures);
+		e->dh_failures++;
 		return;
 	}
-	switch (e->dh_pid = fork()) {
-	case -1:
-		log_warn("DH parameters: fork");
-		close(fds[0]);
-		close(fds[1]);
-		e->dh_pid = 0;
-		return;
-	case 0:
-		/* libevent's handlers belong to the parent. */
-		for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-			signal(sigs[i], SIG_DFL);
-		close(fds[0]);
-		/* The pidfile's lock stays the daemon's alone. */
-		close(pidfile_fileno(e->pfh));
-		if (dhparam_make(e->conf->dh_source, e->conf->dh_bits, &pem,
-		    &len) == -1)
-			_exit(1);
-		for (off = 0; off < len; off += (size_t)n)
-			if ((n = write(fds[1], pem + off, len - off)) <= 0)
-				_exit(1);
-		_exit(0);
-	}
-	close(fds[1]);
-	e->dh_fd = fds[0];
-	e->dh_eof = e->dh_exited = 0;
-	fcntl(e->dh_fd, F_SETFL, O_NONBLOCK);
-	fcntl(e->dh_fd, F_SETFD, FD_CLOEXEC);
-	e->ev_dh = event_new(e->base, e->dh_fd, EV_READ | EV_PERSIST,
-	    on_dh_read, e);
-	event_add(e->ev_dh, NULL);
-	log_info("generating %d-bit DH parameters in child %ld",
-	    e->conf->dh_bits, (long)e->dh_pid);
+	e->dh_failures = 0;
+	log_info("dh_params %s: written", e->conf->dh_params);
+	pass_dh_written(e->conf, &e->ps);
+	engine_rearm(e);
+	if (e->ps.reload_wanted)
+		engine_reload(e);
 }
 
 static void
@@ -505,31 +286,9 @@ on_sigchld(struct engine *e)
 	pid_t	pid;
 	int	status;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid == e->dh_pid) {
-			e->dh_status = status;
-			e->dh_exited = 1;
-			dh_finish(e);
-		} else if (pid == e->cmd_pid) {
-			e->cmd_pid = 0;
-			evtimer_del(e->ev_cmd);
-			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-				log_info("reload_command \"%s\" done",
-				    e->conf->reload_command);
-			else if (WIFEXITED(status))
-				log_warnx("reload_command \"%s\" exited %d",
-				    e->conf->reload_command,
-				    WEXITSTATUS(status));
-			else
-				log_warnx("reload_command \"%s\" killed by "
-				    "signal %d", e->conf->reload_command,
-				    WTERMSIG(status));
-			if (e->reload_pending) {
-				e->reload_pending = 0;
-				engine_reload(e);
-			}
-		}
-	}
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if (!dhchild_reap(e->dh, pid, status))
+			reloader_reap(e->reloader, pid, status);
 }
 
 static void
@@ -572,53 +331,9 @@ engine_rearm(struct engine *e)
 		watch_add(e->watch, path, 0);
 	}
 	watch_add(e->watch, e->conf->dh_params, WATCH_NOPARENT);
-	if (e->awaiting || e->owed)
+	if (reloader_watching(e->reloader))
 		watch_add(e->watch, e->conf->reload_pidfile, 0);
 	watch_commit(e->watch);
-}
-
-/*
- * A reload was refused (the pidfile named no sendmail) and the files
- * sendmail should read are newer than the sendmail running, if any.
- * Quietly, at every pass: when the pidfile is gone, or names a sendmail
- * that started after the refusal, it has nothing to read again; when it
- * names an older one, the reload is sent now.  Otherwise it stays owed,
- * and the status says so.
- */
-static void
-owed_check(struct engine *e)
-{
-	struct stat	 st;
-	pid_t		 pid;
-	char		 why[256];
-
-	if (!e->owed || e->conf->reload_signal == 0 ||
-	    e->conf->reload_command != NULL) {
-		e->owed = 0;
-		return;
-	}
-	switch (reload_find(e->conf, &pid, why, sizeof(why))) {
-	case 1:
-		log_info("%s; it reads the new files when it starts", why);
-		e->owed = 0;
-		return;
-	case -1:
-		return;		/* still refused; said when it was */
-	}
-	if (stat(e->conf->reload_pidfile, &st) == -1)
-		return;
-	if (timespeccmp(&st.st_mtim, &e->owed_since, >)) {
-		log_info("%s (pid %ld) started after the reload was refused: "
-		    "it has read the new files", e->conf->reload_process,
-		    (long)pid);
-		e->owed = 0;
-		return;
-	}
-	if (!e->ps.reload_wanted) {
-		e->ps.reload_wanted = 1;
-		strlcpy(e->ps.reload_why, "owed since it was refused",
-		    sizeof(e->ps.reload_why));
-	}
 }
 
 static void
@@ -642,11 +357,16 @@ engine_pass(struct engine *e, int resync)
 		log_info("%s: %zu added, %zu replaced, %zu removed",
 		    e->conf->cert_dir, r.store.added, r.store.replaced,
 		    r.store.removed);
-	owed_check(e);
+	/* A reload refused before, and due now. */
+	if (reloader_owed_due(e->reloader) && !e->ps.reload_wanted) {
+		e->ps.reload_wanted = 1;
+		strlcpy(e->ps.reload_why, "owed since it was refused",
+		    sizeof(e->ps.reload_why));
+	}
 	engine_retry(e, r.retry);
 	if (e->ps.dh_wanted) {
 		e->ps.dh_wanted = 0;
-		dh_spawn(e);
+		dhchild_start(e->dh, e->conf, pidfile_fileno(e->pfh));
 	}
 	/*
 	 * Re-armed before the status tells the pass is over: whoever
@@ -687,6 +407,7 @@ on_hup(struct engine *e)
 	}
 	if (strcmp(nc->pidfile, e->conf->pidfile) != 0)
 		log_warnx("pidfile changes only at restart");
+	reloader_setconf(e->reloader, nc);
 	conf_free(e->conf);
 	e->conf = nc;
 	if (engine_watch(e) == -1)
@@ -759,7 +480,6 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 	    realpath(conf_path, abs_path) != NULL)
 		e.conf_path = abs_path;
 	e.conf_flags = conf_path == NULL ? CONF_MISSING_OK : 0;
-	e.dh_fd = -1;
 
 	/* What can fail at start fails before daemon(3), on stderr. */
 	if (watch_available(conf->watch) == -1) {
@@ -807,8 +527,9 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 		fatal("pass_state_init");
 	e.ev_settle = evtimer_new(e.base, on_settle, &e);
 	e.ev_retry = evtimer_new(e.base, on_retry, &e);
-	e.ev_await = evtimer_new(e.base, on_await_timeout, &e);
-	e.ev_cmd = evtimer_new(e.base, on_cmd_timeout, &e);
+	if ((e.reloader = reloader_new(e.base, e.conf, on_reloader, &e)) ==
+	    NULL || (e.dh = dhchild_new(e.base, on_dh, &e)) == NULL)
+		fatal("engine");
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		e.ev_sig[i] = evsignal_new(e.base, sigs[i], on_signal, &e);
 		if (e.ev_sig[i] == NULL || evsignal_add(e.ev_sig[i], NULL) ==
@@ -828,24 +549,17 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 	engine_pass(&e, 0);
 	event_base_dispatch(e.base);
 
-	if (e.dh_pid > 0)
-		kill(e.dh_pid, SIGTERM);
-	if (e.cmd_pid > 0)
-		kill(-e.cmd_pid, SIGTERM);
+	dhchild_free(e.dh);
+	reloader_free(e.reloader);
 	status_write(&e, "stopped", "exited");
 	pidfile_remove(e.pfh);
 	watch_free(e.watch);
-	if (e.ev_dh != NULL)
-		event_free(e.ev_dh);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(e.ev_sig[i]);
 	event_free(e.ev_settle);
 	event_free(e.ev_retry);
-	event_free(e.ev_await);
-	event_free(e.ev_cmd);
 	event_base_free(e.base);
 	pass_state_free(&e.ps);
-	free(e.dh_buf);
 	conf_free(e.conf);
 	return (0);
 }

@@ -45,7 +45,7 @@
 #include "dhparam.h"
 #include "log.h"
 #include "pass.h"
-#include "reload.h"
+#include "reloader.h"
 #include "store.h"
 #include "util.h"
 
@@ -598,41 +598,6 @@ pass_dh(const struct conf *conf, struct pass_state *ps, int flags,
 }
 
 /*
- * The reload of a one-shot pass; the daemon does its own (engine.c).
- */
-static void
-pass_reload(const struct conf *conf, struct pass_state *ps,
-    struct pass_result *r)
-{
-	char	why[256];
-	pid_t	pid;
-	int	rv;
-
-	if (conf->reload_command != NULL) {
-		if (reload_run_wait(conf, ps->reload_why, why,
-		    sizeof(why)) == -1) {
-			log_warnx("%s", why);
-			pass_fail(r, "%s", why);
-		} else
-			log_info("reload_command \"%s\" done (%s)",
-			    conf->reload_command, ps->reload_why);
-	} else if (conf->reload_signal != 0) {
-		rv = reload_signal(conf, &pid, why, sizeof(why));
-		if (rv == -1) {
-			log_warnx("not reloading %s: %s", conf->reload_process,
-			    why);
-			pass_fail(r, "not reloading %s: %s",
-			    conf->reload_process, why);
-		} else if (rv == 1)
-			log_info("%s: nothing to reload", why);
-		else
-			log_info("reloaded %s (pid %ld): %s",
-			    conf->reload_process, (long)pid, ps->reload_why);
-	}
-	ps->reload_wanted = 0;
-}
-
-/*
  * The whole pass.  Returns 0, or -1 with r->reason saying what failed
  * first.  In the daemon, ps->dh_wanted and ps->reload_wanted tell the
  * engine what to do next.
@@ -642,6 +607,7 @@ pass_run(const struct conf *conf, struct pass_state *ps, int flags,
     struct pass_result *r)
 {
 	struct acme_set	*sets;
+	char		 why[256];
 	size_t		 n, i;
 
 	domains_scan(conf, ps);
@@ -662,7 +628,11 @@ pass_run(const struct conf *conf, struct pass_state *ps, int flags,
 		printf("reload  %s (%s)\n", conf->reload_process,
 		    ps->reload_why);
 		ps->reload_wanted = 0;
-	} else if (ps->reload_wanted && (flags & PASS_ONESHOT))
-		pass_reload(conf, ps, r);
+	} else if (ps->reload_wanted && (flags & PASS_ONESHOT)) {
+		if (reloader_once(conf, ps->reload_why, why,
+		    sizeof(why)) == -1)
+			pass_fail(r, "%s", why);
+		ps->reload_wanted = 0;
+	}
 	return (r->failed ? -1 : 0);
 }
