@@ -539,11 +539,11 @@ pass_dh(const struct conf *conf, struct pass_state *ps, int flags,
 	struct stat	 st;
 	char		 why[256], *pem;
 	size_t		 len;
-	int		 rv;
+	enum dh_state	 rv;
 
 	rv = dhparam_check(conf->dh_params, conf->dh_bits, &ps->dh_known, why,
 	    sizeof(why));
-	if (rv == 1) {
+	if (rv == DH_GOOD) {
 		ps->dh_said[0] = '\0';
 		if (lstat(conf->dh_params, &st) == -1)
 			return;
@@ -560,7 +560,7 @@ pass_dh(const struct conf *conf, struct pass_state *ps, int flags,
 			dh_remember(ps, &st);
 		return;
 	}
-	if (rv == -1) {
+	if (rv == DH_LEAVE) {
 		if (strcmp(ps->dh_said, why) != 0)
 			log_warnx("dh_params %s: %s; left alone",
 			    conf->dh_params, why);

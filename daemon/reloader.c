@@ -176,7 +176,7 @@ reloader_reload(struct reloader *r, const char *why)
 	if (conf->reload_signal == 0)
 		return (0);
 	switch (reload_signal(conf, &pid, err, sizeof(err))) {
-	case -1:
+	case RELOAD_REFUSED:
 		if (!r->owed)
 			clock_gettime(CLOCK_REALTIME, &r->owed_since);
 		r->owed = 1;
@@ -185,10 +185,12 @@ reloader_reload(struct reloader *r, const char *why)
 		r->changed(r->arg);
 		log_warnx("not reloading %s: %s", conf->reload_process, err);
 		return (-1);
-	case 1:
+	case RELOAD_NONE:
 		log_info("%s: nothing to reload", err);
 		r->owed = 0;
 		return (0);
+	case RELOAD_OK:
+		break;
 	}
 	r->owed = 0;
 	log_info("reloaded %s (pid %ld): %s", conf->reload_process, (long)pid,
@@ -294,12 +296,14 @@ reloader_owed_due(struct reloader *r)
 		return (0);
 	}
 	switch (reload_find(conf, &pid, err, sizeof(err))) {
-	case 1:
+	case RELOAD_NONE:
 		log_info("%s; it reads the new files when it starts", err);
 		r->owed = 0;
 		return (0);
-	case -1:
+	case RELOAD_REFUSED:
 		return (0);	/* still refused; said when it was */
+	case RELOAD_OK:
+		break;
 	}
 	if (stat(conf->reload_pidfile, &st) == -1)
 		return (0);
@@ -322,9 +326,9 @@ int
 reloader_once(const struct conf *conf, const char *why, char *err,
     size_t errlen)
 {
-	char	msg[256];
-	pid_t	pid;
-	int	rv;
+	enum reload_result	rv;
+	char			msg[256];
+	pid_t			pid;
 
 	if (conf->reload_command != NULL) {
 		if (reload_run_wait(conf, why, msg, sizeof(msg)) == -1) {
@@ -339,13 +343,13 @@ reloader_once(const struct conf *conf, const char *why, char *err,
 	if (conf->reload_signal == 0)
 		return (0);
 	rv = reload_signal(conf, &pid, msg, sizeof(msg));
-	if (rv == -1) {
+	if (rv == RELOAD_REFUSED) {
 		log_warnx("not reloading %s: %s", conf->reload_process, msg);
 		snprintf(err, errlen, "not reloading %s: %s",
 		    conf->reload_process, msg);
 		return (-1);
 	}
-	if (rv == 1)
+	if (rv == RELOAD_NONE)
 		log_info("%s: nothing to reload", msg);
 	else
 		log_info("reloaded %s (pid %ld): %s", conf->reload_process,

@@ -95,51 +95,51 @@ dh_same(const struct dh_known *k, const struct stat *st, int bits)
 }
 
 /*
- * Checks the DH parameter file.  Returns 1 when it is good, 0 when it
- * must be made (why says why), or -1 when it must be left alone (a
+ * Checks the DH parameter file.  Returns DH_GOOD, DH_MAKE when it must
+ * be made (why says why), or DH_LEAVE when it must be left alone (a
  * symbolic link, say; why says so).  known, when not NULL, remembers the
  * file found good: the same file (inode, size, times) is not decoded
  * again; any write changes its ctime.
  */
-int
+enum dh_state
 dhparam_check(const char *path, int bits, struct dh_known *known,
     char *why, size_t whylen)
 {
 	struct stat	 st;
 	char		*pem;
 	size_t		 len;
-	int		 rv;
+	enum dh_state	 rv;
 
 	if (dir_is_link(path)) {
 		snprintf(why, whylen, "its directory is a symbolic link, "
 		    "which smtlsd does not follow");
-		return (-1);
+		return (DH_LEAVE);
 	}
 	if (lstat(path, &st) == -1) {
 		snprintf(why, whylen, "%s", errno == ENOENT ? "missing" :
 		    strerror(errno));
-		return (errno == ENOENT ? 0 : -1);
+		return (errno == ENOENT ? DH_MAKE : DH_LEAVE);
 	}
 	if (S_ISLNK(st.st_mode)) {
 		snprintf(why, whylen, "a symbolic link, which smtlsd does "
 		    "not follow or replace");
-		return (-1);
+		return (DH_LEAVE);
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(why, whylen, "not a regular file");
-		return (-1);
+		return (DH_LEAVE);
 	}
 	if (dh_same(known, &st, bits))
-		return (1);
+		return (DH_GOOD);
 	if (known != NULL)
 		known->valid = 0;
 	if (util_read_file(path, O_NOFOLLOW, DH_MAX, &pem, &len) == -1) {
 		snprintf(why, whylen, "unreadable: %s", strerror(errno));
-		return (0);
+		return (DH_MAKE);
 	}
-	rv = dh_ok(pem, len, bits, why, whylen) == 0 ? 1 : 0;
+	rv = dh_ok(pem, len, bits, why, whylen) == 0 ? DH_GOOD : DH_MAKE;
 	free(pem);
-	if (rv == 1 && known != NULL) {
+	if (rv == DH_GOOD && known != NULL) {
 		known->valid = 1;
 		known->bits = bits;
 		filestamp_set(&known->stamp, &st);

@@ -18,7 +18,14 @@ struct dh_known {
 	struct filestamp stamp;
 };
 
-int	dhparam_check(const char *, int, struct dh_known *, char *, size_t);
+enum dh_state {
+	DH_GOOD,	/* there, and good */
+	DH_MAKE,	/* missing or not good: make new ones */
+	DH_LEAVE	/* not smtlsd's to replace (a link, say) */
+};
+
+enum dh_state	dhparam_check(const char *, int, struct dh_known *, char *,
+		    size_t);
 int	dhparam_make(enum conf_dhsource, int, char **, size_t *);
 int	dhparam_verify_pem(const char *, size_t, int);
 int	dhparam_write(const char *, const char *, size_t);

@@ -187,11 +187,11 @@ reload_check_pid(pid_t pid, const char *name, char *why, size_t whylen)
 }
 
 /*
- * The process reload_pidfile names, checked and held in *p: returns 0;
- * 1 when there is no pidfile (the program is not running, and reads the
- * files when it starts); or -1 with why filled in.
+ * The process reload_pidfile names, checked and held in *p: RELOAD_OK;
+ * RELOAD_NONE when there is no pidfile (the program is not running, and
+ * reads the files when it starts); or RELOAD_REFUSED with why filled in.
  */
-static int
+static enum reload_result
 find_proc(const struct conf *conf, struct osdep_proc *p, char *why,
     size_t whylen)
 {
@@ -201,62 +201,62 @@ find_proc(const struct conf *conf, struct osdep_proc *p, char *why,
 	if (lstat(conf->reload_pidfile, &st) == -1 && errno == ENOENT) {
 		snprintf(why, whylen, "no pidfile %s: not running",
 		    conf->reload_pidfile);
-		return (1);
+		return (RELOAD_NONE);
 	}
 	if (reload_read_pid(conf->reload_pidfile, &pid, why, whylen) == -1)
-		return (-1);
+		return (RELOAD_REFUSED);
 	if (osdep_proc_open((int)pid, p) == -1) {
 		snprintf(why, whylen, "process %ld is not running (stale "
 		    "pidfile?)", (long)pid);
-		return (-1);
+		return (RELOAD_REFUSED);
 	}
 	if (proc_check(p, conf->reload_process, why, whylen) == -1) {
 		osdep_proc_close(p);
-		return (-1);
+		return (RELOAD_REFUSED);
 	}
-	return (0);
+	return (RELOAD_OK);
 }
 
 /*
  * As find_proc, with the pid in *pidp and nothing held.
  */
-int
+enum reload_result
 reload_find(const struct conf *conf, pid_t *pidp, char *why, size_t whylen)
 {
 	struct osdep_proc	p;
-	int			rv;
+	enum reload_result	rv;
 
-	if ((rv = find_proc(conf, &p, why, whylen)) != 0)
+	if ((rv = find_proc(conf, &p, why, whylen)) != RELOAD_OK)
 		return (rv);
 	*pidp = (pid_t)p.pid;
 	osdep_proc_close(&p);
-	return (0);
+	return (RELOAD_OK);
 }
 
 /*
  * Signals the process named in reload_pidfile, after checking it
- * (find_proc), through what holds it.  Returns 0 with the pid in
- * *signalled; 1 when there is no pidfile; or -1 with why filled in and
- * nothing sent.
+ * (find_proc), through what holds it.  Returns RELOAD_OK with the pid
+ * in *signalled, RELOAD_NONE when there is no pidfile, or RELOAD_REFUSED
+ * with why filled in and nothing sent.
  */
-int
+enum reload_result
 reload_signal(const struct conf *conf, pid_t *signalled, char *why,
     size_t whylen)
 {
 	struct osdep_proc	p;
-	int			rv;
+	enum reload_result	rv;
 
-	if ((rv = find_proc(conf, &p, why, whylen)) != 0)
+	if ((rv = find_proc(conf, &p, why, whylen)) != RELOAD_OK)
 		return (rv);
 	if (osdep_proc_kill(&p, conf->reload_signal) == -1) {
 		snprintf(why, whylen, "signalling process %ld: %s",
 		    (long)p.pid, strerror(errno));
 		osdep_proc_close(&p);
-		return (-1);
+		return (RELOAD_REFUSED);
 	}
 	*signalled = (pid_t)p.pid;
 	osdep_proc_close(&p);
-	return (0);
+	return (RELOAD_OK);
 }
 
 /*
