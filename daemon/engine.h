@@ -7,6 +7,5 @@
 #include "conf.h"
 
 int	engine_main(struct conf *, const char *, int);
-int	engine_resync(struct conf *);
 
 #endif

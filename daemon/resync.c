@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "engine.h"
+#include "resync.h"
 #include "log.h"
 #include "pass.h"
 #include "util.h"
@@ -79,7 +79,7 @@ resync_here(struct conf *conf, struct pidfh *pfh)
 }
 
 int
-engine_resync(struct conf *conf)
+resync_main(struct conf *conf)
 {
 	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
 	struct status	 before, now;

@@ -13,10 +13,11 @@
 #include <openssl/crypto.h>
 
 #include "conf.h"
+#include "engine.h"
 #include "log.h"
 #include "pass.h"
+#include "resync.h"
 #include "store.h"
-#include "engine.h"
 
 static void __attribute__((__noreturn__))
 usage(void)
@@ -103,7 +104,7 @@ main(int argc, char *argv[])
 		exit(0);
 	}
 	if (resync) {
-		rv = engine_resync(conf);
+		rv = resync_main(conf);
 		conf_free(conf);
 		exit(rv);
 	}
