@@ -159,6 +159,11 @@ set_open(int dfd, uid_t uid, size_t i, struct acme_set *s, int *fds,
 		return (-1);
 	}
 	fds[i] = fd;
+	if (st.st_size > ACME_FILE_MAX) {
+		set_state(s, ACME_INVALID, "%s is larger than %d KiB; not a "
+		    "set file", name, ACME_FILE_MAX / 1024);
+		return (-1);
+	}
 	if (st.st_size == 0) {
 		set_state(s, ACME_WAIT, "%s is empty (dehydrated still "
 		    "writing?)", name);
@@ -348,8 +353,9 @@ acme_check(const char *dir, struct acme_set *s)
 		goto out;
 	}
 	if (more)
-		log_debug("%s: chain.pem: only the first %d certificates are "
-		    "read", dir, ACME_CHAIN_READ);
+		log_info("%s: chain.pem holds more than %d certificates; only "
+		    "the first %d are read", dir, ACME_CHAIN_READ,
+		    ACME_CHAIN_READ);
 
 	if ((derlen = i2d_X509(s->cert, &der)) <= 0 ||
 	    cert_fingerprint(der, (size_t)derlen, s->fp) == -1) {

@@ -644,6 +644,39 @@ flood_cleanup()
 	atk_cleanup
 }
 
+# A set file larger than the limit: refused by name and size, whatever
+# it holds (here the attacker's intermediate, then 2 MiB of text).
+atf_test_case oversized cleanup
+oversized_head()
+{
+	atf_set descr "chain.pem over 1 MiB: the set is refused, saying so," \
+	    "and nothing of it joins cert_dir"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+oversized_body()
+{
+	atk_init
+	stranger_pki
+	{
+		cat pki/int.pem pki/sint.pem
+		head -c 2097152 /dev/zero | tr '\0' 'x'
+	} >"$A/pub/big.pem"
+	chmod a+r "$A/pub/big.pem"
+	atk_conf
+	CHAIN=big atk_install leaf1
+	atk_once
+	[ "$A_RC" -eq 1 ] || { cat once.err >&2;
+	    atf_fail "smtlsd -1 exited $A_RC, expected 1 (a refused set)"; }
+	grep -q 'chain.pem is larger than 1024 KiB' once.err ||
+	    { cat once.err >&2; atf_fail "no clear message for the size"; }
+	daemon_not_in_store sint || atf_fail "the attacker's CA is in cert_dir"
+}
+oversized_cleanup()
+{
+	atk_cleanup
+}
+
 # --------------------------------------------------------------------
 # 7. More domain directories than max_domains.
 
@@ -1080,7 +1113,8 @@ command_env_body()
 	# stays (the suite under kyua has them ignored at times).
 	for m in SigIgn SigBlk; do
 		v=$(awk -v m="$m:" '$1 == m { print $2 }' sig.out)
-		[ -n "$v" ] && [ $((0x$v & 0x7fffffff)) -eq 0 ] ||
+		[ -n "$v" ] || atf_fail "no $m line in /proc/self/status"
+		[ $((0x$v & 0x7fffffff)) -eq 0 ] ||
 		    atf_fail "reload_command starts with $m $v (not none)"
 	done
 }
@@ -1121,6 +1155,7 @@ atf_init_test_cases()
 	atf_add_test_case unverifiable_daemon
 	atf_add_test_case unverifiable_once
 	atf_add_test_case flood
+	atf_add_test_case oversized
 	atf_add_test_case many_domains
 	atf_add_test_case touch_loop
 	atf_add_test_case forged_name
