@@ -366,6 +366,37 @@ symlink_key_once_cleanup()
 	atk_cleanup
 }
 
+# A domain directory that is a link, under the attacker's acme_dir, to a
+# directory of root's holding a complete, valid set (leaf2's, as root's
+# own dehydrated would keep it elsewhere): smtlsd does not go there.
+atf_test_case domain_link cleanup
+domain_link_head()
+{
+	atf_set descr "smtlsd -1: a domain directory that is a link to root's" \
+	    "own set is not followed: not checked, not used, not named"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+domain_link_body()
+{
+	atk_init
+	mkdir "$A/root/set"
+	daemon_replay -w 0 "$A/root/set" pki/leaf2.key pki/leaf2.pem \
+	    pki/int.pem
+	atk_prepare
+	as_atk ln -s "$A/root/set" "$A/le/certs/other.example.test" ||
+	    atf_fail "the attacker's link"
+	atk_once
+	atk_hups_none
+	if grep 'other\.example\.test' once.err >&2; then
+		atf_fail "smtlsd followed the link to root's domain directory"
+	fi
+}
+domain_link_cleanup()
+{
+	atk_cleanup
+}
+
 # --------------------------------------------------------------------
 # 2. A hard link to root's file.
 
@@ -1148,6 +1179,7 @@ atf_init_test_cases()
 	atf_add_test_case symlink_chain_once
 	atf_add_test_case symlink_key_daemon
 	atf_add_test_case symlink_key_once
+	atf_add_test_case domain_link
 	atf_add_test_case hardlink
 	atf_add_test_case pty
 	atf_add_test_case fifo
