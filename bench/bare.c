@@ -2,7 +2,7 @@
  * bare: the lower bounds smtlsd is measured against.
  *
  * usage: bare [-n] bundle dir
- *        bare -r bundle [dir]
+ *        bare -r [-d] bundle [dir]
  *
  * The first form reads a PEM bundle and, for every certificate block,
  * decodes the base64, decodes the certificate (d2i_X509), drops exact
@@ -17,7 +17,10 @@
  * PEM block's text, without decoding anything: the floor for a pass that
  * finds nothing changed.  With dir it also lists dir and calls lstat on
  * every entry: the floor for such a pass that also checks that the files
- * it wrote there are untouched.  It prints the number of blocks.
+ * it wrote there are untouched.  With -d it decodes each block's base64
+ * and takes the SHA-256 of the DER instead of the text's: the floor for
+ * a pass that knows certificates by fingerprint and keeps no digest of
+ * bundle text.  It prints the number of blocks.
  */
 
 #include <sys/types.h>
@@ -59,7 +62,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: bare [-n] bundle dir\n"
-	    "       bare -r bundle [dir]\n");
+	    "       bare -r [-d] bundle [dir]\n");
 	exit(2);
 }
 
@@ -275,11 +278,14 @@ main(int argc, char *argv[])
 	char		*buf, path[4096];
 	size_t		 len, pos, start, body, bodyend, blocks, written;
 	unsigned long	 h;
-	int		 ch, rflag, nflag, dl, fl, fd, i;
+	int		 ch, rflag, nflag, dflag, dl, fl, fd, i;
 
-	rflag = nflag = 0;
-	while ((ch = getopt(argc, argv, "nr")) != -1) {
+	rflag = nflag = dflag = 0;
+	while ((ch = getopt(argc, argv, "dnr")) != -1) {
 		switch (ch) {
+		case 'd':
+			dflag = 1;
+			break;
 		case 'n':
 			nflag = 1;
 			break;
@@ -292,7 +298,7 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (rflag ? argc > 2 || nflag : argc != 2)
+	if (rflag ? argc > 2 || nflag : argc != 2 || dflag)
 		usage();
 
 	buf = file_read(argv[0], &len);
@@ -307,7 +313,7 @@ main(int argc, char *argv[])
 	pos = 0;
 	while (block_next(buf, len, &pos, &start, &body, &bodyend)) {
 		blocks++;
-		if (rflag) {
+		if (rflag && !dflag) {
 			SHA256((unsigned char *)buf + start, pos - start, md);
 			for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
 				acc[i] ^= md[i];
@@ -322,6 +328,11 @@ main(int argc, char *argv[])
 		}
 		dl += fl;
 		SHA256(der, (size_t)dl, md);
+		if (rflag) {
+			for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
+				acc[i] ^= md[i];
+			continue;
+		}
 		if (!fpset_add(&fps, md))
 			continue;
 		dp = der;

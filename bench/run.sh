@@ -341,6 +341,7 @@ bench_input()
 			sync
 			m noop "$SMTLSD" -1 -f "$w/smtlsd/smtlsd.conf"
 			m readstat "$bin/bare" -r "$file" "$w/smtlsd/certs"
+			m readder "$bin/bare" -r -d "$file" "$w/smtlsd/certs"
 			prep_fresh
 			m fullna "$SMTLSD" -1 -f "$w/smtlsd/noacme.conf"
 			sync
@@ -360,6 +361,7 @@ bench_input()
 
 	eval "t_full_$key=-; t_noop_$key=-; m_full_$key=-"
 	eval "t_fullna_$key=-; t_noopna_$key=-; t_readstat_$key=-"
+	eval "t_readder_$key=-"
 	wrote=""
 	if [ $have_smtlsd = 1 ]; then
 		# The floor of a no-op pass that also checks its files are
@@ -367,6 +369,11 @@ bench_input()
 		row "readstat_$key" \
 		    "bare C: read + SHA-256 + lstat of the store" \
 		    "$r-readstat"
+		# The same knowing certificates by the SHA-256 of their DER
+		# (base64 decoded), not of their text: issue 11's floor.
+		row "readder_$key" \
+		    "bare C: read + base64 + SHA-256 DER + lstat" \
+		    "$r-readder"
 		row "full_$key" "smtlsd -1: full pass, empty cert_dir" \
 		    "$r-full"
 		row "noop_$key" "smtlsd -1: no-op pass (nothing changed)" \
@@ -398,13 +405,14 @@ verdicts()
 	[ $have_smtlsd = 1 ] || return 0
 	eval "tf=\$t_$2_$key tn=\$t_$3_$key tb=\$t_bare_$key" \
 	    "tr=\$t_rehash_$key th=\$t_readhash_$key tm=\$t_manual_$key" \
-	    "ts=\$t_readstat_$key"
+	    "ts=\$t_readstat_$key td=\$t_readder_$key"
 	tab "  smtlsd (%s) / alternative: full/bare %s, full/rehash %s," \
 	    "$1" "$(ratio "$tf" "$tb")" "$(ratio "$tf" "$tr")"
 	tab " full/manual %s, no-op/read+hash %s, no-op/rehash %s," \
 	    "$(ratio "$tf" "$tm")" "$(ratio "$tn" "$th")" \
 	    "$(ratio "$tn" "$tr")"
-	tab " no-op/read+hash+lstat %s\n" "$(ratio "$tn" "$ts")"
+	tab " no-op/read+hash+lstat %s, no-op/read+b64+hash+lstat %s\n" \
+	    "$(ratio "$tn" "$ts")" "$(ratio "$tn" "$td")"
 	tab "    targets: full <= 1.2 x bare %s, full < rehash %s," \
 	    "$(verdict "$tf" "$tb" 1.2)" "$(verdict "$tf" "$tr" 1)"
 	tab " no-op <= 1.5 x read+hash %s, no-op writes nothing %s\n" \
