@@ -291,12 +291,26 @@ cert_fpparse(const char *hex, unsigned char *fp)
 	return (0);
 }
 
+/*
+ * Whether c is the certificate fp with the trust settings given: a
+ * TRUSTED CERTIFICATE block when trusted, and when aux trust settings
+ * after the certificate whose whole DER has the SHA-256 tid.
+ */
+int
+cert_same(const struct cert *c, const unsigned char *fp, int trusted,
+    int aux, const unsigned char *tid)
+{
+	return (memcmp(c->fp, fp, CERT_FPLEN) == 0 &&
+	    !c->trusted == !trusted && !c->aux == !aux &&
+	    (!aux || memcmp(c->tid, tid, CERT_FPLEN) == 0));
+}
+
 /* ---------------------------------------------------------- blockmap */
 
 /*
  * An open-addressed hash table of certblocks keyed by (text digest,
  * trusted); the digests are uniform, so their first bytes are the hash.
- * A slot is a cache line; whether it is used, and how, is kept apart.
+ * Whether a slot is used, and how, is kept apart.
  */
 
 void
@@ -393,13 +407,14 @@ blockmap_reserve(struct blockmap *m, size_t n)
 }
 
 /*
- * Records that the text td holds the certificate fp.  Returns 0, 1 when
- * that text was there already (with the fingerprint it had), or -1 when
- * out of memory.
+ * Records that the text td holds the certificate fp, with trust
+ * settings whose whole DER has the SHA-256 tid unless tid is NULL.
+ * Returns 0, 1 when that text was there already (with what it had), or
+ * -1 when out of memory.
  */
 int
 blockmap_add(struct blockmap *m, const unsigned char *td,
-    const unsigned char *fp, int trusted)
+    const unsigned char *fp, int trusted, const unsigned char *tid)
 {
 	size_t	i;
 
@@ -411,6 +426,10 @@ blockmap_add(struct blockmap *m, const unsigned char *td,
 	memcpy(m->slots[i].td, td, CERT_FPLEN);
 	memcpy(m->slots[i].fp, fp, CERT_FPLEN);
 	m->state[i] = BLOCK_USED | (trusted ? BLOCK_TRUSTED : 0);
+	if (tid != NULL) {
+		memcpy(m->slots[i].tid, tid, CERT_FPLEN);
+		m->state[i] |= BLOCK_AUX;
+	}
 	m->count++;
 	return (0);
 }
@@ -584,15 +603,17 @@ cert_slot(struct certset *set)
 }
 
 /*
- * Adds a block that holds the certificate fp, unless it is a duplicate.
- * der (derlen bytes) is kept when not NULL; cached: fp is what the index
- * says the block holds.  The certificate joins the tree later
- * (add_fresh).  Returns 0, or -1 after logging.
+ * Adds a block that holds the certificate fp, unless it is a duplicate;
+ * tid, unless NULL, is the SHA-256 of the block's whole DER, which holds
+ * trust settings after the certificate.  der (derlen bytes) is kept when
+ * not NULL; cached: fp and tid are what the index says the block holds.
+ * The certificate joins the tree later (add_fresh).  Returns 0, or -1
+ * after logging.
  */
 static int
 add_cert(struct reader *r, const unsigned char *fp, const unsigned char *td,
-    int trusted, size_t line, off_t off, size_t textlen,
-    const unsigned char *der, size_t derlen, int cached)
+    int trusted, const unsigned char *tid, size_t line, off_t off,
+    size_t textlen, const unsigned char *der, size_t derlen, int cached)
 {
 	struct certset	*set = r->set;
 	struct cert	*c, *dup;
@@ -619,7 +640,7 @@ add_cert(struct reader *r, const unsigned char *fp, const unsigned char *td,
 		/* Its text too is known next time (only a cache: no error). */
 		if (file && (dup->src == NULL || dup->trusted != trusted ||
 		    memcmp(dup->td, td, CERT_FPLEN) != 0))
-			(void)blockmap_add(&set->extra, td, fp, trusted);
+			(void)blockmap_add(&set->extra, td, fp, trusted, tid);
 		return (0);
 	}
 	if (r->nfresh == r->freshcap) {
@@ -646,6 +667,10 @@ add_cert(struct reader *r, const unsigned char *fp, const unsigned char *td,
 	}
 	memcpy(c->fp, fp, CERT_FPLEN);
 	c->trusted = trusted;
+	if (tid != NULL) {
+		memcpy(c->tid, tid, CERT_FPLEN);
+		c->aux = 1;
+	}
 	c->cached = cached;
 	c->file = r->src->name;
 	c->line = line;
@@ -704,9 +729,10 @@ read_block(struct reader *r, int trusted, const char *text, size_t len,
 	struct certset		*set = r->set;
 	struct certblock	*b;
 	unsigned char		 td[CERT_FPLEN], fp[CERT_FPLEN], *der;
+	unsigned char		 tid[CERT_FPLEN];
 	size_t			 certlen;
 	long			 n;
-	int			 file = r->src->fd != -1;
+	int			 file = r->src->fd != -1, aux;
 
 	if (file) {
 		if (text_digest(r->md, text, len, td) == -1)
@@ -718,8 +744,9 @@ read_block(struct reader *r, int trusted, const char *text, size_t len,
 		 */
 		if ((b = blockmap_find(set->known, td, trusted)) != NULL &&
 		    byfp_find(set, b->fp, load_be64(b->fp)) == NULL)
-			return (add_cert(r, b->fp, td, trusted, line, off, len,
-			    NULL, 0, 1));
+			return (add_cert(r, b->fp, td, trusted,
+			    (BLOCKMAP_STATE(set->known, b) & BLOCK_AUX) ?
+			    b->tid : NULL, line, off, len, NULL, 0, 1));
 	}
 	if (len / 4 * 3 + 3 > r->dercap) {
 		if ((der = realloc(r->der, len / 4 * 3 + 3)) == NULL) {
@@ -741,13 +768,17 @@ read_block(struct reader *r, int trusted, const char *text, size_t len,
 	}
 	if (cert_fingerprint(r->der, certlen, fp) == -1)
 		return (-1);
+	/* Trust settings after it: part of what the block holds. */
+	if ((aux = certlen != (size_t)n) &&
+	    cert_fingerprint(r->der, (size_t)n, tid) == -1)
+		return (-1);
 	if (file) {
 		set->decoded++;
-		return (add_cert(r, fp, td, trusted, line, off, len, NULL, 0,
-		    0));
+		return (add_cert(r, fp, td, trusted, aux ? tid : NULL, line,
+		    off, len, NULL, 0, 0));
 	}
-	return (add_cert(r, fp, NULL, trusted, line, 0, len, r->der,
-	    (size_t)n, 0));
+	return (add_cert(r, fp, NULL, trusted, aux ? tid : NULL, line, 0, len,
+	    r->der, (size_t)n, 0));
 }
 
 static const char *
@@ -1039,6 +1070,7 @@ static int
 der_load(const struct cert *c, unsigned char **derp, size_t *lenp)
 {
 	unsigned char	*buf, td[CERT_FPLEN], fp[CERT_FPLEN], *nbuf;
+	unsigned char	 tid[CERT_FPLEN];
 	size_t		 got = 0, certlen;
 	ssize_t		 n;
 	long		 len;
@@ -1078,7 +1110,10 @@ der_load(const struct cert *c, unsigned char **derp, size_t *lenp)
 	if ((len = b64_decode((char *)buf, c->textlen, buf)) <= 0 ||
 	    (certlen = der_certlen(buf, (size_t)len, c->trusted)) == 0 ||
 	    cert_fingerprint(buf, certlen, fp) == -1 ||
-	    memcmp(fp, c->fp, CERT_FPLEN) != 0) {
+	    memcmp(fp, c->fp, CERT_FPLEN) != 0 ||
+	    !c->aux != (certlen == (size_t)len) || (c->aux &&
+	    (cert_fingerprint(buf, (size_t)len, tid) == -1 ||
+	    memcmp(tid, c->tid, CERT_FPLEN) != 0))) {
 		log_warnx("%s:%zu: this block does not hold the certificate "
 		    "the index of cert_dir says it does (damaged index?); "
 		    "the index forgets it, the next pass decodes it",

@@ -5,9 +5,9 @@
  *
  * Ours: a regular file whose first line is our header, naming the
  * SHA-256 fingerprint of the certificate it holds.  The index file
- * caches (name, inode, size, ctime, fingerprint) of each file we wrote,
- * so that a pass over an unchanged bundle opens none of them and
- * decodes no certificate.  The index is only a cache: a file whose
+ * caches (name, inode, size, ctime, fingerprint, trust settings) of
+ * each file we wrote, so that a pass over an unchanged bundle opens none
+ * of them and decodes no certificate.  The index is only a cache: a file whose
  * inode, size or ctime differ from it is read again.  The ctime, which
  * no one can set back (unlike the mtime, see touch -r), changes with
  * any write, chmod or link to the file.
@@ -61,8 +61,8 @@
 #define HDR_SUFFIX	" (written by smtlsd(8), do not edit)\n"
 #define HDR_LEN		(sizeof(HDR_PREFIX) - 1 + 2 * CERT_FPLEN + \
 			    sizeof(HDR_SUFFIX) - 1)
-#define INDEX_MAGIC	"smtlsd-index 3\n"	/* 2 had no block lines, */
-#define INDEX_MAGIC2	"smtlsd-index 2\n"	/* 1 held mtimes */
+/* 3 had no trust settings, 2 no block lines, 1 held mtimes. */
+#define INDEX_MAGIC	"smtlsd-index 4\n"
 #define INDEX_MAX	(64 * 1024 * 1024)
 #define INDEX_CHUNK	(64 * 1024)
 #define OWNED_MAX	(1024 * 1024)
@@ -100,8 +100,12 @@ struct entry {
 	unsigned int	 known:1;	/* ours, and holds fp */
 	unsigned int	 vouched:1;	/* the index says we wrote it here */
 	unsigned int	 fixed:1;	/* keeps its number and content */
+	unsigned int	 idknown:1;	/* fp and trust settings below */
+	unsigned int	 trusted:1;	/* holds a TRUSTED CERTIFICATE */
+	unsigned int	 aux:1;		/* with trust settings: tid */
 	enum plan	 plan;
 	unsigned char	 fp[CERT_FPLEN];
+	unsigned char	 tid[CERT_FPLEN];
 	struct fstate	 st;
 	struct cert	*put;		/* what P_ADD/P_REPLACE write */
 	struct entwrite	*w;		/* when written */
@@ -121,6 +125,9 @@ struct idxrec {
 	unsigned long long ino;
 	long long	 size, sec, nsec;
 	unsigned char	 fp[CERT_FPLEN];
+	unsigned char	 tid[CERT_FPLEN];
+	int		 trusted;
+	int		 aux;
 };
 
 /* The index as read, and which file it was read from. */
@@ -361,7 +368,29 @@ rec_cmp(const void *a, const void *b)
 	return (0);
 }
 
-/* "<name> <inode> <size> <ctime s> <ctime ns> <fingerprint>" */
+/*
+ * "<0|1>[ <tid>]" from p to exactly eol: a TRUSTED CERTIFICATE (1) or
+ * not, and the SHA-256 of its whole DER when it holds trust settings.
+ * Returns 0, or -1 when malformed.
+ */
+static int
+scan_trust(const char *p, const char *eol, int *trusted, int *aux,
+    unsigned char *tid)
+{
+	if (p >= eol || (*p != '0' && *p != '1'))
+		return (-1);
+	*trusted = *p == '1';
+	*aux = p + 1 != eol;
+	if (*aux && (p[1] != ' ' || scan_hex(p + 2, eol + 1, tid, *eol) !=
+	    eol + 1))
+		return (-1);
+	return (0);
+}
+
+/*
+ * "<name> <inode> <size> <ctime s> <ctime ns> <fingerprint> <trust>",
+ * trust as scan_trust reads it.
+ */
 static int
 parse_file_line(struct idxrec *r, const char *p, const char *eol)
 {
@@ -373,28 +402,31 @@ parse_file_line(struct idxrec *r, const char *p, const char *eol)
 	    (q = scan_num(q, eol, &r->size)) == NULL ||
 	    (q = scan_num(q, eol, &r->sec)) == NULL ||
 	    (q = scan_num(q, eol, &r->nsec)) == NULL ||
-	    (q = scan_hex(q, eol + 1, r->fp, '\n')) == NULL)
+	    (q = scan_hex(q, eol, r->fp, ' ')) == NULL ||
+	    scan_trust(q, eol, &r->trusted, &r->aux, r->tid) == -1)
 		return (-1);
 	return (0);
 }
 
-/* "t <text digest> <fingerprint> <0|1>": a block of the bundles. */
+/* "t <text digest> <fingerprint> <trust>": a block of the bundles. */
 static void
 parse_block_line(struct idx *x, const char *p, const char *eol)
 {
 	struct certblock	*b;
 	unsigned char		 td[CERT_FPLEN], fp[CERT_FPLEN];
+	unsigned char		 tid[CERT_FPLEN];
 	const char		*q;
-	int			 trusted;
+	int			 trusted, aux;
 
 	if ((q = scan_hex(p + 2, eol, td, ' ')) == NULL ||
-	    (q = scan_hex(q, eol, fp, ' ')) == NULL || q + 1 != eol ||
-	    (*q != '0' && *q != '1'))
+	    (q = scan_hex(q, eol, fp, ' ')) == NULL ||
+	    scan_trust(q, eol, &trusted, &aux, tid) == -1)
 		return;
-	trusted = *q == '1';
-	if (blockmap_add(&x->blocks, td, fp, trusted) == 1 &&
+	if (blockmap_add(&x->blocks, td, fp, trusted, aux ? tid : NULL) == 1 &&
 	    (b = blockmap_find(&x->blocks, td, trusted)) != NULL &&
-	    memcmp(b->fp, fp, CERT_FPLEN) != 0)
+	    (memcmp(b->fp, fp, CERT_FPLEN) != 0 ||
+	    !(BLOCKMAP_STATE(&x->blocks, b) & BLOCK_AUX) != !aux ||
+	    (aux && memcmp(b->tid, tid, CERT_FPLEN) != 0)))
 		BLOCKMAP_STATE(&x->blocks, b) |= BLOCK_BAD;	/* trust neither */
 }
 
@@ -417,18 +449,16 @@ idx_line(struct idx *x, struct idxparse *ps, const char *p, const char *eol)
 	size_t		 cap;
 
 	if (ps->version == 0) {
+		/* An older one is no index: rebuilt from the files. */
 		if ((size_t)(eol - p) == sizeof(INDEX_MAGIC) - 2 &&
 		    memcmp(p, INDEX_MAGIC, sizeof(INDEX_MAGIC) - 2) == 0)
-			ps->version = 3;
-		else if ((size_t)(eol - p) == sizeof(INDEX_MAGIC2) - 2 &&
-		    memcmp(p, INDEX_MAGIC2, sizeof(INDEX_MAGIC2) - 2) == 0)
-			ps->version = 2;
+			ps->version = 4;
 		else
 			return (-1);
 		ps->sorted = 1;
 		return (0);
 	}
-	if (ps->version == 3 && p[0] == 't' && eol - p > 2 && p[1] == ' ') {
+	if (p[0] == 't' && eol - p > 2 && p[1] == ' ') {
 		parse_block_line(x, p, eol);
 		return (0);
 	}
@@ -622,6 +652,25 @@ owned_content(const struct cert *c, char **out, size_t *outlen)
 	return (0);
 }
 
+/* e holds exactly c, trust settings and all. */
+static void
+ent_setid(struct entry *e, const struct cert *c)
+{
+	memcpy(e->fp, c->fp, CERT_FPLEN);
+	memcpy(e->tid, c->tid, CERT_FPLEN);
+	e->trusted = c->trusted != 0;
+	e->aux = c->aux != 0;
+	e->idknown = 1;
+}
+
+/* Whether the file of e holds c as we would write it. */
+static int
+ent_holds(const struct entry *e, const struct cert *c)
+{
+	return (e->idknown && cert_same(c, e->fp, e->trusted, e->aux,
+	    e->tid));
+}
+
 /*
  * Decides whether the file of e is ours by reading it: our header, and
  * for a wanted certificate exactly the content we would write.
@@ -661,6 +710,9 @@ classify_by_content(struct pass *p, struct entry *e, const char *name)
 			    memcmp(want, buf, len) == 0;
 			free(want);
 		}
+		/* Exactly what c is, trust settings and all. */
+		if (e->known)
+			ent_setid(e, c);
 		if (loaded)
 			cert_der_drop(c);
 	}
@@ -681,7 +733,10 @@ classify(struct pass *p, struct entry *e, const struct idxrec *r)
 	    r->sec == (long long)e->st.ctim.tv_sec &&
 	    r->nsec == (long long)e->st.ctim.tv_nsec) {
 		memcpy(e->fp, r->fp, CERT_FPLEN);
-		e->owned = e->known = e->vouched = 1;
+		memcpy(e->tid, r->tid, CERT_FPLEN);
+		e->trusted = r->trusted != 0;
+		e->aux = r->aux != 0;
+		e->owned = e->known = e->vouched = e->idknown = 1;
 		p->hits++;
 	} else {
 		slot_name(e->hash, e->n, name, sizeof(name));
@@ -1173,6 +1228,9 @@ plan_bucket(struct pass *p, struct bucket *b)
 		e = b->ents[i];
 		e->fixed = !e->owned || (noprune && (!e->known ||
 		    (c = certset_find(p->want, e->fp)) == NULL || c->bad));
+		/* Kept, but what it holds is not known: not recorded. */
+		if (e->fixed && e->owned && !e->idknown)
+			p->stale = 1;
 	}
 	if (b->ncerts > 1)
 		p->st->collisions++;
@@ -1206,7 +1264,8 @@ plan_bucket(struct pass *p, struct bucket *b)
 		    bsearch(&e->n, slots, nslots, sizeof(*slots),
 		    slot_cmp) == NULL)
 			continue;
-		if ((ci = cert_at(b, e->fp)) == -1 || taken[ci])
+		if ((ci = cert_at(b, e->fp)) == -1 || taken[ci] ||
+		    !ent_holds(e, b->certs[ci]))
 			continue;
 		e->plan = P_KEEP;
 		taken[ci] = 1;
@@ -1504,6 +1563,17 @@ block_recorded(const struct cert *c)
 	return (c->src != NULL && !c->bad);
 }
 
+/* Whether the block b of m names fp, with trust settings tid or none. */
+static int
+block_names(const struct blockmap *m, const struct certblock *b,
+    const unsigned char *fp, const unsigned char *tid)
+{
+	int	aux = (BLOCKMAP_STATE(m, b) & BLOCK_AUX) != 0;
+
+	return (memcmp(b->fp, fp, CERT_FPLEN) == 0 && aux == (tid != NULL) &&
+	    (!aux || memcmp(b->tid, tid, CERT_FPLEN) == 0));
+}
+
 /*
  * Whether the block lines of the index must change: a block of the
  * bundles read this time is not there (or names another certificate),
@@ -1538,7 +1608,7 @@ blocks_stale(struct pass *p)
 		if (!block_recorded(c))
 			continue;
 		if ((b = blockmap_find(m, c->td, c->trusted)) == NULL ||
-		    memcmp(b->fp, c->fp, CERT_FPLEN) != 0)
+		    !block_names(m, b, c->fp, c->aux ? c->tid : NULL))
 			stale = 1;
 		else if (!(BLOCKMAP_STATE(m, b) & BLOCK_SEEN)) {
 			BLOCKMAP_STATE(m, b) |= BLOCK_SEEN;
@@ -1550,7 +1620,8 @@ blocks_stale(struct pass *p)
 			continue;
 		if ((b = blockmap_find(m, xm->slots[i].td,
 		    xm->state[i] & BLOCK_TRUSTED)) == NULL ||
-		    memcmp(b->fp, xm->slots[i].fp, CERT_FPLEN) != 0)
+		    !block_names(m, b, xm->slots[i].fp,
+		    (xm->state[i] & BLOCK_AUX) ? xm->slots[i].tid : NULL))
 			stale = 1;
 		else if (!(BLOCKMAP_STATE(m, b) & BLOCK_SEEN)) {
 			BLOCKMAP_STATE(m, b) |= BLOCK_SEEN;
@@ -1562,12 +1633,26 @@ blocks_stale(struct pass *p)
 	return (stale);
 }
 
-#define BLOCK_LINE	(2 + 2 * (2 * CERT_FPLEN + 1) + 2)
-#define FILE_LINE	(32 + 4 * 22 + 2 * CERT_FPLEN + 1)
+#define TRUST_LEN	(2 + 2 * CERT_FPLEN)
+#define BLOCK_LINE	(2 + 2 * (2 * CERT_FPLEN + 1) + TRUST_LEN + 2)
+#define FILE_LINE	(32 + 4 * 22 + 2 * CERT_FPLEN + 1 + TRUST_LEN + 1)
+
+/* What scan_trust reads, and the line's newline. */
+static char *
+fmt_trust(char *d, int trusted, const unsigned char *tid)
+{
+	*d++ = trusted ? '1' : '0';
+	if (tid != NULL) {
+		*d++ = ' ';
+		d = fmt_hex(d, tid);
+	}
+	*d++ = '\n';
+	return (d);
+}
 
 static char *
 fmt_block(char *d, const unsigned char *td, const unsigned char *fp,
-    int trusted)
+    int trusted, const unsigned char *tid)
 {
 	*d++ = 't';
 	*d++ = ' ';
@@ -1575,9 +1660,7 @@ fmt_block(char *d, const unsigned char *td, const unsigned char *fp,
 	*d++ = ' ';
 	d = fmt_hex(d, fp);
 	*d++ = ' ';
-	*d++ = trusted ? '1' : '0';
-	*d++ = '\n';
-	return (d);
+	return (fmt_trust(d, trusted, tid));
 }
 
 static int
@@ -1605,7 +1688,8 @@ index_write(struct pass *p)
 	d += sizeof(INDEX_MAGIC) - 1;
 	for (k = 0; k < p->nents; k++) {
 		e = p->ents[k];
-		if (e->plan == P_KEEP || (e->fixed && e->owned && e->known))
+		if (e->plan == P_KEEP ||
+		    (e->fixed && e->owned && e->known && e->idknown))
 			st = &e->st;
 		else if ((e->plan == P_ADD || e->plan == P_REPLACE) &&
 		    e->w != NULL && e->w->committed)
@@ -1622,17 +1706,27 @@ index_write(struct pass *p)
 		*d++ = ' ';
 		d = fmt_num(d, (long long)st->ctim.tv_nsec);
 		*d++ = ' ';
-		d = fmt_hex(d, e->put != NULL && e->w != NULL &&
-		    e->w->committed ? e->put->fp : e->fp);
-		*d++ = '\n';
+		if (e->put != NULL && e->w != NULL && e->w->committed) {
+			d = fmt_hex(d, e->put->fp);
+			*d++ = ' ';
+			d = fmt_trust(d, e->put->trusted, e->put->aux ?
+			    e->put->tid : NULL);
+		} else {
+			d = fmt_hex(d, e->fp);
+			*d++ = ' ';
+			d = fmt_trust(d, e->trusted, e->aux ? e->tid : NULL);
+		}
 	}
 	RB_FOREACH(c, certtree, &p->want->tree)
 		if (block_recorded(c))
-			d = fmt_block(d, c->td, c->fp, c->trusted);
+			d = fmt_block(d, c->td, c->fp, c->trusted,
+			    c->aux ? c->tid : NULL);
 	for (i = 0; i < xm->size; i++)
 		if (xm->state[i] != 0)
 			d = fmt_block(d, xm->slots[i].td, xm->slots[i].fp,
-			    xm->state[i] & BLOCK_TRUSTED);
+			    xm->state[i] & BLOCK_TRUSTED,
+			    (xm->state[i] & BLOCK_AUX) ? xm->slots[i].tid :
+			    NULL);
 	/* Damaged bundles: what was not read this time is kept. */
 	if (p->flags & STORE_NOPRUNE)
 		for (i = 0; i < m->size; i++)
@@ -1640,7 +1734,8 @@ index_write(struct pass *p)
 			    BLOCK_SEEN)) == BLOCK_USED)
 				d = fmt_block(d, m->slots[i].td,
 				    m->slots[i].fp, m->state[i] &
-				    BLOCK_TRUSTED);
+				    BLOCK_TRUSTED, (m->state[i] & BLOCK_AUX) ?
+				    m->slots[i].tid : NULL);
 	len = (size_t)(d - buf);
 
 	snprintf(tmp, sizeof(tmp), "%s%08x%08x", STORE_TMPPFX, arc4random(),

@@ -148,6 +148,59 @@ trusted_certificate_body()
 	    { cat verify.out; atf_fail "openssl verify -CApath fails"; }
 }
 
+atf_test_case trust_change
+trust_change_head()
+{
+	atf_set descr "A change of a certificate's trust settings alone" \
+	    "(CERTIFICATE to TRUSTED CERTIFICATE rejecting serverAuth, and" \
+	    "back) rewrites its file, with the index in place"
+	atf_set require.progs "openssl awk"
+}
+trust_change_body()
+{
+	t_need_bin
+	t_cert T "/CN=Trust changes"
+	t_cert P "/CN=Plain one"
+	openssl x509 -in T.pem -trustout -addreject serverAuth -out T.rej ||
+	    atf_fail "openssl x509 -trustout"
+	cat T.pem P.pem >a.crt
+	mkdir certs
+	t_conf conf "$(pwd)/certs" "$(pwd)/a.crt"
+	t_pass conf
+	f="certs/$(t_hash T).0"
+	[ -f certs/.smtlsd.index ] || atf_fail "no index"
+	cat T.rej P.pem >a.crt
+	t_pass conf
+	t_err_has '0 added, 1 replaced, 0 removed, 1 unchanged'
+	t_same_as_rehash certs a.crt
+	openssl x509 -in "$f" -noout -text -trustout |
+	    grep -q 'Rejected Uses' || atf_fail "$f lost the reject"
+	# A second pass keeps it; and back to plain.
+	t_pass conf
+	t_err_has '0 added, 0 replaced, 0 removed, 2 unchanged'
+	cat T.pem P.pem >a.crt
+	t_pass conf
+	t_err_has '0 added, 1 replaced, 0 removed, 1 unchanged'
+	t_same_as_rehash certs a.crt
+	openssl x509 -in "$f" -noout -text -trustout |
+	    grep -q 'Rejected Uses' && atf_fail "$f still rejects serverAuth"
+	# Another reject (the same certificate, other trust settings).
+	openssl x509 -in T.pem -trustout -addreject clientAuth -out T.rej2 ||
+	    atf_fail "openssl x509 -trustout"
+	cat T.rej P.pem >a.crt
+	t_pass conf
+	cat T.rej2 P.pem >a.crt
+	t_pass conf
+	t_err_has '0 added, 1 replaced, 0 removed, 1 unchanged'
+	t_same_as_rehash certs a.crt
+	# An index of the old format is no index: rebuilt from the files.
+	sed -i '1s/.*/smtlsd-index 3/' certs/.smtlsd.index
+	cat T.rej P.pem >a.crt
+	t_pass conf
+	t_err_has '0 added, 1 replaced, 0 removed, 1 unchanged'
+	t_same_as_rehash certs a.crt
+}
+
 # ------------------------------------------------------------- point 2
 
 atf_test_case stable_numbering
@@ -1182,6 +1235,7 @@ atf_init_test_cases()
 	atf_add_test_case rehash_several_bundles
 	atf_add_test_case freebsd_nss
 	atf_add_test_case trusted_certificate
+	atf_add_test_case trust_change
 	atf_add_test_case stable_numbering
 	atf_add_test_case gapless_collision
 	atf_add_test_case second_pass_changes_nothing
