@@ -672,6 +672,7 @@ add_cert(struct reader *r, const unsigned char *fp, const unsigned char *td,
 		c->aux = 1;
 	}
 	c->cached = cached;
+	c->seq = set->count;
 	c->file = r->src->name;
 	c->line = line;
 	if (file) {

@@ -47,6 +47,7 @@ struct cert {
 	int		 bad;		/* fp proved wrong: never recorded */
 	int		 cached;	/* fp is the index's word, unchecked */
 	unsigned long	 hash;		/* X509_subject_name_hash */
+	size_t		 seq;		/* order of reading: bundle order */
 	const char	*file;		/* where it was read, for messages */
 	size_t		 line;
 	struct certsrc	*src;		/* read from this file, or NULL */

@@ -21,8 +21,13 @@
  *
  * Numbering per hash is gapless from .0, because OpenSSL's lookup stops
  * at the first missing number.  Files that are not ours keep their
- * numbers; ours fill the free ones, a certificate keeps its number from
- * pass to pass, and new ones take free numbers in fingerprint order.
+ * numbers; ours fill the free ones in the order the certificates were
+ * read (the bundles in configuration order, then the intermediates),
+ * which is the order openssl rehash of the split bundles numbers them
+ * in: OpenSSL tries a leaf without authorityKeyIdentifier against the
+ * first CA of its issuer's name only, and the bundle's order decides
+ * which one that is.  So an unchanged bundle keeps every number, and a
+ * reordered one renumbers.
  *
  * Every new or changed file is written to a temporary name, made
  * durable, then linked (new names, which never clobbers a file that
@@ -176,7 +181,6 @@ struct pass {
 	size_t			 nadds;
 	struct entslab		*slabs;
 	unsigned long		*slotbuf;	/* for plan_bucket */
-	unsigned char		*takenbuf;	/* for plan_bucket */
 	size_t			 slotcap;
 	int			 handed;	/* want read with idx.blocks */
 	store_report_fn		 report;
@@ -1107,36 +1111,22 @@ bucket_push(void *arrp, size_t *n, void *item)
 	return (0);
 }
 
-static int
-cert_order(const void *a, const void *b)
-{
-	const struct cert	*x = *(struct cert *const *)a;
-	const struct cert	*y = *(struct cert *const *)b;
-
-	if (x->hash != y->hash)
-		return (x->hash < y->hash ? -1 : 1);
-	return (memcmp(x->fp, y->fp, CERT_FPLEN));
-}
-
 /*
- * certs by hash, then fingerprint.  Returns 0, or -1 when out of
- * memory.
+ * certs by hash, then in the order they were read (the tree gives them
+ * in fingerprint order; keyed_sort keeps the order of equal keys).
+ * Returns 0, or -1 when out of memory.
  */
 static int
 sort_certs(struct cert **certs, size_t n)
 {
 	struct keyed	*k;
-	struct cert	*c;
-	size_t		 i, j;
-	const unsigned char *fp;
+	size_t		 i;
 
 	if ((k = reallocarray(NULL, n + 1, sizeof(*k))) == NULL)
 		return (-1);
 	for (i = 0; i < n; i++) {
-		fp = certs[i]->fp;
 		k[i].key = (uint64_t)(certs[i]->hash & 0xffffffffUL) << 32 |
-		    (uint64_t)fp[0] << 24 | (uint64_t)fp[1] << 16 |
-		    (uint64_t)fp[2] << 8 | fp[3];
+		    (uint64_t)(certs[i]->seq & 0xffffffffUL);
 		k[i].item = certs[i];
 	}
 	if (keyed_sort(k, n) == -1) {
@@ -1146,13 +1136,6 @@ sort_certs(struct cert **certs, size_t n)
 	for (i = 0; i < n; i++)
 		certs[i] = k[i].item;
 	free(k);
-	/* Equal keys (rare): the whole fingerprints decide. */
-	for (i = 1; i < n; i++) {
-		c = certs[i];
-		for (j = i; j > 0 && cert_order(&certs[j - 1], &c) > 0; j--)
-			certs[j] = certs[j - 1];
-		certs[j] = c;
-	}
 	return (0);
 }
 
@@ -1178,40 +1161,12 @@ entry_at(const struct bucket *b, unsigned long n)
 }
 
 /*
- * The index in b->certs (in fingerprint order within the hash) of the
- * certificate fp, or -1.
- */
-static long
-cert_at(const struct bucket *b, const unsigned char *fp)
-{
-	size_t	lo = 0, hi = b->ncerts, mid;
-	int	c;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if ((c = memcmp(b->certs[mid]->fp, fp, CERT_FPLEN)) == 0)
-			return ((long)mid);
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (-1);
-}
-
-static int
-slot_cmp(const void *a, const void *b)
-{
-	unsigned long	x = *(const unsigned long *)a;
-	unsigned long	y = *(const unsigned long *)b;
-
-	return (x < y ? -1 : x > y);
-}
-
-/*
- * Plans one hash: which file stays, which is written, which goes.  In
- * time n log n of the files and certificates under the hash: a bundle
- * may hold thousands of certificates of one subject name.
+ * Plans one hash: which file stays, which is written, which goes.  The
+ * certificates, in the order they were read, take the numbers not held
+ * by fixed files, in order; a file that already holds the certificate
+ * of its number stays.  In time n log n of the files and certificates
+ * under the hash: a bundle may hold thousands of certificates of one
+ * subject name.
  */
 static int
 plan_bucket(struct pass *p, struct bucket *b)
@@ -1219,9 +1174,7 @@ plan_bucket(struct pass *p, struct bucket *b)
 	struct entry	*e;
 	struct cert	*c;
 	unsigned long	 n, *slots;
-	unsigned char	*taken;
-	size_t		 i, j, k, nslots = 0;
-	long		 ci;
+	size_t		 i, k, nslots = 0;
 	int		 noprune = p->flags & STORE_NOPRUNE;
 
 	for (i = 0; i < b->nents; i++) {
@@ -1239,15 +1192,9 @@ plan_bucket(struct pass *p, struct bucket *b)
 		    sizeof(*slots))) == NULL)
 			return (-1);
 		p->slotbuf = slots;
-		if ((taken = realloc(p->takenbuf, b->ncerts)) == NULL)
-			return (-1);
-		p->takenbuf = taken;
 		p->slotcap = b->ncerts;
 	}
 	slots = p->slotbuf;
-	taken = p->takenbuf;
-	if (b->ncerts > 0)
-		memset(taken, 0, b->ncerts);
 	/* The first ncerts numbers not taken by fixed files, in order. */
 	for (n = 0, k = 0; nslots < b->ncerts; n++) {
 		while (k < b->nents && b->ents[k]->n < n)
@@ -1257,43 +1204,25 @@ plan_bucket(struct pass *p, struct bucket *b)
 		slots[nslots++] = n;
 	}
 
-	/* Keep our files that hold a wanted certificate at a slot. */
-	for (i = 0; i < b->nents; i++) {
-		e = b->ents[i];
-		if (e->fixed || !e->known || nslots == 0 ||
-		    bsearch(&e->n, slots, nslots, sizeof(*slots),
-		    slot_cmp) == NULL)
-			continue;
-		if ((ci = cert_at(b, e->fp)) == -1 || taken[ci] ||
-		    !ent_holds(e, b->certs[ci]))
-			continue;
-		e->plan = P_KEEP;
-		taken[ci] = 1;
-		p->st->unchanged++;
-	}
-
-	/* The rest, in fingerprint order, into the free slots. */
-	for (i = 0, j = 0; i < b->ncerts; i++) {
-		if (taken[i])
-			continue;
+	/* Each certificate at its slot: kept, written over, or new. */
+	for (i = 0; i < b->ncerts; i++) {
 		c = b->certs[i];
-		for (;; j++) {
-			e = entry_at(b, slots[j]);
-			if (e == NULL || e->plan != P_KEEP)
-				break;
-		}
-		if (e == NULL) {
+		if ((e = entry_at(b, slots[i])) == NULL) {
 			if ((e = entry_new(p)) == NULL)
 				return (-1);
 			e->hash = b->hash;
-			e->n = slots[j];
+			e->n = slots[i];
 			e->plan = P_ADD;
+			e->put = c;
 			if (bucket_push(&p->adds, &p->nadds, e) == -1)
 				return (-1);
-		} else
+		} else if (e->known && ent_holds(e, c)) {
+			e->plan = P_KEEP;
+			p->st->unchanged++;
+		} else {
 			e->plan = P_REPLACE;
-		e->put = c;
-		j++;
+			e->put = c;
+		}
 	}
 
 	/* Ours, not fixed, outside the slots: stale. */
@@ -1995,7 +1924,6 @@ out:
 	free(p.byfp);
 	free(p.adds);
 	free(p.slotbuf);
-	free(p.takenbuf);
 	for (slab = p.slabs; slab != NULL; slab = next) {
 		next = slab->next;
 		free(slab);

@@ -207,7 +207,8 @@ atf_test_case stable_numbering
 stable_numbering_head()
 {
 	atf_set descr "Collision members keep their numbers from pass to" \
-	    "pass: a new member takes the next number, nothing is renamed"
+	    "pass: a new member after them in the bundle takes the next" \
+	    "number, nothing is renamed"
 	atf_set require.progs "openssl"
 }
 stable_numbering_body()
@@ -217,7 +218,7 @@ stable_numbering_body()
 	t_pass conf
 	t_listing certs | grep -v '^\. ' | grep -v smtlsd.index >before
 	t_cert B4 "/O=smtlsd test/CN=Shared B"
-	t_bundle a.crt B4 A B1 C1 B2 C1 B3 C2
+	t_bundle a.crt A B1 C1 B2 C1 B3 C2 B4
 	t_pass conf
 	t_listing certs | grep -v '^\. ' | grep -v smtlsd.index >after
 	hb=$(t_hash B1)
@@ -229,6 +230,39 @@ stable_numbering_body()
 	cmp -s B4.pem "certs/$hb.3" || tail -n +2 "certs/$hb.3" |
 	    cmp -s - B4.pem || atf_fail "$hb.3 does not hold the new member"
 	t_same_as_rehash certs a.crt
+}
+
+atf_test_case bundle_order
+bundle_order_head()
+{
+	atf_set descr "Certificates sharing a hash are numbered in bundle" \
+	    "order (bundles in configuration order), as openssl rehash of" \
+	    "the split bundle numbers them; reordering the bundle renumbers" \
+	    "them, and an unchanged bundle keeps them"
+	atf_set require.progs "openssl awk"
+}
+bundle_order_body()
+{
+	t_need_bin
+	mkstore
+	t_bundle a.crt A B3 C2 B1 C1 B2
+	t_pass conf
+	t_same_slots_as_rehash certs a.crt
+	hb=$(t_hash B1)
+	[ "$(t_slot certs B3)" = "$hb.0" ] || atf_fail "B3 is not $hb.0"
+	t_bundle a.crt A B1 C1 B2 B3 C2
+	t_pass conf
+	t_same_slots_as_rehash certs a.crt
+	t_pass conf
+	t_err_has '0 added, 0 replaced, 0 removed, 6 unchanged'
+	# Two bundles: the first one's certificates first.
+	t_bundle b.crt B3 C1
+	t_bundle a.crt A B2 C2 B1
+	t_conf conf "$(pwd)/certs" "$(pwd)/b.crt" "$(pwd)/a.crt"
+	t_pass conf
+	t_same_slots_as_rehash certs b.crt a.crt
+	openssl verify -CApath certs B3.pem >v.out 2>&1 ||
+	    { cat v.out; atf_fail "B3 does not verify"; }
 }
 
 atf_test_case gapless_collision
@@ -1237,6 +1271,7 @@ atf_init_test_cases()
 	atf_add_test_case trusted_certificate
 	atf_add_test_case trust_change
 	atf_add_test_case stable_numbering
+	atf_add_test_case bundle_order
 	atf_add_test_case gapless_collision
 	atf_add_test_case second_pass_changes_nothing
 	atf_add_test_case unchanged_files_kept
