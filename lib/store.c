@@ -787,6 +787,8 @@ foreign_unloadable(struct pass *p, const char *name)
 	}
 	ERR_clear_error();
 	free(buf);
+	if (n == 0)
+		return ("an empty file");
 	if (x == NULL)
 		return ("not a PEM certificate");
 	X509_free(x);
@@ -815,6 +817,28 @@ warn_foreign(struct store *s, struct pass *p, const char *name)
 		log_warnx("%s/%s: not written by smtlsd; left alone, but "
 		    "sendmail trusts it (remove it if it is a leftover)",
 		    p->dir, name);
+}
+
+/*
+ * A foreign entry e at a number before last, where our certificates go:
+ * when OpenSSL cannot load it, they are out of its reach.  Counted as an
+ * error of the pass, naming the entry and what to do.
+ */
+static void
+foreign_blocks(struct pass *p, const struct entry *e, unsigned long last)
+{
+	const char	*why;
+	char		 name[32];
+
+	slot_name(e->hash, e->n, name, sizeof(name));
+	if ((why = foreign_unloadable(p, name)) == NULL)
+		return;
+	log_warnx("%s/%s: OpenSSL cannot load it (%s) and stops there, so "
+	    "the certificates smtlsd keeps at %08lx.%lu to %08lx.%lu are out "
+	    "of reach; remove it or put a certificate there (smtlsd never "
+	    "touches it)", p->dir, name, why, e->hash, e->n + 1, e->hash,
+	    last);
+	p->st->errors++;
 }
 
 /* Something to sort by a 64-bit key. */
@@ -1203,6 +1227,17 @@ plan_bucket(struct pass *p, struct bucket *b)
 			continue;
 		slots[nslots++] = n;
 	}
+
+	/*
+	 * OpenSSL's lookup stops at the first number it cannot load: a
+	 * foreign entry there hides our certificates after it.  Never
+	 * touched, but the pass failed, every time, until it is fixed.
+	 */
+	if (nslots > 0)
+		for (i = 0; i < b->nents && b->ents[i]->n < slots[nslots - 1];
+		    i++)
+			if (!b->ents[i]->owned)
+				foreign_blocks(p, b->ents[i], slots[nslots - 1]);
 
 	/* Each certificate at its slot: kept, written over, or new. */
 	for (i = 0; i < b->ncerts; i++) {

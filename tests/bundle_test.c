@@ -790,13 +790,14 @@ ATF_TC_BODY(store_warns_once, tc)
 
 	fixture(&f, 1);
 	ATF_REQUIRE(mkdir("certs", 0755) == 0);
-	snprintf(path, sizeof(path), "certs/%08lx.0",
+	/* After ours: OpenSSL finds ours first, the pass is ok. */
+	snprintf(path, sizeof(path), "certs/%08lx.1",
 	    X509_subject_name_hash(f.t[0].x));
 	ATF_REQUIRE(symlink("cacert.pem", path) == 0);
 	ATF_REQUIRE((s = store_new()) != NULL);
 	ATF_CHECK_EQ(sync_dir(s, &f.set, 0, &st, NULL, NULL), 0);
 	ATF_CHECK_EQ(st.foreign, 1);
-	expect_log("\\.0: not written by smtlsd");
+	expect_log("\\.1: not written by smtlsd");
 	/* The daemon's next passes: counted, not said again. */
 	ATF_CHECK_EQ(sync_dir(s, &f.set, 0, &st, NULL, NULL), 0);
 	ATF_CHECK_EQ(st.foreign, 1);
@@ -805,7 +806,7 @@ ATF_TC_BODY(store_warns_once, tc)
 	/* A new daemon says it again. */
 	ATF_REQUIRE((s = store_new()) != NULL);
 	ATF_CHECK_EQ(sync_dir(s, &f.set, 0, &st, NULL, NULL), 0);
-	expect_log("\\.0: not written by smtlsd");
+	expect_log("\\.1: not written by smtlsd");
 	store_free(s);
 	unfixture(&f);
 }

@@ -606,7 +606,11 @@ foreign_untouched_body()
 		cksum outside.pem
 	}
 	snapshot >before
-	t_pass conf
+	# The link to a file that is no certificate and the FIFO hide C1
+	# and C2 from OpenSSL: the pass fails, naming them.
+	t_pass_fails conf
+	t_err_has "certs/$hc.0: OpenSSL cannot load it \(not a PEM certificate\)"
+	t_err_has "certs/$hc.1: OpenSSL cannot load it \(not a regular file\)"
 	snapshot >after
 	if ! cmp -s before after; then
 		diff -u before after >&2
@@ -628,7 +632,7 @@ foreign_untouched_body()
 	    { cat err; atf_fail "other files were reported as foreign"; }
 	# A second pass changes nothing, foreign files included.
 	t_listing certs >first
-	t_pass conf
+	t_pass_fails conf
 	t_listing certs >second
 	cmp -s first second || { diff -u first second >&2;
 	    atf_fail "second pass changed something"; }
@@ -637,11 +641,52 @@ foreign_untouched_body()
 	# The CA store works behind foreign files that are certificates
 	# (OpenSSL's lookup stops at a <hash>.N it cannot load, so C's
 	# behind the FIFO and the link to a non-certificate are out of
-	# reach: that is why they are reported).
+	# reach: that is why the pass fails).
 	for n in A B1 B2 B3; do
 		openssl verify -CApath certs "$n.pem" >v.out 2>&1 ||
 		    { cat v.out; atf_fail "$n does not verify"; }
 	done
+}
+
+atf_test_case foreign_unloadable
+foreign_unloadable_head()
+{
+	atf_set descr "A foreign entry OpenSSL cannot load (an empty file," \
+	    "a dangling link, a directory) on a name before our" \
+	    "certificates of that hash fails the pass, naming it and what" \
+	    "to do, and is never touched; behind our files, it is only" \
+	    "reported"
+	atf_set require.progs "openssl awk"
+}
+foreign_unloadable_body()
+{
+	t_need_bin
+	mkstore
+	ha=$(t_hash A)
+	hb=$(t_hash B1)
+	: >"certs/$ha.0"
+	ln -s /nonexistent "certs/$hb.1"
+	t_pass_fails conf
+	t_err_has "certs/$ha.0: OpenSSL cannot load it \(an empty file\).*remove it"
+	t_err_has "certs/$hb.1: OpenSSL cannot load it \(a dangling link\)"
+	[ -f "certs/$ha.0" ] && [ ! -s "certs/$ha.0" ] ||
+	    atf_fail "certs/$ha.0 was touched"
+	[ -L "certs/$hb.1" ] || atf_fail "certs/$hb.1 was touched"
+	t_slot certs A >/dev/null
+	# Every pass says it, not only the first.
+	t_pass_fails conf
+	t_err_has "certs/$ha.0: OpenSSL cannot load it"
+	rm "certs/$ha.0" "certs/$hb.1"
+	mkdir "certs/$ha.0"
+	t_pass_fails conf
+	t_err_has "certs/$ha.0: OpenSSL cannot load it \(not a regular file\)"
+	rmdir "certs/$ha.0"
+	t_pass conf
+	t_same_as_rehash certs a.crt
+	# After our numbers: OpenSSL finds ours first; reported, no failure.
+	: >"certs/$ha.1"
+	t_pass conf
+	t_err_has "certs/$ha.1: not written by smtlsd"
 }
 
 atf_test_case foreign_removed_renumbers
@@ -656,7 +701,7 @@ foreign_removed_renumbers_body()
 	t_need_bin
 	mkstore
 	mkforeign
-	t_pass conf
+	t_pass_fails conf
 	rm "certs/$(t_hash A).0" "certs/$(t_hash B1).0" "certs/$(t_hash C1).0" \
 	    "certs/$(t_hash C1).1" certs/abcdef01.0
 	t_pass conf
@@ -1280,6 +1325,7 @@ atf_init_test_cases()
 	atf_add_test_case failed_put_no_removal
 	atf_add_test_case changed_before_removal
 	atf_add_test_case foreign_untouched
+	atf_add_test_case foreign_unloadable
 	atf_add_test_case foreign_removed_renumbers
 	atf_add_test_case taken_over
 	atf_add_test_case overwritten_in_place
