@@ -1,6 +1,6 @@
 /*
- * PEM bundle reader.  Scans for CERTIFICATE and TRUSTED CERTIFICATE
- * blocks, ignoring everything between them (FreeBSD's ca-root-nss.crt
+ * PEM bundle reader.  Scans for CERTIFICATE (or X509 CERTIFICATE) and
+ * TRUSTED CERTIFICATE blocks, ignoring everything between them (FreeBSD's ca-root-nss.crt
  * has a text dump before each block), and keys each by the SHA-256
  * fingerprint of the certificate.  Nothing is parsed as X.509 here: that
  * costs far more than reading the bundle, and the store only needs it
@@ -810,6 +810,10 @@ read_text(struct reader *r, const char *buf, size_t len, off_t off,
 			eol = end;
 		}
 		r->line++;
+		/* OpenSSL skips a UTF-8 byte order mark before the first. */
+		if (line == 0 && eol - p >= 3 &&
+		    memcmp(p, "\357\273\277", 3) == 0)
+			p += 3;
 		if (eol - p < 11 || p[0] != '-' ||
 		    memcmp(p, "-----BEGIN ", 11) != 0) {
 			p = next_line(eol, end);
@@ -826,7 +830,10 @@ read_text(struct reader *r, const char *buf, size_t len, off_t off,
 		}
 		start = r->line;
 		trusted = 0;
-		if (labellen == 11 && memcmp(label, "CERTIFICATE", 11) == 0)
+		/* The labels OpenSSL's PEM reader takes for certificates. */
+		if ((labellen == 11 && memcmp(label, "CERTIFICATE", 11) == 0) ||
+		    (labellen == 16 &&
+		    memcmp(label, "X509 CERTIFICATE", 16) == 0))
 			;
 		else if (labellen == 19 &&
 		    memcmp(label, "TRUSTED CERTIFICATE", 19) == 0)

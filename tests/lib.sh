@@ -191,10 +191,10 @@ t_split()
 {
 	mkdir -p "$2"
 	awk -v dir="$2" '
-	    /^-----BEGIN (TRUSTED )?CERTIFICATE-----/ {
+	    /^-----BEGIN (TRUSTED |X509 )?CERTIFICATE-----/ {
 		n++; f = sprintf("%s/%05d.pem", dir, n); inb = 1 }
 	    inb { print > f }
-	    /^-----END (TRUSTED )?CERTIFICATE-----/ { inb = 0; close(f) }
+	    /^-----END (TRUSTED |X509 )?CERTIFICATE-----/ { inb = 0; close(f) }
 	' "$1"
 }
 

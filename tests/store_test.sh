@@ -201,6 +201,53 @@ trust_change_body()
 	t_same_as_rehash certs a.crt
 }
 
+atf_test_case utf8_bom
+utf8_bom_head()
+{
+	atf_set descr "A UTF-8 byte order mark before the first block (as" \
+	    "Windows editors write one) is skipped, as OpenSSL skips it"
+	atf_set require.progs "openssl awk"
+}
+utf8_bom_body()
+{
+	t_need_bin
+	t_cert A "/CN=First CA"
+	t_cert P "/CN=Plain one"
+	t_bundle ref.crt A P
+	printf '\357\273\277' >a.crt
+	cat ref.crt >>a.crt
+	openssl x509 -in a.crt -noout || atf_fail "openssl refuses the BOM"
+	mkdir certs
+	t_conf conf "$(pwd)/certs" "$(pwd)/a.crt"
+	t_pass conf
+	t_same_as_rehash certs ref.crt
+}
+
+atf_test_case x509_certificate_label
+x509_certificate_label_head()
+{
+	atf_set descr "Blocks labelled X509 CERTIFICATE (the old label" \
+	    "OpenSSL's PEM reader accepts) are read like CERTIFICATE ones"
+	atf_set require.progs "openssl awk"
+}
+x509_certificate_label_body()
+{
+	t_need_bin
+	t_cert A "/CN=Old label"
+	t_cert P "/CN=Plain one"
+	sed 's/^-----\(BEGIN\|END\) CERTIFICATE-----$/-----\1 X509 CERTIFICATE-----/' \
+	    A.pem >A.old
+	grep -q 'BEGIN X509 CERTIFICATE' A.old || atf_fail "no old label"
+	openssl x509 -in A.old -noout || atf_fail "openssl refuses A.old"
+	cat A.old P.pem >a.crt
+	mkdir certs
+	t_conf conf "$(pwd)/certs" "$(pwd)/a.crt"
+	t_pass conf
+	t_same_as_rehash certs a.crt
+	openssl verify -CApath certs A.pem >v.out 2>&1 ||
+	    { cat v.out; atf_fail "A does not verify"; }
+}
+
 # ------------------------------------------------------------- point 2
 
 atf_test_case stable_numbering
@@ -1315,6 +1362,8 @@ atf_init_test_cases()
 	atf_add_test_case freebsd_nss
 	atf_add_test_case trusted_certificate
 	atf_add_test_case trust_change
+	atf_add_test_case utf8_bom
+	atf_add_test_case x509_certificate_label
 	atf_add_test_case stable_numbering
 	atf_add_test_case bundle_order
 	atf_add_test_case gapless_collision
