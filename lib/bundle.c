@@ -543,19 +543,35 @@ der_seqlen(const unsigned char *der, size_t len)
 }
 
 /*
- * The length of the certificate in der (n bytes decoded from a block),
- * or 0 when the block is not one: a block of CERTIFICATE holds exactly
- * one, one of TRUSTED CERTIFICATE may have trust settings after it.
+ * What of der (n bytes decoded from a block) is kept, as OpenSSL reads
+ * it: the certificate, and trust settings (X509_CERT_AUX) right after
+ * it, which the CApath lookup (d2i_X509_AUX) reads under any label.
+ * Other bytes after the certificate: d2i_X509 ignores them for a
+ * CERTIFICATE block, and they are dropped (the lookup would fail on
+ * them); d2i_X509_AUX refuses them for a TRUSTED CERTIFICATE block.
+ * Bytes after the trust settings are ignored by both, and dropped.
+ * Returns the length kept, with the certificate's in *certlen, or 0
+ * when the block is refused.
  */
 static size_t
-der_certlen(const unsigned char *der, size_t n, int trusted)
+der_keep(const unsigned char *der, size_t n, int trusted, size_t *certlen)
 {
-	size_t	certlen;
+	const unsigned char	*p;
+	X509_CERT_AUX		*aux;
+	size_t			 len;
 
-	certlen = der_seqlen(der, n);
-	if (certlen == 0 || (!trusted && certlen != n))
+	if ((len = der_seqlen(der, n)) == 0)
 		return (0);
-	return (certlen);
+	*certlen = len;
+	if (len == n)
+		return (len);
+	p = der + len;
+	if ((aux = d2i_X509_CERT_AUX(NULL, &p, (long)(n - len))) == NULL) {
+		ERR_clear_error();
+		return (trusted ? 0 : len);
+	}
+	X509_CERT_AUX_free(aux);
+	return ((size_t)(p - der));
 }
 
 /* ------------------------------------------------------------ reading */
@@ -731,7 +747,7 @@ read_block(struct reader *r, int trusted, const char *text, size_t len,
 	struct certblock	*b;
 	unsigned char		 td[CERT_FPLEN], fp[CERT_FPLEN], *der;
 	unsigned char		 tid[CERT_FPLEN];
-	size_t			 certlen;
+	size_t			 certlen, keep;
 	long			 n;
 	int			 file = r->src->fd != -1, aux;
 
@@ -762,7 +778,7 @@ read_block(struct reader *r, int trusted, const char *text, size_t len,
 		    "(damaged block)", r->src->name, line);
 		return (-1);
 	}
-	if ((certlen = der_certlen(r->der, (size_t)n, trusted)) == 0) {
+	if ((keep = der_keep(r->der, (size_t)n, trusted, &certlen)) == 0) {
 		log_warnx("%s:%zu: certificate is not valid DER "
 		    "(damaged or truncated block)", r->src->name, line);
 		return (-1);
@@ -770,8 +786,8 @@ read_block(struct reader *r, int trusted, const char *text, size_t len,
 	if (cert_fingerprint(r->der, certlen, fp) == -1)
 		return (-1);
 	/* Trust settings after it: part of what the block holds. */
-	if ((aux = certlen != (size_t)n) &&
-	    cert_fingerprint(r->der, (size_t)n, tid) == -1)
+	if ((aux = certlen != keep) &&
+	    cert_fingerprint(r->der, keep, tid) == -1)
 		return (-1);
 	if (file) {
 		set->decoded++;
@@ -779,13 +795,58 @@ read_block(struct reader *r, int trusted, const char *text, size_t len,
 		    off, len, NULL, 0, 0));
 	}
 	return (add_cert(r, fp, NULL, trusted, aux ? tid : NULL, line, 0, len,
-	    r->der, (size_t)n, 0));
+	    r->der, keep, 0));
 }
 
 static const char *
 next_line(const char *eol, const char *end)
 {
 	return (eol < end ? eol + 1 : end);
+}
+
+/*
+ * The length of the line s to eol without what OpenSSL's PEM reader
+ * strips from its end (every byte up to the space: white space, CR,
+ * control characters).
+ */
+static size_t
+line_len(const char *s, const char *eol)
+{
+	while (eol > s && (unsigned char)eol[-1] <= ' ')
+		eol--;
+	return ((size_t)(eol - s));
+}
+
+/*
+ * Why OpenSSL's PEM reader (PEM_read_bio, get_header_and_data) refuses
+ * a block for its body line s to eol, or NULL.  *st is 0 before the
+ * first line, then 1; 2 after a blank first line, when the lines must be
+ * 64 characters, but the last; 3 after that shorter one.
+ */
+static const char *
+body_rule(int *st, const char *s, const char *eol)
+{
+	size_t	len = line_len(s, eol);
+	int	first = *st == 0;
+
+	if (*st == 0)
+		*st = 1;
+	if (len == 0) {
+		if (!first)
+			return ("a blank line inside the base64 (OpenSSL "
+			    "reads the lines before it as a header)");
+		*st = 2;
+		return (NULL);
+	}
+	if (*st == 1 && memchr(s, ':', len) != NULL)
+		return ("a header line (OpenSSL reads it as an encrypted "
+		    "block's)");
+	if (*st == 3 || (*st == 2 && len > 64))
+		return ("after a blank line, base64 lines that are not of 64 "
+		    "characters, the last one shorter");
+	if (*st == 2 && len < 64)
+		*st = 3;
+	return (NULL);
 }
 
 /*
@@ -798,9 +859,9 @@ read_text(struct reader *r, const char *buf, size_t len, off_t off,
     int final)
 {
 	const char	*p = buf, *end = buf + len, *eol, *label, *q, *qeol;
-	const char	*name = r->src->name;
-	size_t		 line, start, labellen;
-	int		 trusted;
+	const char	*name = r->src->name, *why;
+	size_t		 line, start, labellen, whyline;
+	int		 trusted, st;
 
 	while (p < end && !r->stop) {
 		line = r->line;
@@ -853,7 +914,20 @@ read_text(struct reader *r, const char *buf, size_t len, off_t off,
 			continue;
 		}
 
+		/* OpenSSL takes no BEGIN line with more after its dashes. */
+		if (line_len(p, eol) != (size_t)(label + labellen + 5 - p)) {
+			log_warnx("%s:%zu: text after -----BEGIN %.*s----- on "
+			    "its line: OpenSSL's PEM reader refuses this "
+			    "block", name, start, (int)labellen, label);
+			r->errors++;
+			p = next_line(eol, end);
+			continue;
+		}
+
 		/* The block's lines, up to one that starts with dashes. */
+		why = NULL;
+		whyline = 0;
+		st = 0;
 		q = next_line(eol, end);
 		for (;;) {
 			if (q >= end) {
@@ -875,6 +949,9 @@ read_text(struct reader *r, const char *buf, size_t len, off_t off,
 			if (qeol - q >= 5 && q[0] == '-' &&
 			    memcmp(q, "-----", 5) == 0)
 				break;
+			if (why == NULL &&
+			    (why = body_rule(&st, q, qeol)) != NULL)
+				whyline = r->line;
 			q = next_line(qeol, end);
 		}
 		if (qeol - q >= 11 && memcmp(q, "-----BEGIN ", 11) == 0) {
@@ -893,6 +970,23 @@ read_text(struct reader *r, const char *buf, size_t len, off_t off,
 		    memcmp(q + 9 + labellen, "-----", 5) != 0) {
 			log_warnx("%s:%zu: certificate ends at line %zu with "
 			    "the wrong END line", name, start, r->line);
+			r->errors++;
+			p = next_line(qeol, end);
+			continue;
+		}
+		if (line_len(q, qeol) != 14 + labellen) {
+			log_warnx("%s:%zu: text after -----END %.*s----- on "
+			    "its line: OpenSSL's PEM reader refuses the block "
+			    "begun at line %zu", name, r->line,
+			    (int)labellen, label, start);
+			r->errors++;
+			p = next_line(qeol, end);
+			continue;
+		}
+		if (why != NULL) {
+			log_warnx("%s:%zu: %s: OpenSSL's PEM reader refuses "
+			    "the block begun at line %zu", name, whyline, why,
+			    start);
 			r->errors++;
 			p = next_line(qeol, end);
 			continue;
@@ -1079,7 +1173,7 @@ der_load(const struct cert *c, unsigned char **derp, size_t *lenp)
 {
 	unsigned char	*buf, td[CERT_FPLEN], fp[CERT_FPLEN], *nbuf;
 	unsigned char	 tid[CERT_FPLEN];
-	size_t		 got = 0, certlen;
+	size_t		 got = 0, certlen, keep = 0;
 	ssize_t		 n;
 	long		 len;
 
@@ -1116,11 +1210,11 @@ der_load(const struct cert *c, unsigned char **derp, size_t *lenp)
 		return (LOAD_FAILED);
 	}
 	if ((len = b64_decode((char *)buf, c->textlen, buf)) <= 0 ||
-	    (certlen = der_certlen(buf, (size_t)len, c->trusted)) == 0 ||
+	    (keep = der_keep(buf, (size_t)len, c->trusted, &certlen)) == 0 ||
 	    cert_fingerprint(buf, certlen, fp) == -1 ||
 	    memcmp(fp, c->fp, CERT_FPLEN) != 0 ||
-	    !c->aux != (certlen == (size_t)len) || (c->aux &&
-	    (cert_fingerprint(buf, (size_t)len, tid) == -1 ||
+	    !c->aux != (certlen == keep) || (c->aux &&
+	    (cert_fingerprint(buf, keep, tid) == -1 ||
 	    memcmp(tid, c->tid, CERT_FPLEN) != 0))) {
 		log_warnx("%s:%zu: this block does not hold the certificate "
 		    "the index of cert_dir says it does (damaged index?); "
@@ -1129,10 +1223,10 @@ der_load(const struct cert *c, unsigned char **derp, size_t *lenp)
 		free(buf);
 		return (LOAD_WRONG);
 	}
-	if ((nbuf = realloc(buf, (size_t)len)) != NULL)
+	if ((nbuf = realloc(buf, keep)) != NULL)
 		buf = nbuf;
 	*derp = buf;
-	*lenp = (size_t)len;
+	*lenp = keep;
 	return (LOAD_OK);
 }
 
@@ -1177,7 +1271,7 @@ cert_x509(struct cert *c)
 	if (cert_der(c) == -1)
 		return (NULL);
 	p = c->der;
-	x = c->trusted ? d2i_X509_AUX(NULL, &p, (long)c->derlen) :
+	x = c->trusted || c->aux ? d2i_X509_AUX(NULL, &p, (long)c->derlen) :
 	    d2i_X509(NULL, &p, (long)c->derlen);
 	if (x == NULL)
 		log_ssl("%s:%zu: certificate does not decode", c->file,

@@ -248,6 +248,93 @@ x509_certificate_label_body()
 	    { cat v.out; atf_fail "A does not verify"; }
 }
 
+atf_test_case pem_refused
+pem_refused_head()
+{
+	atf_set descr "Blocks OpenSSL's PEM reader refuses (a blank line" \
+	    "inside the base64, text after the BEGIN or END line, a header" \
+	    "line) are refused too, naming file:line and the rule broken"
+	atf_set require.progs "openssl awk"
+}
+pem_refused_body()
+{
+	t_need_bin
+	t_cert A "/CN=Refused one"
+	t_cert P "/CN=Plain one"
+	mkdir certs
+	t_conf conf "$(pwd)/certs" "$(pwd)/a.crt"
+	refused()
+	{
+		openssl x509 -in A.bad -noout 2>/dev/null &&
+		    atf_fail "openssl reads A.bad ($1)"
+		cat P.pem A.bad >a.crt
+		t_pass_fails conf
+		t_err_has "a.crt:$2: $1"
+		[ "$(t_names certs)" = "$(t_hash P).0" ] ||
+		    atf_fail "A was added: $(t_names certs | tr '\n' ' ')"
+	}
+	p=$(wc -l <P.pem)
+	awk 'NR == 4 { print "" } 1' A.pem >A.bad
+	refused "a blank line inside the base64" $((p + 4))
+	awk 'NR == 4 { print "   " } 1' A.pem >A.bad
+	refused "a blank line inside the base64" $((p + 4))
+	sed '1s/$/ junk/' A.pem >A.bad
+	refused "text after -----BEGIN CERTIFICATE----- on its line" $((p + 1))
+	sed '$s/$/ junk/' A.pem >A.bad
+	refused "text after -----END CERTIFICATE----- on its line" \
+	    $((p + $(wc -l <A.pem)))
+	awk 'NR == 2 { print "Comment: hello" } 1' A.pem >A.bad
+	refused "a header line" $((p + 2))
+	# What OpenSSL takes: trailing blanks, CRLF, a blank line right
+	# after BEGIN with 64-column lines.
+	sed 's/$/  \r/' A.pem | awk 'NR == 2 { print "" } 1' >A.ok
+	openssl x509 -in A.ok -noout || atf_fail "openssl refuses A.ok"
+	cat P.pem A.ok >a.crt
+	t_pass conf
+	t_same_as_rehash certs P.pem A.pem
+}
+
+atf_test_case pem_accepted
+pem_accepted_head()
+{
+	atf_set descr "Blocks OpenSSL's PEM reader accepts are accepted: a" \
+	    "CERTIFICATE block with trust settings after the certificate" \
+	    "(kept, as OpenSSL's CApath lookup reads them), DER with other" \
+	    "bytes after the certificate (the certificate is kept)"
+	atf_set require.progs "openssl awk base64"
+}
+pem_accepted_body()
+{
+	t_need_bin
+	t_cert T "/CN=Trust under the plain label"
+	t_cert G "/CN=Trailing bytes"
+	t_cert P "/CN=Plain one"
+	openssl x509 -in T.pem -trustout -addreject serverAuth |
+	    sed 's/TRUSTED CERTIFICATE/CERTIFICATE/' >T.aux
+	openssl x509 -in T.aux -noout -text -trustout | grep -q Rejected ||
+	    atf_fail "openssl does not read the trust settings of T.aux"
+	openssl x509 -in G.pem -outform DER -out G.der
+	{
+		echo "-----BEGIN CERTIFICATE-----"
+		{ cat G.der; printf '\005\000'; } | base64 -w 64
+		echo "-----END CERTIFICATE-----"
+	} >G.tail
+	openssl x509 -in G.tail -noout || atf_fail "openssl refuses G.tail"
+	cat T.aux G.tail P.pem >a.crt
+	mkdir certs
+	t_conf conf "$(pwd)/certs" "$(pwd)/a.crt"
+	t_pass conf
+	# The names of rehash; T with its trust settings, as rehash has it.
+	t_same_as_rehash certs T.aux P.pem G.pem
+	openssl x509 -in "certs/$(t_hash T).0" -noout -text -trustout |
+	    grep -q 'Rejected Uses' || atf_fail "T lost its trust settings"
+	# G without the bytes that would make OpenSSL's lookup fail.
+	openssl verify -CApath certs G.pem >v.out 2>&1 ||
+	    { cat v.out; atf_fail "G does not verify through certs"; }
+	t_pass conf
+	t_err_has '0 added, 0 replaced, 0 removed, 3 unchanged'
+}
+
 # ------------------------------------------------------------- point 2
 
 atf_test_case stable_numbering
@@ -1364,6 +1451,8 @@ atf_init_test_cases()
 	atf_add_test_case trust_change
 	atf_add_test_case utf8_bom
 	atf_add_test_case x509_certificate_label
+	atf_add_test_case pem_refused
+	atf_add_test_case pem_accepted
 	atf_add_test_case stable_numbering
 	atf_add_test_case bundle_order
 	atf_add_test_case gapless_collision
