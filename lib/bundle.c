@@ -907,6 +907,13 @@ read_text(struct reader *r, const char *buf, size_t len, off_t off,
 			r->set->keys++;
 			p = next_line(eol, end);
 			continue;
+		} else if (labellen == 8 && memcmp(label, "X509 CRL", 8) == 0) {
+			log_warnx("%s:%zu: a CRL (X509 CRL block): not copied "
+			    "to the CA directory, which smtlsd keeps for "
+			    "certificates only; OpenSSL's CRL checking does "
+			    "not see it there", name, start);
+			p = next_line(eol, end);
+			continue;
 		} else {
 			log_debug("%s:%zu: skipping a %.*s block", name, start,
 			    (int)labellen, label);

@@ -335,6 +335,31 @@ pem_accepted_body()
 	t_err_has '0 added, 0 replaced, 0 removed, 3 unchanged'
 }
 
+atf_test_case crl_said
+crl_said_head()
+{
+	atf_set descr "A CRL in a bundle, which smtlsd does not copy, is" \
+	    "said at the default level, naming file:line"
+	atf_set require.progs "openssl"
+}
+crl_said_body()
+{
+	t_need_bin
+	t_cert A "/CN=CRL issuer"
+	mkdir db certs
+	: >db/index.txt
+	echo 01 >db/serial
+	openssl ca -batch -config "$(atf_get_srcdir)/pki.cnf" -gencrl \
+	    -crldays 30 -cert A.pem -keyfile A.key -out A.crl >/dev/null 2>&1 ||
+	    atf_fail "openssl ca -gencrl"
+	grep -q 'BEGIN X509 CRL' A.crl || atf_fail "no CRL"
+	cat A.pem A.crl >a.crt
+	t_conf conf "$(pwd)/certs" "$(pwd)/a.crt"
+	t_pass conf
+	t_err_has "a.crt:$(($(wc -l <A.pem) + 1)): a CRL .*not copied"
+	t_same_as_rehash certs A.pem
+}
+
 # ------------------------------------------------------------- point 2
 
 atf_test_case stable_numbering
@@ -1453,6 +1478,7 @@ atf_init_test_cases()
 	atf_add_test_case x509_certificate_label
 	atf_add_test_case pem_refused
 	atf_add_test_case pem_accepted
+	atf_add_test_case crl_said
 	atf_add_test_case stable_numbering
 	atf_add_test_case bundle_order
 	atf_add_test_case gapless_collision
