@@ -1,6 +1,6 @@
 /*
- * PEM bundle reader.  Scans for CERTIFICATE and TRUSTED CERTIFICATE
- * blocks, ignoring everything between them (FreeBSD's ca-root-nss.crt
+ * PEM bundle reader.  Scans for CERTIFICATE (or X509 CERTIFICATE) and
+ * TRUSTED CERTIFICATE blocks, ignoring everything between them (FreeBSD's ca-root-nss.crt
  * has a text dump before each block), and keys each by the SHA-256
  * fingerprint of the certificate.  Nothing is parsed as X.509 here: that
  * costs far more than reading the bundle, and the store only needs it
@@ -291,12 +291,26 @@ cert_fpparse(const char *hex, unsigned char *fp)
 	return (0);
 }
 
+/*
+ * Whether c is the certificate fp with the trust settings given: a
+ * TRUSTED CERTIFICATE block when trusted, and when aux trust settings
+ * after the certificate whose whole DER has the SHA-256 tid.
+ */
+int
+cert_same(const struct cert *c, const unsigned char *fp, int trusted,
+    int aux, const unsigned char *tid)
+{
+	return (memcmp(c->fp, fp, CERT_FPLEN) == 0 &&
+	    !c->trusted == !trusted && !c->aux == !aux &&
+	    (!aux || memcmp(c->tid, tid, CERT_FPLEN) == 0));
+}
+
 /* ---------------------------------------------------------- blockmap */
 
 /*
  * An open-addressed hash table of certblocks keyed by (text digest,
  * trusted); the digests are uniform, so their first bytes are the hash.
- * A slot is a cache line; whether it is used, and how, is kept apart.
+ * Whether a slot is used, and how, is kept apart.
  */
 
 void
@@ -393,13 +407,14 @@ blockmap_reserve(struct blockmap *m, size_t n)
 }
 
 /*
- * Records that the text td holds the certificate fp.  Returns 0, 1 when
- * that text was there already (with the fingerprint it had), or -1 when
- * out of memory.
+ * Records that the text td holds the certificate fp, with trust
+ * settings whose whole DER has the SHA-256 tid unless tid is NULL.
+ * Returns 0, 1 when that text was there already (with what it had), or
+ * -1 when out of memory.
  */
 int
 blockmap_add(struct blockmap *m, const unsigned char *td,
-    const unsigned char *fp, int trusted)
+    const unsigned char *fp, int trusted, const unsigned char *tid)
 {
 	size_t	i;
 
@@ -411,6 +426,10 @@ blockmap_add(struct blockmap *m, const unsigned char *td,
 	memcpy(m->slots[i].td, td, CERT_FPLEN);
 	memcpy(m->slots[i].fp, fp, CERT_FPLEN);
 	m->state[i] = BLOCK_USED | (trusted ? BLOCK_TRUSTED : 0);
+	if (tid != NULL) {
+		memcpy(m->slots[i].tid, tid, CERT_FPLEN);
+		m->state[i] |= BLOCK_AUX;
+	}
 	m->count++;
 	return (0);
 }
@@ -524,19 +543,35 @@ der_seqlen(const unsigned char *der, size_t len)
 }
 
 /*
- * The length of the certificate in der (n bytes decoded from a block),
- * or 0 when the block is not one: a block of CERTIFICATE holds exactly
- * one, one of TRUSTED CERTIFICATE may have trust settings after it.
+ * What of der (n bytes decoded from a block) is kept, as OpenSSL reads
+ * it: the certificate, and trust settings (X509_CERT_AUX) right after
+ * it, which the CApath lookup (d2i_X509_AUX) reads under any label.
+ * Other bytes after the certificate: d2i_X509 ignores them for a
+ * CERTIFICATE block, and they are dropped (the lookup would fail on
+ * them); d2i_X509_AUX refuses them for a TRUSTED CERTIFICATE block.
+ * Bytes after the trust settings are ignored by both, and dropped.
+ * Returns the length kept, with the certificate's in *certlen, or 0
+ * when the block is refused.
  */
 static size_t
-der_certlen(const unsigned char *der, size_t n, int trusted)
+der_keep(const unsigned char *der, size_t n, int trusted, size_t *certlen)
 {
-	size_t	certlen;
+	const unsigned char	*p;
+	X509_CERT_AUX		*aux;
+	size_t			 len;
 
-	certlen = der_seqlen(der, n);
-	if (certlen == 0 || (!trusted && certlen != n))
+	if ((len = der_seqlen(der, n)) == 0)
 		return (0);
-	return (certlen);
+	*certlen = len;
+	if (len == n)
+		return (len);
+	p = der + len;
+	if ((aux = d2i_X509_CERT_AUX(NULL, &p, (long)(n - len))) == NULL) {
+		ERR_clear_error();
+		return (trusted ? 0 : len);
+	}
+	X509_CERT_AUX_free(aux);
+	return ((size_t)(p - der));
 }
 
 /* ------------------------------------------------------------ reading */
@@ -584,15 +619,17 @@ cert_slot(struct certset *set)
 }
 
 /*
- * Adds a block that holds the certificate fp, unless it is a duplicate.
- * der (derlen bytes) is kept when not NULL; cached: fp is what the index
- * says the block holds.  The certificate joins the tree later
- * (add_fresh).  Returns 0, or -1 after logging.
+ * Adds a block that holds the certificate fp, unless it is a duplicate;
+ * tid, unless NULL, is the SHA-256 of the block's whole DER, which holds
+ * trust settings after the certificate.  der (derlen bytes) is kept when
+ * not NULL; cached: fp and tid are what the index says the block holds.
+ * The certificate joins the tree later (add_fresh).  Returns 0, or -1
+ * after logging.
  */
 static int
 add_cert(struct reader *r, const unsigned char *fp, const unsigned char *td,
-    int trusted, size_t line, off_t off, size_t textlen,
-    const unsigned char *der, size_t derlen, int cached)
+    int trusted, const unsigned char *tid, size_t line, off_t off,
+    size_t textlen, const unsigned char *der, size_t derlen, int cached)
 {
 	struct certset	*set = r->set;
 	struct cert	*c, *dup;
@@ -619,7 +656,7 @@ add_cert(struct reader *r, const unsigned char *fp, const unsigned char *td,
 		/* Its text too is known next time (only a cache: no error). */
 		if (file && (dup->src == NULL || dup->trusted != trusted ||
 		    memcmp(dup->td, td, CERT_FPLEN) != 0))
-			(void)blockmap_add(&set->extra, td, fp, trusted);
+			(void)blockmap_add(&set->extra, td, fp, trusted, tid);
 		return (0);
 	}
 	if (r->nfresh == r->freshcap) {
@@ -646,7 +683,12 @@ add_cert(struct reader *r, const unsigned char *fp, const unsigned char *td,
 	}
 	memcpy(c->fp, fp, CERT_FPLEN);
 	c->trusted = trusted;
+	if (tid != NULL) {
+		memcpy(c->tid, tid, CERT_FPLEN);
+		c->aux = 1;
+	}
 	c->cached = cached;
+	c->seq = set->count;
 	c->file = r->src->name;
 	c->line = line;
 	if (file) {
@@ -704,9 +746,10 @@ read_block(struct reader *r, int trusted, const char *text, size_t len,
 	struct certset		*set = r->set;
 	struct certblock	*b;
 	unsigned char		 td[CERT_FPLEN], fp[CERT_FPLEN], *der;
-	size_t			 certlen;
+	unsigned char		 tid[CERT_FPLEN];
+	size_t			 certlen, keep;
 	long			 n;
-	int			 file = r->src->fd != -1;
+	int			 file = r->src->fd != -1, aux;
 
 	if (file) {
 		if (text_digest(r->md, text, len, td) == -1)
@@ -718,8 +761,9 @@ read_block(struct reader *r, int trusted, const char *text, size_t len,
 		 */
 		if ((b = blockmap_find(set->known, td, trusted)) != NULL &&
 		    byfp_find(set, b->fp, load_be64(b->fp)) == NULL)
-			return (add_cert(r, b->fp, td, trusted, line, off, len,
-			    NULL, 0, 1));
+			return (add_cert(r, b->fp, td, trusted,
+			    (BLOCKMAP_STATE(set->known, b) & BLOCK_AUX) ?
+			    b->tid : NULL, line, off, len, NULL, 0, 1));
 	}
 	if (len / 4 * 3 + 3 > r->dercap) {
 		if ((der = realloc(r->der, len / 4 * 3 + 3)) == NULL) {
@@ -734,26 +778,75 @@ read_block(struct reader *r, int trusted, const char *text, size_t len,
 		    "(damaged block)", r->src->name, line);
 		return (-1);
 	}
-	if ((certlen = der_certlen(r->der, (size_t)n, trusted)) == 0) {
+	if ((keep = der_keep(r->der, (size_t)n, trusted, &certlen)) == 0) {
 		log_warnx("%s:%zu: certificate is not valid DER "
 		    "(damaged or truncated block)", r->src->name, line);
 		return (-1);
 	}
 	if (cert_fingerprint(r->der, certlen, fp) == -1)
 		return (-1);
+	/* Trust settings after it: part of what the block holds. */
+	if ((aux = certlen != keep) &&
+	    cert_fingerprint(r->der, keep, tid) == -1)
+		return (-1);
 	if (file) {
 		set->decoded++;
-		return (add_cert(r, fp, td, trusted, line, off, len, NULL, 0,
-		    0));
+		return (add_cert(r, fp, td, trusted, aux ? tid : NULL, line,
+		    off, len, NULL, 0, 0));
 	}
-	return (add_cert(r, fp, NULL, trusted, line, 0, len, r->der,
-	    (size_t)n, 0));
+	return (add_cert(r, fp, NULL, trusted, aux ? tid : NULL, line, 0, len,
+	    r->der, keep, 0));
 }
 
 static const char *
 next_line(const char *eol, const char *end)
 {
 	return (eol < end ? eol + 1 : end);
+}
+
+/*
+ * The length of the line s to eol without what OpenSSL's PEM reader
+ * strips from its end (every byte up to the space: white space, CR,
+ * control characters).
+ */
+static size_t
+line_len(const char *s, const char *eol)
+{
+	while (eol > s && (unsigned char)eol[-1] <= ' ')
+		eol--;
+	return ((size_t)(eol - s));
+}
+
+/*
+ * Why OpenSSL's PEM reader (PEM_read_bio, get_header_and_data) refuses
+ * a block for its body line s to eol, or NULL.  *st is 0 before the
+ * first line, then 1; 2 after a blank first line, when the lines must be
+ * 64 characters, but the last; 3 after that shorter one.
+ */
+static const char *
+body_rule(int *st, const char *s, const char *eol)
+{
+	size_t	len = line_len(s, eol);
+	int	first = *st == 0;
+
+	if (*st == 0)
+		*st = 1;
+	if (len == 0) {
+		if (!first)
+			return ("a blank line inside the base64 (OpenSSL "
+			    "reads the lines before it as a header)");
+		*st = 2;
+		return (NULL);
+	}
+	if (*st == 1 && memchr(s, ':', len) != NULL)
+		return ("a header line (OpenSSL reads it as an encrypted "
+		    "block's)");
+	if (*st == 3 || (*st == 2 && len > 64))
+		return ("after a blank line, base64 lines that are not of 64 "
+		    "characters, the last one shorter");
+	if (*st == 2 && len < 64)
+		*st = 3;
+	return (NULL);
 }
 
 /*
@@ -766,9 +859,9 @@ read_text(struct reader *r, const char *buf, size_t len, off_t off,
     int final)
 {
 	const char	*p = buf, *end = buf + len, *eol, *label, *q, *qeol;
-	const char	*name = r->src->name;
-	size_t		 line, start, labellen;
-	int		 trusted;
+	const char	*name = r->src->name, *why;
+	size_t		 line, start, labellen, whyline;
+	int		 trusted, st;
 
 	while (p < end && !r->stop) {
 		line = r->line;
@@ -778,6 +871,10 @@ read_text(struct reader *r, const char *buf, size_t len, off_t off,
 			eol = end;
 		}
 		r->line++;
+		/* OpenSSL skips a UTF-8 byte order mark before the first. */
+		if (line == 0 && eol - p >= 3 &&
+		    memcmp(p, "\357\273\277", 3) == 0)
+			p += 3;
 		if (eol - p < 11 || p[0] != '-' ||
 		    memcmp(p, "-----BEGIN ", 11) != 0) {
 			p = next_line(eol, end);
@@ -794,7 +891,10 @@ read_text(struct reader *r, const char *buf, size_t len, off_t off,
 		}
 		start = r->line;
 		trusted = 0;
-		if (labellen == 11 && memcmp(label, "CERTIFICATE", 11) == 0)
+		/* The labels OpenSSL's PEM reader takes for certificates. */
+		if ((labellen == 11 && memcmp(label, "CERTIFICATE", 11) == 0) ||
+		    (labellen == 16 &&
+		    memcmp(label, "X509 CERTIFICATE", 16) == 0))
 			;
 		else if (labellen == 19 &&
 		    memcmp(label, "TRUSTED CERTIFICATE", 19) == 0)
@@ -807,6 +907,13 @@ read_text(struct reader *r, const char *buf, size_t len, off_t off,
 			r->set->keys++;
 			p = next_line(eol, end);
 			continue;
+		} else if (labellen == 8 && memcmp(label, "X509 CRL", 8) == 0) {
+			log_warnx("%s:%zu: a CRL (X509 CRL block): not copied "
+			    "to the CA directory, which smtlsd keeps for "
+			    "certificates only; OpenSSL's CRL checking does "
+			    "not see it there", name, start);
+			p = next_line(eol, end);
+			continue;
 		} else {
 			log_debug("%s:%zu: skipping a %.*s block", name, start,
 			    (int)labellen, label);
@@ -814,7 +921,20 @@ read_text(struct reader *r, const char *buf, size_t len, off_t off,
 			continue;
 		}
 
+		/* OpenSSL takes no BEGIN line with more after its dashes. */
+		if (line_len(p, eol) != (size_t)(label + labellen + 5 - p)) {
+			log_warnx("%s:%zu: text after -----BEGIN %.*s----- on "
+			    "its line: OpenSSL's PEM reader refuses this "
+			    "block", name, start, (int)labellen, label);
+			r->errors++;
+			p = next_line(eol, end);
+			continue;
+		}
+
 		/* The block's lines, up to one that starts with dashes. */
+		why = NULL;
+		whyline = 0;
+		st = 0;
 		q = next_line(eol, end);
 		for (;;) {
 			if (q >= end) {
@@ -836,6 +956,9 @@ read_text(struct reader *r, const char *buf, size_t len, off_t off,
 			if (qeol - q >= 5 && q[0] == '-' &&
 			    memcmp(q, "-----", 5) == 0)
 				break;
+			if (why == NULL &&
+			    (why = body_rule(&st, q, qeol)) != NULL)
+				whyline = r->line;
 			q = next_line(qeol, end);
 		}
 		if (qeol - q >= 11 && memcmp(q, "-----BEGIN ", 11) == 0) {
@@ -854,6 +977,23 @@ read_text(struct reader *r, const char *buf, size_t len, off_t off,
 		    memcmp(q + 9 + labellen, "-----", 5) != 0) {
 			log_warnx("%s:%zu: certificate ends at line %zu with "
 			    "the wrong END line", name, start, r->line);
+			r->errors++;
+			p = next_line(qeol, end);
+			continue;
+		}
+		if (line_len(q, qeol) != 14 + labellen) {
+			log_warnx("%s:%zu: text after -----END %.*s----- on "
+			    "its line: OpenSSL's PEM reader refuses the block "
+			    "begun at line %zu", name, r->line,
+			    (int)labellen, label, start);
+			r->errors++;
+			p = next_line(qeol, end);
+			continue;
+		}
+		if (why != NULL) {
+			log_warnx("%s:%zu: %s: OpenSSL's PEM reader refuses "
+			    "the block begun at line %zu", name, whyline, why,
+			    start);
 			r->errors++;
 			p = next_line(qeol, end);
 			continue;
@@ -1039,7 +1179,8 @@ static int
 der_load(const struct cert *c, unsigned char **derp, size_t *lenp)
 {
 	unsigned char	*buf, td[CERT_FPLEN], fp[CERT_FPLEN], *nbuf;
-	size_t		 got = 0, certlen;
+	unsigned char	 tid[CERT_FPLEN];
+	size_t		 got = 0, certlen, keep = 0;
 	ssize_t		 n;
 	long		 len;
 
@@ -1076,9 +1217,12 @@ der_load(const struct cert *c, unsigned char **derp, size_t *lenp)
 		return (LOAD_FAILED);
 	}
 	if ((len = b64_decode((char *)buf, c->textlen, buf)) <= 0 ||
-	    (certlen = der_certlen(buf, (size_t)len, c->trusted)) == 0 ||
+	    (keep = der_keep(buf, (size_t)len, c->trusted, &certlen)) == 0 ||
 	    cert_fingerprint(buf, certlen, fp) == -1 ||
-	    memcmp(fp, c->fp, CERT_FPLEN) != 0) {
+	    memcmp(fp, c->fp, CERT_FPLEN) != 0 ||
+	    !c->aux != (certlen == keep) || (c->aux &&
+	    (cert_fingerprint(buf, keep, tid) == -1 ||
+	    memcmp(tid, c->tid, CERT_FPLEN) != 0))) {
 		log_warnx("%s:%zu: this block does not hold the certificate "
 		    "the index of cert_dir says it does (damaged index?); "
 		    "the index forgets it, the next pass decodes it",
@@ -1086,10 +1230,10 @@ der_load(const struct cert *c, unsigned char **derp, size_t *lenp)
 		free(buf);
 		return (LOAD_WRONG);
 	}
-	if ((nbuf = realloc(buf, (size_t)len)) != NULL)
+	if ((nbuf = realloc(buf, keep)) != NULL)
 		buf = nbuf;
 	*derp = buf;
-	*lenp = (size_t)len;
+	*lenp = keep;
 	return (LOAD_OK);
 }
 
@@ -1134,7 +1278,7 @@ cert_x509(struct cert *c)
 	if (cert_der(c) == -1)
 		return (NULL);
 	p = c->der;
-	x = c->trusted ? d2i_X509_AUX(NULL, &p, (long)c->derlen) :
+	x = c->trusted || c->aux ? d2i_X509_AUX(NULL, &p, (long)c->derlen) :
 	    d2i_X509(NULL, &p, (long)c->derlen);
 	if (x == NULL)
 		log_ssl("%s:%zu: certificate does not decode", c->file,

@@ -7,6 +7,12 @@
  * holds, nothing is decoded, and the DER is read back from the file
  * only when it is needed (cert_der).  Blocks read from memory keep their
  * DER.
+ *
+ * What a file of the store holds is the certificate and its trust
+ * settings: a block is identified by the fingerprint of its certificate
+ * (duplicates are dropped by it, as openssl rehash does), and its file
+ * by that, its label and, when the block holds trust settings after the
+ * certificate, the SHA-256 of the block's whole DER (tid).
  */
 #ifndef SMTLSD_BUNDLE_H
 #define SMTLSD_BUNDLE_H
@@ -32,11 +38,16 @@ struct cert {
 					   NULL until cert_der() for a
 					   certificate read from a file */
 	size_t		 derlen;
+	unsigned char	 tid[CERT_FPLEN];	/* SHA-256 of the whole DER,
+					   when aux */
 	int		 trusted;	/* a TRUSTED CERTIFICATE block */
+	int		 aux;		/* trust settings follow the
+					   certificate in der */
 	int		 hashed;	/* hash below is known */
 	int		 bad;		/* fp proved wrong: never recorded */
 	int		 cached;	/* fp is the index's word, unchecked */
 	unsigned long	 hash;		/* X509_subject_name_hash */
+	size_t		 seq;		/* order of reading: bundle order */
 	const char	*file;		/* where it was read, for messages */
 	size_t		 line;
 	struct certsrc	*src;		/* read from this file, or NULL */
@@ -53,6 +64,8 @@ RB_PROTOTYPE(certtree, cert, entry, cert_cmp)
 struct certblock {
 	unsigned char	 td[CERT_FPLEN];	/* SHA-256 of the text */
 	unsigned char	 fp[CERT_FPLEN];	/* of the certificate */
+	unsigned char	 tid[CERT_FPLEN];	/* of the whole DER, when
+						   BLOCK_AUX */
 };
 
 struct blockmap {
@@ -62,6 +75,7 @@ struct blockmap {
 #define BLOCK_TRUSTED	0x02		/* a TRUSTED CERTIFICATE block */
 #define BLOCK_BAD	0x04		/* two answers: never found */
 #define BLOCK_SEEN	0x08		/* (for the store) */
+#define BLOCK_AUX	0x10		/* trust settings: tid is valid */
 	size_t		  size;		/* 0 or a power of two */
 	size_t		  count;
 };
@@ -105,12 +119,14 @@ void		 cert_fphex(const unsigned char *, char *);
 int		 cert_fpparse(const char *, unsigned char *);
 int		 cert_fingerprint(const unsigned char *, size_t,
 		    unsigned char *);
+int		 cert_same(const struct cert *, const unsigned char *, int,
+		    int, const unsigned char *);
 
 void		 blockmap_init(struct blockmap *);
 void		 blockmap_free(struct blockmap *);
 int		 blockmap_reserve(struct blockmap *, size_t);
 int		 blockmap_add(struct blockmap *, const unsigned char *,
-		    const unsigned char *, int);
+		    const unsigned char *, int, const unsigned char *);
 struct certblock *blockmap_find(const struct blockmap *,
 		    const unsigned char *, int);
 

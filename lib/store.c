@@ -5,9 +5,9 @@
  *
  * Ours: a regular file whose first line is our header, naming the
  * SHA-256 fingerprint of the certificate it holds.  The index file
- * caches (name, inode, size, ctime, fingerprint) of each file we wrote,
- * so that a pass over an unchanged bundle opens none of them and
- * decodes no certificate.  The index is only a cache: a file whose
+ * caches (name, inode, size, ctime, fingerprint, trust settings) of
+ * each file we wrote, so that a pass over an unchanged bundle opens none
+ * of them and decodes no certificate.  The index is only a cache: a file whose
  * inode, size or ctime differ from it is read again.  The ctime, which
  * no one can set back (unlike the mtime, see touch -r), changes with
  * any write, chmod or link to the file.
@@ -21,8 +21,13 @@
  *
  * Numbering per hash is gapless from .0, because OpenSSL's lookup stops
  * at the first missing number.  Files that are not ours keep their
- * numbers; ours fill the free ones, a certificate keeps its number from
- * pass to pass, and new ones take free numbers in fingerprint order.
+ * numbers; ours fill the free ones in the order the certificates were
+ * read (the bundles in configuration order, then the intermediates),
+ * which is the order openssl rehash of the split bundles numbers them
+ * in: OpenSSL tries a leaf without authorityKeyIdentifier against the
+ * first CA of its issuer's name only, and the bundle's order decides
+ * which one that is.  So an unchanged bundle keeps every number, and a
+ * reordered one renumbers.
  *
  * Every new or changed file is written to a temporary name, made
  * durable, then linked (new names, which never clobbers a file that
@@ -61,8 +66,8 @@
 #define HDR_SUFFIX	" (written by smtlsd(8), do not edit)\n"
 #define HDR_LEN		(sizeof(HDR_PREFIX) - 1 + 2 * CERT_FPLEN + \
 			    sizeof(HDR_SUFFIX) - 1)
-#define INDEX_MAGIC	"smtlsd-index 3\n"	/* 2 had no block lines, */
-#define INDEX_MAGIC2	"smtlsd-index 2\n"	/* 1 held mtimes */
+/* 3 had no trust settings, 2 no block lines, 1 held mtimes. */
+#define INDEX_MAGIC	"smtlsd-index 4\n"
 #define INDEX_MAX	(64 * 1024 * 1024)
 #define INDEX_CHUNK	(64 * 1024)
 #define OWNED_MAX	(1024 * 1024)
@@ -100,8 +105,12 @@ struct entry {
 	unsigned int	 known:1;	/* ours, and holds fp */
 	unsigned int	 vouched:1;	/* the index says we wrote it here */
 	unsigned int	 fixed:1;	/* keeps its number and content */
+	unsigned int	 idknown:1;	/* fp and trust settings below */
+	unsigned int	 trusted:1;	/* holds a TRUSTED CERTIFICATE */
+	unsigned int	 aux:1;		/* with trust settings: tid */
 	enum plan	 plan;
 	unsigned char	 fp[CERT_FPLEN];
+	unsigned char	 tid[CERT_FPLEN];
 	struct fstate	 st;
 	struct cert	*put;		/* what P_ADD/P_REPLACE write */
 	struct entwrite	*w;		/* when written */
@@ -121,6 +130,9 @@ struct idxrec {
 	unsigned long long ino;
 	long long	 size, sec, nsec;
 	unsigned char	 fp[CERT_FPLEN];
+	unsigned char	 tid[CERT_FPLEN];
+	int		 trusted;
+	int		 aux;
 };
 
 /* The index as read, and which file it was read from. */
@@ -169,7 +181,6 @@ struct pass {
 	size_t			 nadds;
 	struct entslab		*slabs;
 	unsigned long		*slotbuf;	/* for plan_bucket */
-	unsigned char		*takenbuf;	/* for plan_bucket */
 	size_t			 slotcap;
 	int			 handed;	/* want read with idx.blocks */
 	store_report_fn		 report;
@@ -361,7 +372,29 @@ rec_cmp(const void *a, const void *b)
 	return (0);
 }
 
-/* "<name> <inode> <size> <ctime s> <ctime ns> <fingerprint>" */
+/*
+ * "<0|1>[ <tid>]" from p to exactly eol: a TRUSTED CERTIFICATE (1) or
+ * not, and the SHA-256 of its whole DER when it holds trust settings.
+ * Returns 0, or -1 when malformed.
+ */
+static int
+scan_trust(const char *p, const char *eol, int *trusted, int *aux,
+    unsigned char *tid)
+{
+	if (p >= eol || (*p != '0' && *p != '1'))
+		return (-1);
+	*trusted = *p == '1';
+	*aux = p + 1 != eol;
+	if (*aux && (p[1] != ' ' || scan_hex(p + 2, eol + 1, tid, *eol) !=
+	    eol + 1))
+		return (-1);
+	return (0);
+}
+
+/*
+ * "<name> <inode> <size> <ctime s> <ctime ns> <fingerprint> <trust>",
+ * trust as scan_trust reads it.
+ */
 static int
 parse_file_line(struct idxrec *r, const char *p, const char *eol)
 {
@@ -373,28 +406,31 @@ parse_file_line(struct idxrec *r, const char *p, const char *eol)
 	    (q = scan_num(q, eol, &r->size)) == NULL ||
 	    (q = scan_num(q, eol, &r->sec)) == NULL ||
 	    (q = scan_num(q, eol, &r->nsec)) == NULL ||
-	    (q = scan_hex(q, eol + 1, r->fp, '\n')) == NULL)
+	    (q = scan_hex(q, eol, r->fp, ' ')) == NULL ||
+	    scan_trust(q, eol, &r->trusted, &r->aux, r->tid) == -1)
 		return (-1);
 	return (0);
 }
 
-/* "t <text digest> <fingerprint> <0|1>": a block of the bundles. */
+/* "t <text digest> <fingerprint> <trust>": a block of the bundles. */
 static void
 parse_block_line(struct idx *x, const char *p, const char *eol)
 {
 	struct certblock	*b;
 	unsigned char		 td[CERT_FPLEN], fp[CERT_FPLEN];
+	unsigned char		 tid[CERT_FPLEN];
 	const char		*q;
-	int			 trusted;
+	int			 trusted, aux;
 
 	if ((q = scan_hex(p + 2, eol, td, ' ')) == NULL ||
-	    (q = scan_hex(q, eol, fp, ' ')) == NULL || q + 1 != eol ||
-	    (*q != '0' && *q != '1'))
+	    (q = scan_hex(q, eol, fp, ' ')) == NULL ||
+	    scan_trust(q, eol, &trusted, &aux, tid) == -1)
 		return;
-	trusted = *q == '1';
-	if (blockmap_add(&x->blocks, td, fp, trusted) == 1 &&
+	if (blockmap_add(&x->blocks, td, fp, trusted, aux ? tid : NULL) == 1 &&
 	    (b = blockmap_find(&x->blocks, td, trusted)) != NULL &&
-	    memcmp(b->fp, fp, CERT_FPLEN) != 0)
+	    (memcmp(b->fp, fp, CERT_FPLEN) != 0 ||
+	    !(BLOCKMAP_STATE(&x->blocks, b) & BLOCK_AUX) != !aux ||
+	    (aux && memcmp(b->tid, tid, CERT_FPLEN) != 0)))
 		BLOCKMAP_STATE(&x->blocks, b) |= BLOCK_BAD;	/* trust neither */
 }
 
@@ -417,18 +453,16 @@ idx_line(struct idx *x, struct idxparse *ps, const char *p, const char *eol)
 	size_t		 cap;
 
 	if (ps->version == 0) {
+		/* An older one is no index: rebuilt from the files. */
 		if ((size_t)(eol - p) == sizeof(INDEX_MAGIC) - 2 &&
 		    memcmp(p, INDEX_MAGIC, sizeof(INDEX_MAGIC) - 2) == 0)
-			ps->version = 3;
-		else if ((size_t)(eol - p) == sizeof(INDEX_MAGIC2) - 2 &&
-		    memcmp(p, INDEX_MAGIC2, sizeof(INDEX_MAGIC2) - 2) == 0)
-			ps->version = 2;
+			ps->version = 4;
 		else
 			return (-1);
 		ps->sorted = 1;
 		return (0);
 	}
-	if (ps->version == 3 && p[0] == 't' && eol - p > 2 && p[1] == ' ') {
+	if (p[0] == 't' && eol - p > 2 && p[1] == ' ') {
 		parse_block_line(x, p, eol);
 		return (0);
 	}
@@ -622,6 +656,25 @@ owned_content(const struct cert *c, char **out, size_t *outlen)
 	return (0);
 }
 
+/* e holds exactly c, trust settings and all. */
+static void
+ent_setid(struct entry *e, const struct cert *c)
+{
+	memcpy(e->fp, c->fp, CERT_FPLEN);
+	memcpy(e->tid, c->tid, CERT_FPLEN);
+	e->trusted = c->trusted != 0;
+	e->aux = c->aux != 0;
+	e->idknown = 1;
+}
+
+/* Whether the file of e holds c as we would write it. */
+static int
+ent_holds(const struct entry *e, const struct cert *c)
+{
+	return (e->idknown && cert_same(c, e->fp, e->trusted, e->aux,
+	    e->tid));
+}
+
 /*
  * Decides whether the file of e is ours by reading it: our header, and
  * for a wanted certificate exactly the content we would write.
@@ -661,6 +714,9 @@ classify_by_content(struct pass *p, struct entry *e, const char *name)
 			    memcmp(want, buf, len) == 0;
 			free(want);
 		}
+		/* Exactly what c is, trust settings and all. */
+		if (e->known)
+			ent_setid(e, c);
 		if (loaded)
 			cert_der_drop(c);
 	}
@@ -681,7 +737,10 @@ classify(struct pass *p, struct entry *e, const struct idxrec *r)
 	    r->sec == (long long)e->st.ctim.tv_sec &&
 	    r->nsec == (long long)e->st.ctim.tv_nsec) {
 		memcpy(e->fp, r->fp, CERT_FPLEN);
-		e->owned = e->known = e->vouched = 1;
+		memcpy(e->tid, r->tid, CERT_FPLEN);
+		e->trusted = r->trusted != 0;
+		e->aux = r->aux != 0;
+		e->owned = e->known = e->vouched = e->idknown = 1;
 		p->hits++;
 	} else {
 		slot_name(e->hash, e->n, name, sizeof(name));
@@ -728,6 +787,8 @@ foreign_unloadable(struct pass *p, const char *name)
 	}
 	ERR_clear_error();
 	free(buf);
+	if (n == 0)
+		return ("an empty file");
 	if (x == NULL)
 		return ("not a PEM certificate");
 	X509_free(x);
@@ -756,6 +817,28 @@ warn_foreign(struct store *s, struct pass *p, const char *name)
 		log_warnx("%s/%s: not written by smtlsd; left alone, but "
 		    "sendmail trusts it (remove it if it is a leftover)",
 		    p->dir, name);
+}
+
+/*
+ * A foreign entry e at a number before last, where our certificates go:
+ * when OpenSSL cannot load it, they are out of its reach.  Counted as an
+ * error of the pass, naming the entry and what to do.
+ */
+static void
+foreign_blocks(struct pass *p, const struct entry *e, unsigned long last)
+{
+	const char	*why;
+	char		 name[32];
+
+	slot_name(e->hash, e->n, name, sizeof(name));
+	if ((why = foreign_unloadable(p, name)) == NULL)
+		return;
+	log_warnx("%s/%s: OpenSSL cannot load it (%s) and stops there, so "
+	    "the certificates smtlsd keeps at %08lx.%lu to %08lx.%lu are out "
+	    "of reach; remove it or put a certificate there (smtlsd never "
+	    "touches it)", p->dir, name, why, e->hash, e->n + 1, e->hash,
+	    last);
+	p->st->errors++;
 }
 
 /* Something to sort by a 64-bit key. */
@@ -1052,36 +1135,22 @@ bucket_push(void *arrp, size_t *n, void *item)
 	return (0);
 }
 
-static int
-cert_order(const void *a, const void *b)
-{
-	const struct cert	*x = *(struct cert *const *)a;
-	const struct cert	*y = *(struct cert *const *)b;
-
-	if (x->hash != y->hash)
-		return (x->hash < y->hash ? -1 : 1);
-	return (memcmp(x->fp, y->fp, CERT_FPLEN));
-}
-
 /*
- * certs by hash, then fingerprint.  Returns 0, or -1 when out of
- * memory.
+ * certs by hash, then in the order they were read (the tree gives them
+ * in fingerprint order; keyed_sort keeps the order of equal keys).
+ * Returns 0, or -1 when out of memory.
  */
 static int
 sort_certs(struct cert **certs, size_t n)
 {
 	struct keyed	*k;
-	struct cert	*c;
-	size_t		 i, j;
-	const unsigned char *fp;
+	size_t		 i;
 
 	if ((k = reallocarray(NULL, n + 1, sizeof(*k))) == NULL)
 		return (-1);
 	for (i = 0; i < n; i++) {
-		fp = certs[i]->fp;
 		k[i].key = (uint64_t)(certs[i]->hash & 0xffffffffUL) << 32 |
-		    (uint64_t)fp[0] << 24 | (uint64_t)fp[1] << 16 |
-		    (uint64_t)fp[2] << 8 | fp[3];
+		    (uint64_t)(certs[i]->seq & 0xffffffffUL);
 		k[i].item = certs[i];
 	}
 	if (keyed_sort(k, n) == -1) {
@@ -1091,13 +1160,6 @@ sort_certs(struct cert **certs, size_t n)
 	for (i = 0; i < n; i++)
 		certs[i] = k[i].item;
 	free(k);
-	/* Equal keys (rare): the whole fingerprints decide. */
-	for (i = 1; i < n; i++) {
-		c = certs[i];
-		for (j = i; j > 0 && cert_order(&certs[j - 1], &c) > 0; j--)
-			certs[j] = certs[j - 1];
-		certs[j] = c;
-	}
 	return (0);
 }
 
@@ -1123,40 +1185,12 @@ entry_at(const struct bucket *b, unsigned long n)
 }
 
 /*
- * The index in b->certs (in fingerprint order within the hash) of the
- * certificate fp, or -1.
- */
-static long
-cert_at(const struct bucket *b, const unsigned char *fp)
-{
-	size_t	lo = 0, hi = b->ncerts, mid;
-	int	c;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if ((c = memcmp(b->certs[mid]->fp, fp, CERT_FPLEN)) == 0)
-			return ((long)mid);
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (-1);
-}
-
-static int
-slot_cmp(const void *a, const void *b)
-{
-	unsigned long	x = *(const unsigned long *)a;
-	unsigned long	y = *(const unsigned long *)b;
-
-	return (x < y ? -1 : x > y);
-}
-
-/*
- * Plans one hash: which file stays, which is written, which goes.  In
- * time n log n of the files and certificates under the hash: a bundle
- * may hold thousands of certificates of one subject name.
+ * Plans one hash: which file stays, which is written, which goes.  The
+ * certificates, in the order they were read, take the numbers not held
+ * by fixed files, in order; a file that already holds the certificate
+ * of its number stays.  In time n log n of the files and certificates
+ * under the hash: a bundle may hold thousands of certificates of one
+ * subject name.
  */
 static int
 plan_bucket(struct pass *p, struct bucket *b)
@@ -1164,15 +1198,16 @@ plan_bucket(struct pass *p, struct bucket *b)
 	struct entry	*e;
 	struct cert	*c;
 	unsigned long	 n, *slots;
-	unsigned char	*taken;
-	size_t		 i, j, k, nslots = 0;
-	long		 ci;
+	size_t		 i, k, nslots = 0;
 	int		 noprune = p->flags & STORE_NOPRUNE;
 
 	for (i = 0; i < b->nents; i++) {
 		e = b->ents[i];
 		e->fixed = !e->owned || (noprune && (!e->known ||
 		    (c = certset_find(p->want, e->fp)) == NULL || c->bad));
+		/* Kept, but what it holds is not known: not recorded. */
+		if (e->fixed && e->owned && !e->idknown)
+			p->stale = 1;
 	}
 	if (b->ncerts > 1)
 		p->st->collisions++;
@@ -1181,15 +1216,9 @@ plan_bucket(struct pass *p, struct bucket *b)
 		    sizeof(*slots))) == NULL)
 			return (-1);
 		p->slotbuf = slots;
-		if ((taken = realloc(p->takenbuf, b->ncerts)) == NULL)
-			return (-1);
-		p->takenbuf = taken;
 		p->slotcap = b->ncerts;
 	}
 	slots = p->slotbuf;
-	taken = p->takenbuf;
-	if (b->ncerts > 0)
-		memset(taken, 0, b->ncerts);
 	/* The first ncerts numbers not taken by fixed files, in order. */
 	for (n = 0, k = 0; nslots < b->ncerts; n++) {
 		while (k < b->nents && b->ents[k]->n < n)
@@ -1199,42 +1228,36 @@ plan_bucket(struct pass *p, struct bucket *b)
 		slots[nslots++] = n;
 	}
 
-	/* Keep our files that hold a wanted certificate at a slot. */
-	for (i = 0; i < b->nents; i++) {
-		e = b->ents[i];
-		if (e->fixed || !e->known || nslots == 0 ||
-		    bsearch(&e->n, slots, nslots, sizeof(*slots),
-		    slot_cmp) == NULL)
-			continue;
-		if ((ci = cert_at(b, e->fp)) == -1 || taken[ci])
-			continue;
-		e->plan = P_KEEP;
-		taken[ci] = 1;
-		p->st->unchanged++;
-	}
+	/*
+	 * OpenSSL's lookup stops at the first number it cannot load: a
+	 * foreign entry there hides our certificates after it.  Never
+	 * touched, but the pass failed, every time, until it is fixed.
+	 */
+	if (nslots > 0)
+		for (i = 0; i < b->nents && b->ents[i]->n < slots[nslots - 1];
+		    i++)
+			if (!b->ents[i]->owned)
+				foreign_blocks(p, b->ents[i], slots[nslots - 1]);
 
-	/* The rest, in fingerprint order, into the free slots. */
-	for (i = 0, j = 0; i < b->ncerts; i++) {
-		if (taken[i])
-			continue;
+	/* Each certificate at its slot: kept, written over, or new. */
+	for (i = 0; i < b->ncerts; i++) {
 		c = b->certs[i];
-		for (;; j++) {
-			e = entry_at(b, slots[j]);
-			if (e == NULL || e->plan != P_KEEP)
-				break;
-		}
-		if (e == NULL) {
+		if ((e = entry_at(b, slots[i])) == NULL) {
 			if ((e = entry_new(p)) == NULL)
 				return (-1);
 			e->hash = b->hash;
-			e->n = slots[j];
+			e->n = slots[i];
 			e->plan = P_ADD;
+			e->put = c;
 			if (bucket_push(&p->adds, &p->nadds, e) == -1)
 				return (-1);
-		} else
+		} else if (e->known && ent_holds(e, c)) {
+			e->plan = P_KEEP;
+			p->st->unchanged++;
+		} else {
 			e->plan = P_REPLACE;
-		e->put = c;
-		j++;
+			e->put = c;
+		}
 	}
 
 	/* Ours, not fixed, outside the slots: stale. */
@@ -1504,6 +1527,17 @@ block_recorded(const struct cert *c)
 	return (c->src != NULL && !c->bad);
 }
 
+/* Whether the block b of m names fp, with trust settings tid or none. */
+static int
+block_names(const struct blockmap *m, const struct certblock *b,
+    const unsigned char *fp, const unsigned char *tid)
+{
+	int	aux = (BLOCKMAP_STATE(m, b) & BLOCK_AUX) != 0;
+
+	return (memcmp(b->fp, fp, CERT_FPLEN) == 0 && aux == (tid != NULL) &&
+	    (!aux || memcmp(b->tid, tid, CERT_FPLEN) == 0));
+}
+
 /*
  * Whether the block lines of the index must change: a block of the
  * bundles read this time is not there (or names another certificate),
@@ -1538,7 +1572,7 @@ blocks_stale(struct pass *p)
 		if (!block_recorded(c))
 			continue;
 		if ((b = blockmap_find(m, c->td, c->trusted)) == NULL ||
-		    memcmp(b->fp, c->fp, CERT_FPLEN) != 0)
+		    !block_names(m, b, c->fp, c->aux ? c->tid : NULL))
 			stale = 1;
 		else if (!(BLOCKMAP_STATE(m, b) & BLOCK_SEEN)) {
 			BLOCKMAP_STATE(m, b) |= BLOCK_SEEN;
@@ -1550,7 +1584,8 @@ blocks_stale(struct pass *p)
 			continue;
 		if ((b = blockmap_find(m, xm->slots[i].td,
 		    xm->state[i] & BLOCK_TRUSTED)) == NULL ||
-		    memcmp(b->fp, xm->slots[i].fp, CERT_FPLEN) != 0)
+		    !block_names(m, b, xm->slots[i].fp,
+		    (xm->state[i] & BLOCK_AUX) ? xm->slots[i].tid : NULL))
 			stale = 1;
 		else if (!(BLOCKMAP_STATE(m, b) & BLOCK_SEEN)) {
 			BLOCKMAP_STATE(m, b) |= BLOCK_SEEN;
@@ -1562,12 +1597,26 @@ blocks_stale(struct pass *p)
 	return (stale);
 }
 
-#define BLOCK_LINE	(2 + 2 * (2 * CERT_FPLEN + 1) + 2)
-#define FILE_LINE	(32 + 4 * 22 + 2 * CERT_FPLEN + 1)
+#define TRUST_LEN	(2 + 2 * CERT_FPLEN)
+#define BLOCK_LINE	(2 + 2 * (2 * CERT_FPLEN + 1) + TRUST_LEN + 2)
+#define FILE_LINE	(32 + 4 * 22 + 2 * CERT_FPLEN + 1 + TRUST_LEN + 1)
+
+/* What scan_trust reads, and the line's newline. */
+static char *
+fmt_trust(char *d, int trusted, const unsigned char *tid)
+{
+	*d++ = trusted ? '1' : '0';
+	if (tid != NULL) {
+		*d++ = ' ';
+		d = fmt_hex(d, tid);
+	}
+	*d++ = '\n';
+	return (d);
+}
 
 static char *
 fmt_block(char *d, const unsigned char *td, const unsigned char *fp,
-    int trusted)
+    int trusted, const unsigned char *tid)
 {
 	*d++ = 't';
 	*d++ = ' ';
@@ -1575,9 +1624,7 @@ fmt_block(char *d, const unsigned char *td, const unsigned char *fp,
 	*d++ = ' ';
 	d = fmt_hex(d, fp);
 	*d++ = ' ';
-	*d++ = trusted ? '1' : '0';
-	*d++ = '\n';
-	return (d);
+	return (fmt_trust(d, trusted, tid));
 }
 
 static int
@@ -1605,7 +1652,8 @@ index_write(struct pass *p)
 	d += sizeof(INDEX_MAGIC) - 1;
 	for (k = 0; k < p->nents; k++) {
 		e = p->ents[k];
-		if (e->plan == P_KEEP || (e->fixed && e->owned && e->known))
+		if (e->plan == P_KEEP ||
+		    (e->fixed && e->owned && e->known && e->idknown))
 			st = &e->st;
 		else if ((e->plan == P_ADD || e->plan == P_REPLACE) &&
 		    e->w != NULL && e->w->committed)
@@ -1622,17 +1670,27 @@ index_write(struct pass *p)
 		*d++ = ' ';
 		d = fmt_num(d, (long long)st->ctim.tv_nsec);
 		*d++ = ' ';
-		d = fmt_hex(d, e->put != NULL && e->w != NULL &&
-		    e->w->committed ? e->put->fp : e->fp);
-		*d++ = '\n';
+		if (e->put != NULL && e->w != NULL && e->w->committed) {
+			d = fmt_hex(d, e->put->fp);
+			*d++ = ' ';
+			d = fmt_trust(d, e->put->trusted, e->put->aux ?
+			    e->put->tid : NULL);
+		} else {
+			d = fmt_hex(d, e->fp);
+			*d++ = ' ';
+			d = fmt_trust(d, e->trusted, e->aux ? e->tid : NULL);
+		}
 	}
 	RB_FOREACH(c, certtree, &p->want->tree)
 		if (block_recorded(c))
-			d = fmt_block(d, c->td, c->fp, c->trusted);
+			d = fmt_block(d, c->td, c->fp, c->trusted,
+			    c->aux ? c->tid : NULL);
 	for (i = 0; i < xm->size; i++)
 		if (xm->state[i] != 0)
 			d = fmt_block(d, xm->slots[i].td, xm->slots[i].fp,
-			    xm->state[i] & BLOCK_TRUSTED);
+			    xm->state[i] & BLOCK_TRUSTED,
+			    (xm->state[i] & BLOCK_AUX) ? xm->slots[i].tid :
+			    NULL);
 	/* Damaged bundles: what was not read this time is kept. */
 	if (p->flags & STORE_NOPRUNE)
 		for (i = 0; i < m->size; i++)
@@ -1640,7 +1698,8 @@ index_write(struct pass *p)
 			    BLOCK_SEEN)) == BLOCK_USED)
 				d = fmt_block(d, m->slots[i].td,
 				    m->slots[i].fp, m->state[i] &
-				    BLOCK_TRUSTED);
+				    BLOCK_TRUSTED, (m->state[i] & BLOCK_AUX) ?
+				    m->slots[i].tid : NULL);
 	len = (size_t)(d - buf);
 
 	snprintf(tmp, sizeof(tmp), "%s%08x%08x", STORE_TMPPFX, arc4random(),
@@ -1900,7 +1959,6 @@ out:
 	free(p.byfp);
 	free(p.adds);
 	free(p.slotbuf);
-	free(p.takenbuf);
 	for (slab = p.slabs; slab != NULL; slab = next) {
 		next = slab->next;
 		free(slab);

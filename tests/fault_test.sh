@@ -294,7 +294,8 @@ symlink_at_slot_head()
 	atf_set descr "Symbolic links planted at <hash>.N names (before a" \
 	    "pass, and over a file of ours) are left alone, never followed" \
 	    "or written through, reported once each; the certificates" \
-	    "take the next numbers"
+	    "take the next numbers, and a link OpenSSL cannot load before" \
+	    "them fails the pass"
 	atf_set require.progs "openssl cc"
 	atf_set timeout 300
 }
@@ -320,7 +321,11 @@ symlink_at_slot_body()
 	ln -s "$W/outside/victim" "$W/certs/$h3.0"
 	h_pass_sig USR1
 	h_pass_sig USR1
-	[ "$(h_status 5)" = ok ] || { h_show; atf_fail "a pass failed"; }
+	# A link OpenSSL cannot load before our file hides it: failed.
+	[ "$(h_status 5)" = failed ] || { h_show;
+	    atf_fail "the pass did not fail on the link hiding $h3.1"; }
+	h_logged 1 "$h3.0: OpenSSL cannot load it" ||
+	    { h_show; atf_fail "the link at $h3.0 is not named"; }
 	[ -L "$W/certs/$h3.0" ] || atf_fail "the link at $h3.0 was replaced"
 	tail -n +2 "$W/certs/$h3.1" | cmp -s - "$W/pool/00003.pem" ||
 	    atf_fail "certificate 3 is not at $h3.1"

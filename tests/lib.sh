@@ -191,10 +191,10 @@ t_split()
 {
 	mkdir -p "$2"
 	awk -v dir="$2" '
-	    /^-----BEGIN (TRUSTED )?CERTIFICATE-----/ {
+	    /^-----BEGIN (TRUSTED |X509 )?CERTIFICATE-----/ {
 		n++; f = sprintf("%s/%05d.pem", dir, n); inb = 1 }
 	    inb { print > f }
-	    /^-----END (TRUSTED )?CERTIFICATE-----/ { inb = 0; close(f) }
+	    /^-----END (TRUSTED |X509 )?CERTIFICATE-----/ { inb = 0; close(f) }
 	' "$1"
 }
 
@@ -240,6 +240,40 @@ t_same_as_rehash()
 		diff -u sets.want sets.got | cut -c1-100 >&2
 		atf_fail "$_m_dir: certificates under some hash differ from" \
 		    "openssl rehash"
+	fi
+}
+
+# t_slots DIR: one line "<name> <base64 of the block>" for every
+# hash-named file of DIR, sorted.
+t_slots()
+{
+	(
+		cd "$1" || exit 1
+		_s_files=$(ls -A | grep -E "$T_HASHRE")
+		[ -n "$_s_files" ] || exit 0
+		# shellcheck disable=SC2086
+		awk '
+		    { sub(/\r$/, "") }
+		    /^-----BEGIN / { inb = 1; s = ""; next }
+		    /^-----END / { if (inb) print FILENAME, s; inb = 0; next }
+		    inb { s = s $0 }
+		' $_s_files | LC_ALL=C sort
+	)
+}
+
+# t_same_slots_as_rehash DIR BUNDLE...: t_same_as_rehash, and each name
+# holds the certificate openssl rehash gives it (colliding certificates
+# are numbered in bundle order).
+t_same_slots_as_rehash()
+{
+	_q_dir=$1
+	shift
+	t_same_as_rehash "$_q_dir" "$@"
+	t_slots ref.rehash >slots.want
+	t_slots "$_q_dir" >slots.got
+	if ! cmp -s slots.want slots.got; then
+		diff -u slots.want slots.got | cut -c1-60 >&2
+		atf_fail "$_q_dir: numbers differ from openssl rehash"
 	fi
 }
 

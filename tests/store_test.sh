@@ -148,13 +148,226 @@ trusted_certificate_body()
 	    { cat verify.out; atf_fail "openssl verify -CApath fails"; }
 }
 
+atf_test_case trust_change
+trust_change_head()
+{
+	atf_set descr "A change of a certificate's trust settings alone" \
+	    "(CERTIFICATE to TRUSTED CERTIFICATE rejecting serverAuth, and" \
+	    "back) rewrites its file, with the index in place"
+	atf_set require.progs "openssl awk"
+}
+trust_change_body()
+{
+	t_need_bin
+	t_cert T "/CN=Trust changes"
+	t_cert P "/CN=Plain one"
+	openssl x509 -in T.pem -trustout -addreject serverAuth -out T.rej ||
+	    atf_fail "openssl x509 -trustout"
+	cat T.pem P.pem >a.crt
+	mkdir certs
+	t_conf conf "$(pwd)/certs" "$(pwd)/a.crt"
+	t_pass conf
+	f="certs/$(t_hash T).0"
+	[ -f certs/.smtlsd.index ] || atf_fail "no index"
+	cat T.rej P.pem >a.crt
+	t_pass conf
+	t_err_has '0 added, 1 replaced, 0 removed, 1 unchanged'
+	t_same_as_rehash certs a.crt
+	openssl x509 -in "$f" -noout -text -trustout |
+	    grep -q 'Rejected Uses' || atf_fail "$f lost the reject"
+	# A second pass keeps it; and back to plain.
+	t_pass conf
+	t_err_has '0 added, 0 replaced, 0 removed, 2 unchanged'
+	cat T.pem P.pem >a.crt
+	t_pass conf
+	t_err_has '0 added, 1 replaced, 0 removed, 1 unchanged'
+	t_same_as_rehash certs a.crt
+	openssl x509 -in "$f" -noout -text -trustout |
+	    grep -q 'Rejected Uses' && atf_fail "$f still rejects serverAuth"
+	# Another reject (the same certificate, other trust settings).
+	openssl x509 -in T.pem -trustout -addreject clientAuth -out T.rej2 ||
+	    atf_fail "openssl x509 -trustout"
+	cat T.rej P.pem >a.crt
+	t_pass conf
+	cat T.rej2 P.pem >a.crt
+	t_pass conf
+	t_err_has '0 added, 1 replaced, 0 removed, 1 unchanged'
+	t_same_as_rehash certs a.crt
+	# An index of the old format is no index: rebuilt from the files.
+	sed -i '1s/.*/smtlsd-index 3/' certs/.smtlsd.index
+	cat T.rej P.pem >a.crt
+	t_pass conf
+	t_err_has '0 added, 1 replaced, 0 removed, 1 unchanged'
+	t_same_as_rehash certs a.crt
+}
+
+atf_test_case utf8_bom
+utf8_bom_head()
+{
+	atf_set descr "A UTF-8 byte order mark before the first block (as" \
+	    "Windows editors write one) is skipped, as OpenSSL skips it"
+	atf_set require.progs "openssl awk"
+}
+utf8_bom_body()
+{
+	t_need_bin
+	t_cert A "/CN=First CA"
+	t_cert P "/CN=Plain one"
+	t_bundle ref.crt A P
+	printf '\357\273\277' >a.crt
+	cat ref.crt >>a.crt
+	openssl x509 -in a.crt -noout || atf_fail "openssl refuses the BOM"
+	mkdir certs
+	t_conf conf "$(pwd)/certs" "$(pwd)/a.crt"
+	t_pass conf
+	t_same_as_rehash certs ref.crt
+}
+
+atf_test_case x509_certificate_label
+x509_certificate_label_head()
+{
+	atf_set descr "Blocks labelled X509 CERTIFICATE (the old label" \
+	    "OpenSSL's PEM reader accepts) are read like CERTIFICATE ones"
+	atf_set require.progs "openssl awk"
+}
+x509_certificate_label_body()
+{
+	t_need_bin
+	t_cert A "/CN=Old label"
+	t_cert P "/CN=Plain one"
+	sed 's/^-----\(BEGIN\|END\) CERTIFICATE-----$/-----\1 X509 CERTIFICATE-----/' \
+	    A.pem >A.old
+	grep -q 'BEGIN X509 CERTIFICATE' A.old || atf_fail "no old label"
+	openssl x509 -in A.old -noout || atf_fail "openssl refuses A.old"
+	cat A.old P.pem >a.crt
+	mkdir certs
+	t_conf conf "$(pwd)/certs" "$(pwd)/a.crt"
+	t_pass conf
+	t_same_as_rehash certs a.crt
+	openssl verify -CApath certs A.pem >v.out 2>&1 ||
+	    { cat v.out; atf_fail "A does not verify"; }
+}
+
+atf_test_case pem_refused
+pem_refused_head()
+{
+	atf_set descr "Blocks OpenSSL's PEM reader refuses (a blank line" \
+	    "inside the base64, text after the BEGIN or END line, a header" \
+	    "line) are refused too, naming file:line and the rule broken"
+	atf_set require.progs "openssl awk"
+}
+pem_refused_body()
+{
+	t_need_bin
+	t_cert A "/CN=Refused one"
+	t_cert P "/CN=Plain one"
+	mkdir certs
+	t_conf conf "$(pwd)/certs" "$(pwd)/a.crt"
+	refused()
+	{
+		openssl x509 -in A.bad -noout 2>/dev/null &&
+		    atf_fail "openssl reads A.bad ($1)"
+		cat P.pem A.bad >a.crt
+		t_pass_fails conf
+		t_err_has "a.crt:$2: $1"
+		[ "$(t_names certs)" = "$(t_hash P).0" ] ||
+		    atf_fail "A was added: $(t_names certs | tr '\n' ' ')"
+	}
+	p=$(wc -l <P.pem)
+	awk 'NR == 4 { print "" } 1' A.pem >A.bad
+	refused "a blank line inside the base64" $((p + 4))
+	awk 'NR == 4 { print "   " } 1' A.pem >A.bad
+	refused "a blank line inside the base64" $((p + 4))
+	sed '1s/$/ junk/' A.pem >A.bad
+	refused "text after -----BEGIN CERTIFICATE----- on its line" $((p + 1))
+	sed '$s/$/ junk/' A.pem >A.bad
+	refused "text after -----END CERTIFICATE----- on its line" \
+	    $((p + $(wc -l <A.pem)))
+	awk 'NR == 2 { print "Comment: hello" } 1' A.pem >A.bad
+	refused "a header line" $((p + 2))
+	# What OpenSSL takes: trailing blanks, CRLF, a blank line right
+	# after BEGIN with 64-column lines.
+	sed 's/$/  \r/' A.pem | awk 'NR == 2 { print "" } 1' >A.ok
+	openssl x509 -in A.ok -noout || atf_fail "openssl refuses A.ok"
+	cat P.pem A.ok >a.crt
+	t_pass conf
+	t_same_as_rehash certs P.pem A.pem
+}
+
+atf_test_case pem_accepted
+pem_accepted_head()
+{
+	atf_set descr "Blocks OpenSSL's PEM reader accepts are accepted: a" \
+	    "CERTIFICATE block with trust settings after the certificate" \
+	    "(kept, as OpenSSL's CApath lookup reads them), DER with other" \
+	    "bytes after the certificate (the certificate is kept)"
+	atf_set require.progs "openssl awk base64"
+}
+pem_accepted_body()
+{
+	t_need_bin
+	t_cert T "/CN=Trust under the plain label"
+	t_cert G "/CN=Trailing bytes"
+	t_cert P "/CN=Plain one"
+	openssl x509 -in T.pem -trustout -addreject serverAuth |
+	    sed 's/TRUSTED CERTIFICATE/CERTIFICATE/' >T.aux
+	openssl x509 -in T.aux -noout -text -trustout | grep -q Rejected ||
+	    atf_fail "openssl does not read the trust settings of T.aux"
+	openssl x509 -in G.pem -outform DER -out G.der
+	{
+		echo "-----BEGIN CERTIFICATE-----"
+		{ cat G.der; printf '\005\000'; } | base64 -w 64
+		echo "-----END CERTIFICATE-----"
+	} >G.tail
+	openssl x509 -in G.tail -noout || atf_fail "openssl refuses G.tail"
+	cat T.aux G.tail P.pem >a.crt
+	mkdir certs
+	t_conf conf "$(pwd)/certs" "$(pwd)/a.crt"
+	t_pass conf
+	# The names of rehash; T with its trust settings, as rehash has it.
+	t_same_as_rehash certs T.aux P.pem G.pem
+	openssl x509 -in "certs/$(t_hash T).0" -noout -text -trustout |
+	    grep -q 'Rejected Uses' || atf_fail "T lost its trust settings"
+	# G without the bytes that would make OpenSSL's lookup fail.
+	openssl verify -CApath certs G.pem >v.out 2>&1 ||
+	    { cat v.out; atf_fail "G does not verify through certs"; }
+	t_pass conf
+	t_err_has '0 added, 0 replaced, 0 removed, 3 unchanged'
+}
+
+atf_test_case crl_said
+crl_said_head()
+{
+	atf_set descr "A CRL in a bundle, which smtlsd does not copy, is" \
+	    "said at the default level, naming file:line"
+	atf_set require.progs "openssl"
+}
+crl_said_body()
+{
+	t_need_bin
+	t_cert A "/CN=CRL issuer"
+	mkdir db certs
+	: >db/index.txt
+	echo 01 >db/serial
+	openssl ca -batch -config "$(atf_get_srcdir)/pki.cnf" -gencrl \
+	    -crldays 30 -cert A.pem -keyfile A.key -out A.crl >/dev/null 2>&1 ||
+	    atf_fail "openssl ca -gencrl"
+	grep -q 'BEGIN X509 CRL' A.crl || atf_fail "no CRL"
+	cat A.pem A.crl >a.crt
+	t_conf conf "$(pwd)/certs" "$(pwd)/a.crt"
+	t_pass conf
+	t_err_has "a.crt:$(($(wc -l <A.pem) + 1)): a CRL .*not copied"
+	t_same_as_rehash certs A.pem
+}
+
 # ------------------------------------------------------------- point 2
 
 atf_test_case stable_numbering
 stable_numbering_head()
 {
 	atf_set descr "Collision members keep their numbers from pass to" \
-	    "pass: a new member takes the next number, nothing is renamed"
+	    "pass: a new member after them in the bundle takes the next" \
+	    "number, nothing is renamed"
 	atf_set require.progs "openssl"
 }
 stable_numbering_body()
@@ -164,7 +377,7 @@ stable_numbering_body()
 	t_pass conf
 	t_listing certs | grep -v '^\. ' | grep -v smtlsd.index >before
 	t_cert B4 "/O=smtlsd test/CN=Shared B"
-	t_bundle a.crt B4 A B1 C1 B2 C1 B3 C2
+	t_bundle a.crt A B1 C1 B2 C1 B3 C2 B4
 	t_pass conf
 	t_listing certs | grep -v '^\. ' | grep -v smtlsd.index >after
 	hb=$(t_hash B1)
@@ -176,6 +389,39 @@ stable_numbering_body()
 	cmp -s B4.pem "certs/$hb.3" || tail -n +2 "certs/$hb.3" |
 	    cmp -s - B4.pem || atf_fail "$hb.3 does not hold the new member"
 	t_same_as_rehash certs a.crt
+}
+
+atf_test_case bundle_order
+bundle_order_head()
+{
+	atf_set descr "Certificates sharing a hash are numbered in bundle" \
+	    "order (bundles in configuration order), as openssl rehash of" \
+	    "the split bundle numbers them; reordering the bundle renumbers" \
+	    "them, and an unchanged bundle keeps them"
+	atf_set require.progs "openssl awk"
+}
+bundle_order_body()
+{
+	t_need_bin
+	mkstore
+	t_bundle a.crt A B3 C2 B1 C1 B2
+	t_pass conf
+	t_same_slots_as_rehash certs a.crt
+	hb=$(t_hash B1)
+	[ "$(t_slot certs B3)" = "$hb.0" ] || atf_fail "B3 is not $hb.0"
+	t_bundle a.crt A B1 C1 B2 B3 C2
+	t_pass conf
+	t_same_slots_as_rehash certs a.crt
+	t_pass conf
+	t_err_has '0 added, 0 replaced, 0 removed, 6 unchanged'
+	# Two bundles: the first one's certificates first.
+	t_bundle b.crt B3 C1
+	t_bundle a.crt A B2 C2 B1
+	t_conf conf "$(pwd)/certs" "$(pwd)/b.crt" "$(pwd)/a.crt"
+	t_pass conf
+	t_same_slots_as_rehash certs b.crt a.crt
+	openssl verify -CApath certs B3.pem >v.out 2>&1 ||
+	    { cat v.out; atf_fail "B3 does not verify"; }
 }
 
 atf_test_case gapless_collision
@@ -519,7 +765,11 @@ foreign_untouched_body()
 		cksum outside.pem
 	}
 	snapshot >before
-	t_pass conf
+	# The link to a file that is no certificate and the FIFO hide C1
+	# and C2 from OpenSSL: the pass fails, naming them.
+	t_pass_fails conf
+	t_err_has "certs/$hc.0: OpenSSL cannot load it \(not a PEM certificate\)"
+	t_err_has "certs/$hc.1: OpenSSL cannot load it \(not a regular file\)"
 	snapshot >after
 	if ! cmp -s before after; then
 		diff -u before after >&2
@@ -541,7 +791,7 @@ foreign_untouched_body()
 	    { cat err; atf_fail "other files were reported as foreign"; }
 	# A second pass changes nothing, foreign files included.
 	t_listing certs >first
-	t_pass conf
+	t_pass_fails conf
 	t_listing certs >second
 	cmp -s first second || { diff -u first second >&2;
 	    atf_fail "second pass changed something"; }
@@ -550,11 +800,52 @@ foreign_untouched_body()
 	# The CA store works behind foreign files that are certificates
 	# (OpenSSL's lookup stops at a <hash>.N it cannot load, so C's
 	# behind the FIFO and the link to a non-certificate are out of
-	# reach: that is why they are reported).
+	# reach: that is why the pass fails).
 	for n in A B1 B2 B3; do
 		openssl verify -CApath certs "$n.pem" >v.out 2>&1 ||
 		    { cat v.out; atf_fail "$n does not verify"; }
 	done
+}
+
+atf_test_case foreign_unloadable
+foreign_unloadable_head()
+{
+	atf_set descr "A foreign entry OpenSSL cannot load (an empty file," \
+	    "a dangling link, a directory) on a name before our" \
+	    "certificates of that hash fails the pass, naming it and what" \
+	    "to do, and is never touched; behind our files, it is only" \
+	    "reported"
+	atf_set require.progs "openssl awk"
+}
+foreign_unloadable_body()
+{
+	t_need_bin
+	mkstore
+	ha=$(t_hash A)
+	hb=$(t_hash B1)
+	: >"certs/$ha.0"
+	ln -s /nonexistent "certs/$hb.1"
+	t_pass_fails conf
+	t_err_has "certs/$ha.0: OpenSSL cannot load it \(an empty file\).*remove it"
+	t_err_has "certs/$hb.1: OpenSSL cannot load it \(a dangling link\)"
+	[ -f "certs/$ha.0" ] && [ ! -s "certs/$ha.0" ] ||
+	    atf_fail "certs/$ha.0 was touched"
+	[ -L "certs/$hb.1" ] || atf_fail "certs/$hb.1 was touched"
+	t_slot certs A >/dev/null
+	# Every pass says it, not only the first.
+	t_pass_fails conf
+	t_err_has "certs/$ha.0: OpenSSL cannot load it"
+	rm "certs/$ha.0" "certs/$hb.1"
+	mkdir "certs/$ha.0"
+	t_pass_fails conf
+	t_err_has "certs/$ha.0: OpenSSL cannot load it \(not a regular file\)"
+	rmdir "certs/$ha.0"
+	t_pass conf
+	t_same_as_rehash certs a.crt
+	# After our numbers: OpenSSL finds ours first; reported, no failure.
+	: >"certs/$ha.1"
+	t_pass conf
+	t_err_has "certs/$ha.1: not written by smtlsd"
 }
 
 atf_test_case foreign_removed_renumbers
@@ -569,7 +860,7 @@ foreign_removed_renumbers_body()
 	t_need_bin
 	mkstore
 	mkforeign
-	t_pass conf
+	t_pass_fails conf
 	rm "certs/$(t_hash A).0" "certs/$(t_hash B1).0" "certs/$(t_hash C1).0" \
 	    "certs/$(t_hash C1).1" certs/abcdef01.0
 	t_pass conf
@@ -1182,7 +1473,14 @@ atf_init_test_cases()
 	atf_add_test_case rehash_several_bundles
 	atf_add_test_case freebsd_nss
 	atf_add_test_case trusted_certificate
+	atf_add_test_case trust_change
+	atf_add_test_case utf8_bom
+	atf_add_test_case x509_certificate_label
+	atf_add_test_case pem_refused
+	atf_add_test_case pem_accepted
+	atf_add_test_case crl_said
 	atf_add_test_case stable_numbering
+	atf_add_test_case bundle_order
 	atf_add_test_case gapless_collision
 	atf_add_test_case second_pass_changes_nothing
 	atf_add_test_case unchanged_files_kept
@@ -1191,6 +1489,7 @@ atf_init_test_cases()
 	atf_add_test_case failed_put_no_removal
 	atf_add_test_case changed_before_removal
 	atf_add_test_case foreign_untouched
+	atf_add_test_case foreign_unloadable
 	atf_add_test_case foreign_removed_renumbers
 	atf_add_test_case taken_over
 	atf_add_test_case overwritten_in_place
