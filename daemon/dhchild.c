@@ -21,6 +21,7 @@
 #include "dhchild.h"
 #include "dhparam.h"
 #include "log.h"
+#include "util.h"
 
 #define DH_PEM_MAX	(256 * 1024)
 
@@ -123,8 +124,7 @@ void
 dhchild_start(struct dhchild *d, const struct conf *conf, int keepfd)
 {
 	char	*pem;
-	size_t	 len, off, i;
-	ssize_t	 n;
+	size_t	 len, i;
 	int	 fds[2], sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT, SIGCHLD };
 
 	if (d->pid > 0)
@@ -148,11 +148,8 @@ dhchild_start(struct dhchild *d, const struct conf *conf, int keepfd)
 		if (keepfd != -1)
 			close(keepfd);
 		if (dhparam_make(conf->dh_source, conf->dh_bits, &pem,
-		    &len) == -1)
+		    &len) == -1 || util_write_all(fds[1], pem, len) == -1)
 			_exit(1);
-		for (off = 0; off < len; off += (size_t)n)
-			if ((n = write(fds[1], pem + off, len - off)) <= 0)
-				_exit(1);
 		_exit(0);
 	}
 	close(fds[1]);

@@ -1355,9 +1355,9 @@ write_tmp(struct pass *p, struct entry *e)
 {
 	struct stat	 st;
 	char		*buf = NULL;
-	size_t		 len, off = 0;
+	size_t		 len;
 	ssize_t		 n;
-	int		 fd = -1, tries, loaded;
+	int		 fd = -1, loaded;
 
 	if (e->w == NULL && (e->w = calloc(1, sizeof(*e->w))) == NULL) {
 		log_warn("%s", p->dir);
@@ -1374,15 +1374,8 @@ write_tmp(struct pass *p, struct entry *e)
 		log_warn("%s", p->dir);
 		return (-1);
 	}
-	for (tries = 0; tries < 16; tries++) {
-		snprintf(e->w->tmp, sizeof(e->w->tmp), "%s%08x%08x", STORE_TMPPFX,
-		    arc4random(), arc4random());
-		fd = openat(p->dirfd, e->w->tmp, O_WRONLY | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (fd != -1 || errno != EEXIST)
-			break;
-	}
-	if (fd == -1) {
+	if ((fd = util_tmp_open(p->dirfd, e->w->tmp, sizeof(e->w->tmp),
+	    0644)) == -1) {
 		if (errno == EACCES || errno == EPERM || errno == EROFS)
 			log_warnx("cert_dir %s: not writable (%s); nothing was "
 			    "changed", p->dir, strerror(errno));
@@ -1394,16 +1387,8 @@ write_tmp(struct pass *p, struct entry *e)
 		free(buf);
 		return (-1);
 	}
-	if (fchmod(fd, 0644) == -1)
+	if (fchmod(fd, 0644) == -1 || util_write_all(fd, buf, len) == -1)
 		goto fail;
-	while (off < len) {
-		if ((n = write(fd, buf + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
 	if (osdep_file_written(fd) == -1 || fstat(fd, &st) == -1)
 		goto fail;
 	fstate_set(&e->w->newst, &st);
@@ -1635,8 +1620,7 @@ index_write(struct pass *p)
 	struct fstate		*st;
 	struct cert		*c;
 	char			 tmp[40], *buf, *d;
-	size_t			 nents, i, k, off, len;
-	ssize_t			 n;
+	size_t			 nents, i, k, len;
 	int			 fd;
 
 	nents = p->nents;
@@ -1702,26 +1686,17 @@ index_write(struct pass *p)
 				    m->slots[i].tid : NULL);
 	len = (size_t)(d - buf);
 
-	snprintf(tmp, sizeof(tmp), "%s%08x%08x", STORE_TMPPFX, arc4random(),
-	    arc4random());
-	if ((fd = openat(p->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-	    O_NOFOLLOW | O_CLOEXEC, 0644)) == -1) {
+	if ((fd = util_tmp_open(p->dirfd, tmp, sizeof(tmp), 0644)) == -1) {
 		log_warn("%s/%s: cannot create", p->dir, tmp);
 		free(buf);
 		return (-1);
 	}
-	for (off = 0; off < len; off += (size_t)n) {
-		if ((n = write(fd, buf + off, len - off)) == -1) {
-			if (errno == EINTR) {
-				n = 0;
-				continue;
-			}
-			log_warn("%s/%s: writing", p->dir, STORE_INDEX);
-			close(fd);
-			unlinkat(p->dirfd, tmp, 0);
-			free(buf);
-			return (-1);
-		}
+	if (util_write_all(fd, buf, len) == -1) {
+		log_warn("%s/%s: writing", p->dir, STORE_INDEX);
+		close(fd);
+		unlinkat(p->dirfd, tmp, 0);
+		free(buf);
+		return (-1);
 	}
 	free(buf);
 	if (close(fd) == -1) {

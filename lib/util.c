@@ -21,6 +21,64 @@
 #include "util.h"
 
 /*
+ * Creates a new temporary file in the directory dirfd, named UTIL_TMPPFX
+ * and 16 random hex digits, into name (of namelen bytes): O_EXCL and
+ * O_NOFOLLOW, so that nothing already there, a link least of all, is
+ * ever opened.  Returns the descriptor (close-on-exec), or -1 with errno
+ * set.
+ */
+int
+util_tmp_open(int dirfd, char *name, size_t namelen, mode_t mode)
+{
+	int	fd = -1, tries;
+
+	for (tries = 0; tries < 16; tries++) {
+		snprintf(name, namelen, "%s%08x%08x", UTIL_TMPPFX,
+		    arc4random(), arc4random());
+		fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd != -1 || errno != EEXIST)
+			break;
+	}
+	return (fd);
+}
+
+/*
+ * Writes all len bytes of buf to fd, through short writes and EINTR.
+ * Returns 0, or -1 with errno set.
+ */
+int
+util_write_all(int fd, const void *buf, size_t len)
+{
+	size_t	off = 0;
+	ssize_t	n;
+
+	while (off < len) {
+		if ((n = write(fd, (const char *)buf + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		if (n == 0) {
+			errno = EIO;
+			return (-1);
+		}
+		off += (size_t)n;
+	}
+	return (0);
+}
+
+/* The last component of path. */
+static const char *
+base_of(const char *path)
+{
+	const char	*p;
+
+	return ((p = strrchr(path, '/')) != NULL && p[1] != '\0' ? p + 1 :
+	    path);
+}
+
+/*
  * Replaces path with len bytes of buf, mode mode: a temporary file in
  * the same directory (O_EXCL|O_NOFOLLOW), fsync, rename, fsync of the
  * directory.  A symbolic link at path is refused, not followed.  Returns
@@ -31,10 +89,8 @@ util_write_atomic(const char *path, const void *buf, size_t len,
     mode_t mode)
 {
 	struct stat	 st;
-	char		 dir[PATH_MAX], tmp[PATH_MAX + 32], *base;
-	size_t		 off = 0;
-	ssize_t		 n;
-	int		 fd = -1, dfd = -1, tries, saved;
+	char		 dir[PATH_MAX], tmp[64], *base;
+	int		 fd = -1, dfd = -1, saved;
 
 	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
 		log_warnx("%s: is a symbolic link; not replacing it", path);
@@ -47,48 +103,34 @@ util_write_atomic(const char *path, const void *buf, size_t len,
 	base = dirname(dir);
 	if (base != dir)
 		strlcpy(dir, base, sizeof(dir));
-	for (tries = 0; tries < 16; tries++) {
-		snprintf(tmp, sizeof(tmp), "%s/%s%08x%08x", dir, UTIL_TMPPFX,
-		    arc4random(), arc4random());
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, mode);
-		if (fd != -1 || errno != EEXIST)
-			break;
-	}
-	if (fd == -1) {
+	tmp[0] = '\0';
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    (fd = util_tmp_open(dfd, tmp, sizeof(tmp), mode)) == -1) {
 		log_warn("%s: cannot create a temporary file in %s", path,
 		    dir);
+		if (dfd != -1)
+			close(dfd);
 		return (-1);
 	}
-	if (fchmod(fd, mode) == -1)
-		goto fail;
-	while (off < len) {
-		if ((n = write(fd, (const char *)buf + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) == -1)
+	if (fchmod(fd, mode) == -1 || util_write_all(fd, buf, len) == -1 ||
+	    fsync(fd) == -1)
 		goto fail;
 	if (close(fd) == -1) {
 		fd = -1;
 		goto fail;
 	}
 	fd = -1;
-	if (rename(tmp, path) == -1)
+	if (renameat(dfd, tmp, dfd, base_of(path)) == -1)
 		goto fail;
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		fsync(dfd);
-		close(dfd);
-	}
+	fsync(dfd);
+	close(dfd);
 	return (0);
 fail:
 	saved = errno;
 	if (fd != -1)
 		close(fd);
-	unlink(tmp);
+	unlinkat(dfd, tmp, 0);
+	close(dfd);
 	errno = saved;
 	log_warn("%s: writing failed, the old file is kept", path);
 	return (-1);

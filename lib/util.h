@@ -13,6 +13,8 @@
 /* The name of every temporary file smtlsd makes starts with this. */
 #define UTIL_TMPPFX	".smtlsd.tmp."
 
+int	util_tmp_open(int, char *, size_t, mode_t);
+int	util_write_all(int, const void *, size_t);
 int	util_write_atomic(const char *, const void *, size_t, mode_t);
 int	util_read_fd(int, size_t, char **, size_t *);
 int	util_read_file(const char *, int, size_t, char **, size_t *);
