@@ -72,6 +72,7 @@ struct engine {
 	long			 writing_since;	/* ms; 0: no writer waited */
 	struct event		*ev_retry;
 	long			 retry_ms;	/* 0: the last pass was good */
+	struct event		*ev_expiry;	/* a certificate's expiry_warn */
 	struct event		*ev_sig[5];
 	unsigned long		 passes;
 	unsigned long		 resyncs;
@@ -185,6 +186,33 @@ on_settle(evutil_socket_t fd, short what, void *arg)
 		    "it as it is", path, WRITING_MAX_MS / 1000);
 	}
 	engine_pass(e, 0);
+}
+
+/*
+ * An expiry warning is due (or due again, a day later): a pass says it.
+ * One timer at that moment, so that nothing runs until then.
+ */
+static void
+on_expiry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	engine_pass(arg, 0);
+}
+
+static void
+expiry_arm(struct engine *e, time_t when)
+{
+	struct timeval	tv;
+	time_t		now = time(NULL);
+
+	if (when == 0) {
+		evtimer_del(e->ev_expiry);
+		return;
+	}
+	tv.tv_sec = when > now ? when - now : 0;
+	tv.tv_usec = 0;
+	evtimer_add(e->ev_expiry, &tv);
 }
 
 static void
@@ -364,6 +392,7 @@ engine_pass(struct engine *e, int resync)
 		    sizeof(e->ps.reload_why));
 	}
 	engine_retry(e, r.retry);
+	expiry_arm(e, r.expiry_next);
 	if (e->ps.dh_wanted) {
 		e->ps.dh_wanted = 0;
 		dhchild_start(e->dh, e->conf, pidfile_fileno(e->pfh));
@@ -466,11 +495,13 @@ sweep_outside(const char *path, const char *certdir)
 int
 engine_main(struct conf *conf, const char *conf_path, int debug)
 {
-	struct engine	 e;
-	char		 abs_path[PATH_MAX], why[PATH_MAX + 128];
-	pid_t		 other;
-	int		 sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT, SIGCHLD };
-	size_t		 i;
+	struct engine		 e;
+	struct event_config	*ecf;
+	char			 abs_path[PATH_MAX], why[PATH_MAX + 128];
+	pid_t			 other;
+	int			 sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT,
+				    SIGCHLD };
+	size_t			 i;
 
 	memset(&e, 0, sizeof(e));
 	e.conf = conf;
@@ -521,12 +552,21 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 	sweep_outside(conf->status_file, conf->cert_dir);
 	sweep_outside(conf->dh_params, conf->cert_dir);
 
-	if ((e.base = event_base_new()) == NULL)
+	/*
+	 * A precise timer (timerfd with epoll): the expiry timer may be
+	 * weeks away, and epoll_wait alone wakes up every 35 minutes for
+	 * a timeout that long.
+	 */
+	if ((ecf = event_config_new()) == NULL ||
+	    event_config_set_flag(ecf, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
+	    (e.base = event_base_new_with_config(ecf)) == NULL)
 		fatalx("event_base_new");
+	event_config_free(ecf);
 	if (pass_state_init(&e.ps) == -1)
 		fatal("pass_state_init");
 	e.ev_settle = evtimer_new(e.base, on_settle, &e);
 	e.ev_retry = evtimer_new(e.base, on_retry, &e);
+	e.ev_expiry = evtimer_new(e.base, on_expiry, &e);
 	if ((e.reloader = reloader_new(e.base, e.conf, on_reloader, &e)) ==
 	    NULL || (e.dh = dhchild_new(e.base, on_dh, &e)) == NULL)
 		fatal("engine");
@@ -558,6 +598,7 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 		event_free(e.ev_sig[i]);
 	event_free(e.ev_settle);
 	event_free(e.ev_retry);
+	event_free(e.ev_expiry);
 	event_base_free(e.base);
 	pass_state_free(&e.ps);
 	conf_free(e.conf);

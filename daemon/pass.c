@@ -32,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/buffer.h>
 #include <openssl/err.h>
@@ -393,6 +395,56 @@ domain_keep(struct domain *d, const struct acme_set *s)
 }
 
 /*
+ * A good set whose chain (the certificate, its intermediates, or the CA
+ * of the bundles it ends at) expires within expiry_warn days: the pass
+ * fails saying so, and it is logged once a day; otherwise the moment the
+ * warning is due goes to r->expiry_next, for the engine's one timer.
+ */
+static void
+expiry_check(const struct conf *conf, struct domain *d,
+    const struct acme_set *s, struct pass_result *r)
+{
+	struct tm	 tm;
+	time_t		 now = time(NULL), warn_at, next;
+	char		 on[32], issued[32], msg[512];
+	long long	 days;
+
+	if (conf->expiry_warn_days == 0 || s->expires == 0)
+		return;
+	warn_at = s->expires - (time_t)conf->expiry_warn_days * 86400;
+	if (now < warn_at) {
+		d->expiry_said = 0;
+		next = warn_at;
+	} else {
+		days = (long long)(s->expires - now) / 86400;
+		strftime(on, sizeof(on), "%Y-%m-%d", gmtime_r(&s->expires,
+		    &tm));
+		if (strcmp(s->expiring, "the certificate") == 0) {
+			issued[0] = '\0';
+			if (ASN1_TIME_to_tm(X509_get0_notBefore(s->cert), &tm))
+				strftime(issued, sizeof(issued), "%Y-%m-%d",
+				    &tm);
+			snprintf(msg, sizeof(msg), "%s: the certificate "
+			    "expires in %lld day%s, on %s (renewed last on "
+			    "%s; is dehydrated running?)", d->dir, days,
+			    days == 1 ? "" : "s", on, issued);
+		} else
+			snprintf(msg, sizeof(msg), "%s: %s expires in %lld "
+			    "day%s, on %s; the CA bundle needs an update",
+			    d->dir, s->expiring, days, days == 1 ? "" : "s",
+			    on);
+		pass_fail(r, "%s", msg);
+		if (d->expiry_said == 0 || now - d->expiry_said >= 86400) {
+			log_warnx("%s", msg);
+			d->expiry_said = now;
+		}
+		next = d->expiry_said + 86400;
+	}
+	if (r->expiry_next == 0 || next < r->expiry_next)
+		r->expiry_next = next;
+}
+
+/*
  * Steps 1 to 3.  sets[] receives each domain's set, in domain order.
  */
 static void
@@ -486,6 +538,7 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 		if (s->state != ACME_VALID)
 			continue;
 		r->domains_valid++;
+		expiry_check(conf, d, s, r);
 		if (d->acted && memcmp(d->acted_fp, s->fp, CERT_FPLEN) == 0)
 			continue;
 		if ((d->acted || newer_than_sendmail(conf, &s->newest)) &&

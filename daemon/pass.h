@@ -38,6 +38,7 @@ struct domain {
 	size_t			 good_n;
 	enum acme_state		 said_state;	/* what was last reported */
 	char			 said[256];
+	time_t			 expiry_said;	/* last expiry warning; 0 none */
 };
 RB_HEAD(domains, domain);
 int	domain_cmp(const struct domain *, const struct domain *);
@@ -71,6 +72,8 @@ struct pass_result {
 	int			 failed;
 	int			 retry;		/* failed for a fault that may
 						   go away without an event */
+	time_t			 expiry_next;	/* when an expiry warning is
+						   due (again); 0: none */
 	char			 reason[256];	/* first failure, for status */
 };
 

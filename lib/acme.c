@@ -375,6 +375,40 @@ out:
 }
 
 /*
+ * The first notAfter of the verified chain (the leaf, the intermediates
+ * and the CA of the bundles it ends at), and whose it is, into s.
+ */
+static void
+chain_expiry(struct acme_set *s, STACK_OF(X509) *path)
+{
+	struct tm	 tm;
+	X509		*x;
+	char		*cn;
+	time_t		 t;
+	int		 i;
+
+	s->expires = 0;
+	for (i = 0; i < sk_X509_num(path); i++) {
+		x = sk_X509_value(path, i);
+		if (!ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm))
+			continue;
+		t = timegm(&tm);
+		if (s->expires != 0 && t >= s->expires)
+			continue;
+		s->expires = t;
+		if (i == 0) {
+			strlcpy(s->expiring, "the certificate",
+			    sizeof(s->expiring));
+			continue;
+		}
+		cn = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
+		snprintf(s->expiring, sizeof(s->expiring), "the CA %s of its "
+		    "chain", cn != NULL ? cn : "?");
+		OPENSSL_free(cn);
+	}
+}
+
+/*
  * Verifies a set that passed acme_check the way a client of sendmail
  * would: its chain.pem certificates as untrusted candidates, up to a CA
  * of trust (the CA bundles alone; where names them for the message).
@@ -409,6 +443,7 @@ acme_verify(struct acme_set *s, X509_STORE *trust, const char *where)
 	/* The leaf first, the trust anchor (of the bundles) last. */
 	path = X509_STORE_CTX_get0_chain(ctx);
 	n = sk_X509_num(path);
+	chain_expiry(s, path);
 	for (i = 1; i < n - 1; i++) {
 		x = sk_X509_value(path, i);
 		for (j = 0; j < sk_X509_num(s->chain); j++)

@@ -32,6 +32,9 @@ struct acme_set {
 	X509		 *cert;
 	STACK_OF(X509)	 *chain;	/* chain.pem: candidates */
 	STACK_OF(X509)	 *path;		/* verified intermediates */
+	time_t		  expires;	/* first notAfter on the verified
+					   chain, up to the CA */
+	char		  expiring[128];	/* whose: "cert.pem", or a CA */
 };
 
 void	acme_check(const char *, struct acme_set *);

@@ -270,6 +270,13 @@ parse_line(struct parse *p, char *line)
 			    "seconds from 0 to 86400", val);
 		else
 			c->settle_max_ms = ms;
+	} else if (strcmp(kw, "expiry_warn") == 0) {
+		n = (int)strtonum(val, 0, 365, &e);
+		if (e != NULL)
+			parse_error(p, "expiry_warn: \"%s\" is %s (0 to 365 "
+			    "days)", val, e);
+		else
+			c->expiry_warn_days = n;
 	} else if (strcmp(kw, "max_domains") == 0) {
 		n = (int)strtonum(val, 1, 100000, &e);
 		if (e != NULL)
@@ -397,6 +404,7 @@ conf_new(void)
 	c->settle_ms = 2000;
 	c->settle_max_ms = 30000;
 	c->max_domains = 100;
+	c->expiry_warn_days = 14;
 	c->watch = WATCH_AUTO;
 	c->poll_interval_ms = 5000;
 	c->dh_bits = 2048;
@@ -616,6 +624,7 @@ conf_dump(const struct conf *c, FILE *fp)
 	fprintf(fp, "settle_max %ld.%03ld\n", c->settle_max_ms / 1000,
 	    c->settle_max_ms % 1000);
 	fprintf(fp, "max_domains %d\n", c->max_domains);
+	fprintf(fp, "expiry_warn %d\n", c->expiry_warn_days);
 	fprintf(fp, "watch %s\n", conf_watch_name(c->watch));
 	fprintf(fp, "poll_interval %ld.%03ld\n", c->poll_interval_ms / 1000,
 	    c->poll_interval_ms % 1000);

@@ -41,6 +41,7 @@ struct conf {
 	long			 settle_max_ms;	/* a pass at the latest after
 						   the first change */
 	int			 max_domains;
+	int			 expiry_warn_days;	/* 0: no warning */
 	enum conf_watch		 watch;
 	long			 poll_interval_ms;
 	char			*dh_params;

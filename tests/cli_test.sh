@@ -170,6 +170,7 @@ acme_dir $acme
 settle 2.000
 settle_max 30.000
 max_domains 100
+expiry_warn 14
 watch auto
 poll_interval 5.000
 dh_params /etc/mail/certs/dh.param

@@ -130,17 +130,23 @@ daemon_ossl()
 	return 1
 }
 
-# daemon_leaf NAME [expired]: pki/NAME.key and pki/NAME.pem, a server
-# certificate for mail.example.test signed by the intermediate
-# pki/$D_ISSUER.pem (default int); with "expired" it ran out in 2021.
+# daemon_leaf NAME [expired|+SECONDS]: pki/NAME.key and pki/NAME.pem, a
+# server certificate for mail.example.test signed by the intermediate
+# pki/$D_ISSUER.pem (default int); with "expired" it ran out in 2021,
+# with +SECONDS it runs out that many seconds from now.
 daemon_leaf()
 {
 	_l_iss=${D_ISSUER:-int}
-	if [ "${2:-}" = expired ]; then
+	case ${2:-} in
+	expired)
 		_l_dates="-startdate 20200101000000Z -enddate 20210101000000Z"
-	else
-		_l_dates="-days 825"
-	fi
+		;;
+	+*)
+		_l_dates="-enddate $(date -u -d "@$(($(date +%s) + ${2#+}))" \
+		    +%Y%m%d%H%M%SZ)"
+		;;
+	*)	_l_dates="-days 825" ;;
+	esac
 	(
 		cd pki || exit 1
 		daemon_ossl req -new -newkey ec \
