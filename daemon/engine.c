@@ -45,6 +45,7 @@
 #include "dhparam.h"
 #include "engine.h"
 #include "log.h"
+#include "osdep.h"
 #include "pass.h"
 #include "reloader.h"
 #include "util.h"
@@ -73,6 +74,7 @@ struct engine {
 	struct event		*ev_retry;
 	long			 retry_ms;	/* 0: the last pass was good */
 	struct event		*ev_expiry;	/* a certificate's expiry_warn */
+	int			 expiry_fd;	/* its osdep_alarm_fd, or -1 */
 	struct event		*ev_sig[5];
 	unsigned long		 passes;
 	unsigned long		 resyncs;
@@ -201,18 +203,41 @@ on_expiry(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+expiry_disarm(struct engine *e)
+{
+	if (e->ev_expiry != NULL)
+		event_free(e->ev_expiry);
+	e->ev_expiry = NULL;
+	if (e->expiry_fd != -1)
+		close(e->expiry_fd);
+	e->expiry_fd = -1;
+}
+
+/*
+ * The one timer for when (0: none), on a descriptor where the system
+ * waits for one without waking up (osdep_alarm_fd), else libevent's.
+ */
+static void
 expiry_arm(struct engine *e, time_t when)
 {
 	struct timeval	tv;
 	time_t		now = time(NULL);
 
-	if (when == 0) {
-		evtimer_del(e->ev_expiry);
+	expiry_disarm(e);
+	if (when == 0)
+		return;
+	if ((e->expiry_fd = osdep_alarm_fd(when)) != -1) {
+		e->ev_expiry = event_new(e->base, e->expiry_fd, EV_READ,
+		    on_expiry, e);
+		if (e->ev_expiry == NULL || event_add(e->ev_expiry, NULL) == -1)
+			log_warnx("expiry_warn: cannot arm its timer");
 		return;
 	}
 	tv.tv_sec = when > now ? when - now : 0;
 	tv.tv_usec = 0;
-	evtimer_add(e->ev_expiry, &tv);
+	if ((e->ev_expiry = evtimer_new(e->base, on_expiry, e)) == NULL ||
+	    evtimer_add(e->ev_expiry, &tv) == -1)
+		log_warnx("expiry_warn: cannot arm its timer");
 }
 
 static void
@@ -496,7 +521,6 @@ int
 engine_main(struct conf *conf, const char *conf_path, int debug)
 {
 	struct engine		 e;
-	struct event_config	*ecf;
 	char			 abs_path[PATH_MAX], why[PATH_MAX + 128];
 	pid_t			 other;
 	int			 sigs[] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT,
@@ -511,6 +535,7 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 	    realpath(conf_path, abs_path) != NULL)
 		e.conf_path = abs_path;
 	e.conf_flags = conf_path == NULL ? CONF_MISSING_OK : 0;
+	e.expiry_fd = -1;
 
 	/* What can fail at start fails before daemon(3), on stderr. */
 	if (watch_available(conf->watch) == -1) {
@@ -552,21 +577,12 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 	sweep_outside(conf->status_file, conf->cert_dir);
 	sweep_outside(conf->dh_params, conf->cert_dir);
 
-	/*
-	 * A precise timer (timerfd with epoll): the expiry timer may be
-	 * weeks away, and epoll_wait alone wakes up every 35 minutes for
-	 * a timeout that long.
-	 */
-	if ((ecf = event_config_new()) == NULL ||
-	    event_config_set_flag(ecf, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
-	    (e.base = event_base_new_with_config(ecf)) == NULL)
+	if ((e.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	event_config_free(ecf);
 	if (pass_state_init(&e.ps) == -1)
 		fatal("pass_state_init");
 	e.ev_settle = evtimer_new(e.base, on_settle, &e);
 	e.ev_retry = evtimer_new(e.base, on_retry, &e);
-	e.ev_expiry = evtimer_new(e.base, on_expiry, &e);
 	if ((e.reloader = reloader_new(e.base, e.conf, on_reloader, &e)) ==
 	    NULL || (e.dh = dhchild_new(e.base, on_dh, &e)) == NULL)
 		fatal("engine");
@@ -598,7 +614,7 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 		event_free(e.ev_sig[i]);
 	event_free(e.ev_settle);
 	event_free(e.ev_retry);
-	event_free(e.ev_expiry);
+	expiry_disarm(&e);
 	event_base_free(e.base);
 	pass_state_free(&e.ps);
 	conf_free(e.conf);

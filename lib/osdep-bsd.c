@@ -36,6 +36,14 @@ osdep_dir_flush(int dirfd)
 #define FREEBSD_PID_MAX	99999
 
 int
+osdep_alarm_fd(time_t when)
+{
+	(void)when;
+	errno = EOPNOTSUPP;
+	return (-1);
+}
+
+int
 osdep_proc_open(int pid, struct osdep_proc *p)
 {
 	p->pid = pid;

@@ -1,11 +1,12 @@
 /*
- * Linux parts: syncfs(2) for batches, /proc for processes, pidfds for
- * signals.
+ * Linux parts: syncfs(2) for batches, a timerfd for far timers, /proc
+ * for processes, pidfds for signals.
  */
 
 #include <sys/types.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,24 @@ int
 osdep_dir_flush(int dirfd)
 {
 	return (syncfs(dirfd));
+}
+
+int
+osdep_alarm_fd(time_t when)
+{
+	struct itimerspec	its;
+	int			fd;
+
+	if ((fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK |
+	    TFD_CLOEXEC)) == -1)
+		return (-1);
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = when > 0 ? when : 1;
+	if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) == -1) {
+		close(fd);
+		return (-1);
+	}
+	return (fd);
 }
 
 int

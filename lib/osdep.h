@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <time.h>
+
 /*
  * Durability of a batch of new files in one directory: each file calls
  * osdep_file_written(fd) before close, and the batch calls
@@ -16,6 +18,16 @@
  */
 int	osdep_file_written(int);
 int	osdep_dir_flush(int);
+
+/*
+ * A descriptor that becomes readable at the wall-clock time when, for a
+ * timer weeks away that must not wake the daemon before: Linux's epoll
+ * waits at most 35 minutes for a libevent timeout, so a timerfd
+ * (CLOCK_REALTIME, absolute) is waited on instead.  -1 with errno set
+ * where there is none, or no need: the BSDs' kevent waits any timeout
+ * without waking, so a libevent timer does.
+ */
+int	osdep_alarm_fd(time_t);
 
 /*
  * A process to check and signal: on Linux held by a pidfd, so that a
