@@ -6,6 +6,7 @@
 #   PREFIX/sbin/smtlsd
 #   PREFIX/etc/rc.d/smtlsd                 %%PREFIX%% replaced by PREFIX
 #   PREFIX/etc/smtlsd.conf.sample          rc.d/smtlsd reads PREFIX/etc/smtlsd.conf
+#   PREFIX/etc/periodic/daily/450.status-smtlsd  daily_status_smtlsd_enable
 #   PREFIX/share/man/man8/smtlsd.8
 #   PREFIX/share/man/man5/smtlsd.conf.5
 # Linux:
@@ -101,6 +102,8 @@ case "$os" in
 FreeBSD)
 	one 0755 subst rc.d/smtlsd "$prefix/etc/rc.d/smtlsd"
 	one 0644 plain etc/smtlsd.conf.sample "$prefix/etc/smtlsd.conf.sample"
+	one 0755 plain etc/periodic/450.status-smtlsd \
+	    "$prefix/etc/periodic/daily/450.status-smtlsd"
 	;;
 Linux)
 	one 0644 subst etc/smtlsd.service \

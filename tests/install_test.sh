@@ -57,6 +57,7 @@ freebsd_layout_body()
 	atf_check -s exit:0 -o ignore -e empty \
 	    env SMTLSD_OS=FreeBSD sh "$INST" install "$D" /usr/local
 	cat > expected <<-EOF
+	755 /usr/local/etc/periodic/daily/450.status-smtlsd
 	644 /usr/local/etc/smtlsd.conf.sample
 	755 /usr/local/etc/rc.d/smtlsd
 	755 /usr/local/sbin/smtlsd
