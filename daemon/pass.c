@@ -121,12 +121,13 @@ pass_state_free(struct pass_state *ps)
 }
 
 /*
- * Marks the domain directory dir as seen, adding it when it is new and
- * max_domains allows; *over counts those it did not.
+ * Marks the domain directory dir as seen, adding it when it is new and,
+ * unless the administrator named it (named), max_domains allows; *over
+ * counts those it did not.
  */
 static void
 domain_see(const struct conf *conf, struct pass_state *ps, const char *dir,
-    size_t *over)
+    int named, size_t *over)
 {
 	struct domain	 key, *d;
 
@@ -135,7 +136,7 @@ domain_see(const struct conf *conf, struct pass_state *ps, const char *dir,
 		d->seen = 1;
 		return;
 	}
-	if (ps->ndomains >= (size_t)conf->max_domains) {
+	if (!named && ps->ndomains >= (size_t)conf->max_domains) {
 		(*over)++;
 		return;
 	}
@@ -153,10 +154,10 @@ domain_see(const struct conf *conf, struct pass_state *ps, const char *dir,
 
 /*
  * Marks every domain directory of the configuration as seen, and drops
- * the ones that went away.  acme_cert directories come first, so that
- * whoever fills an acme_dir with directories cannot crowd them out of
- * max_domains.  Under an acme_dir only directories count, not links to
- * them.
+ * the ones that went away.  acme_cert directories are always taken, so
+ * that whoever fills an acme_dir with directories cannot crowd them out
+ * of max_domains.  Under an acme_dir only directories count, not links
+ * to them.
  */
 static void
 domains_scan(const struct conf *conf, struct pass_state *ps)
@@ -172,7 +173,7 @@ domains_scan(const struct conf *conf, struct pass_state *ps)
 	RB_FOREACH(d, domains, &ps->domains)
 		d->seen = 0;
 	TAILQ_FOREACH(cp, &conf->acme_certs, entry)
-		domain_see(conf, ps, cp->path, &over);
+		domain_see(conf, ps, cp->path, 1, &over);
 	TAILQ_FOREACH(cp, &conf->acme_dirs, entry) {
 		if ((dir = opendir(cp->path)) == NULL) {
 			if (errno != ENOENT)
@@ -188,7 +189,7 @@ domains_scan(const struct conf *conf, struct pass_state *ps)
 			if (snprintf(path, sizeof(path), "%s/%s", cp->path,
 			    de->d_name) >= (int)sizeof(path))
 				continue;
-			domain_see(conf, ps, path, &over);
+			domain_see(conf, ps, path, 0, &over);
 		}
 		closedir(dir);
 	}

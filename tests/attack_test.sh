@@ -753,6 +753,43 @@ many_domains_cleanup()
 	atk_cleanup
 }
 
+# The attacker fills its acme_dir before the mail domain is made, so
+# that max_domains leaves the mail domain out; the administrator names
+# it with acme_cert and sends SIGHUP: it is checked all the same.
+atf_test_case crowded_out cleanup
+crowded_out_head()
+{
+	atf_set descr "A full acme_dir cannot crowd out a domain named with" \
+	    "acme_cert (max_domains)"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+crowded_out_body()
+{
+	atk_init
+	as_atk sh -c 'i=0; while [ $i -lt 10 ]; do i=$((i + 1));
+	    mkdir "$1/d$i.example.test" || exit 1; done' sh "$A/le/certs" ||
+	    atf_fail "the attacker's directories"
+	atk_conf "max_domains 5"
+	daemon_start
+	daemon_logged 1 'more domain directories than max_domains' ||
+	    { daemon_show; atf_fail "no warning about max_domains"; }
+	atk_install leaf1
+	atk_resync
+	daemon_logged 1 "$D_DOMAIN: certificate set" &&
+	    atf_fail "the domain was checked although over max_domains"
+	atk_conf "max_domains 5" "acme_cert $DOM"
+	n=$(daemon_passes)
+	kill -HUP "$D_PID"
+	daemon_wait 10 "the pass after SIGHUP" daemon_passed $((n + 1))
+	daemon_wait 5 "the acme_cert domain to be checked" daemon_logged 1 \
+	    "$D_DOMAIN: (certificate set is complete and valid|new certificate)"
+}
+crowded_out_cleanup()
+{
+	atk_cleanup
+}
+
 # --------------------------------------------------------------------
 # 8. Changes that never stop.
 
@@ -1189,6 +1226,7 @@ atf_init_test_cases()
 	atf_add_test_case flood
 	atf_add_test_case oversized
 	atf_add_test_case many_domains
+	atf_add_test_case crowded_out
 	atf_add_test_case touch_loop
 	atf_add_test_case forged_name
 	atf_add_test_case pidfile_dir
