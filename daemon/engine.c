@@ -75,6 +75,7 @@ struct engine {
 	long			 retry_ms;	/* 0: the last pass was good */
 	struct event		*ev_expiry;	/* a certificate's expiry_warn */
 	int			 expiry_fd;	/* its osdep_alarm_fd, or -1 */
+	time_t			 expiry_when;	/* when it is armed for; 0 */
 	struct event		*ev_sig[5];
 	unsigned long		 passes;
 	unsigned long		 resyncs;
@@ -194,11 +195,14 @@ on_settle(evutil_socket_t fd, short what, void *arg)
  * An expiry warning is due (or due again, a day later): a pass says it.
  * One timer at that moment, so that nothing runs until then.
  */
+static void	expiry_disarm(struct engine *);
+
 static void
 on_expiry(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
+	expiry_disarm(arg);	/* it has fired: the pass arms the next */
 	engine_pass(arg, 0);
 }
 
@@ -211,6 +215,7 @@ expiry_disarm(struct engine *e)
 	if (e->expiry_fd != -1)
 		close(e->expiry_fd);
 	e->expiry_fd = -1;
+	e->expiry_when = 0;
 }
 
 /*
@@ -223,9 +228,12 @@ expiry_arm(struct engine *e, time_t when)
 	struct timeval	tv;
 	time_t		now = time(NULL);
 
+	if (when != 0 && when == e->expiry_when)
+		return;		/* armed already, as most passes find */
 	expiry_disarm(e);
 	if (when == 0)
 		return;
+	e->expiry_when = when;
 	if ((e->expiry_fd = osdep_alarm_fd(when)) != -1) {
 		e->ev_expiry = event_new(e->base, e->expiry_fd, EV_READ,
 		    on_expiry, e);
