@@ -440,6 +440,20 @@ more_passes()
 	done
 }
 
+# exhausted_start: smtlsd with polling every 0.2 s, a CA other3 to add
+# later, and no inotify watch left (exhaust); skips where that cannot be.
+exhausted_start()
+{
+	r=$(daemon_strace_reason)
+	[ -z "$r" ] || atf_skip "$r"
+	[ "$(uname -s)" = Linux ] || atf_skip "inotify only"
+	daemon_setup
+	newca other3
+	daemon_conf "poll_interval 0.2"
+	daemon_start
+	exhaust
+}
+
 atf_test_case exhausted cleanup
 exhausted_head()
 {
@@ -451,14 +465,7 @@ exhausted_head()
 }
 exhausted_body()
 {
-	r=$(daemon_strace_reason)
-	[ -z "$r" ] || atf_skip "$r"
-	[ "$(uname -s)" = Linux ] || atf_skip "inotify only"
-	daemon_setup
-	newca other3
-	daemon_conf "poll_interval 0.2"
-	daemon_start
-	exhaust
+	exhausted_start
 	more_passes 3
 	# The bundle and the domain directory are polled now.
 	cat pki/root.pem pki/other3.pem >bundle.pem
@@ -494,14 +501,7 @@ exhausted_recovers_head()
 }
 exhausted_recovers_body()
 {
-	r=$(daemon_strace_reason)
-	[ -z "$r" ] || atf_skip "$r"
-	[ "$(uname -s)" = Linux ] || atf_skip "inotify only"
-	daemon_setup
-	newca other3
-	daemon_conf "poll_interval 0.2"
-	daemon_start
-	exhaust
+	exhausted_start
 	daemon_logged 1 "$D_WARNING" || atf_fail "no warning about watches"
 	kill -TERM "$D_STRACE"	# room again
 	daemon_wait 10 "strace to detach" daemon_dead "$D_STRACE"
