@@ -836,7 +836,8 @@ forged_name_head()
 {
 	atf_set descr "Domain directories named with a newline and a forged" \
 	    "log line, and with an ESC sequence: no log line starts with" \
-	    "the forged text, no raw ESC in the log or the status file"
+	    "the forged text, no raw ESC in the log or the status file," \
+	    "which others cannot read"
 	atf_set require.progs "openssl"
 	atf_set timeout 60
 }
@@ -863,6 +864,10 @@ forged_name_body()
 	done
 	[ "$(wc -l <aux/status)" -eq 1 ] || { cat aux/status >&2;
 	    atf_fail "the status file is not one line"; }
+	# It names what smtlsd found in the attacker's directories (and
+	# could name more): not for others to read.
+	m=$(stat -c %a aux/status)
+	[ "$m" = 640 ] || atf_fail "the status file has mode $m, not 640"
 	atk_hups_none
 }
 forged_name_cleanup()
