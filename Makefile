@@ -36,9 +36,9 @@ LIB_HDRS=	lib/compat.h lib/log.h lib/conf.h lib/bundle.h lib/store.h \
 
 PROG=		daemon/smtlsd
 PROG_OBJS=	daemon/smtlsd.o daemon/pass.o daemon/engine.o daemon/resync.o \
-		daemon/reloader.o daemon/dhchild.o
+		daemon/reloader.o daemon/dhchild.o daemon/check.o
 PROG_HDRS=	daemon/pass.h daemon/engine.h daemon/reloader.h daemon/dhchild.h \
-		daemon/resync.h
+		daemon/resync.h daemon/check.h
 
 TEST_PROGS=	tests/conf_test tests/bundle_test tests/fake_sendmail \
 		tests/attack_pty
