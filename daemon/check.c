@@ -222,6 +222,11 @@ check_set(struct check *c)
 			say(c, FAIL, "ServerCertFile", "%s: use fullchain.pem "
 			    "or cert.pem of %s, the names dehydrated keeps "
 			    "current", cert, cdir);
+		else if (key != NULL && watched_dir(c->conf,
+		    dir_of(key, kdir, sizeof(kdir))) && !same_path(cdir, kdir))
+			say(c, FAIL, "ServerCertFile", "%s is not of the set "
+			    "of ServerKeyFile %s: key and certificate must be "
+			    "of one renewal", cert, key);
 		else
 			say(c, OK, "ServerCertFile", "%s, a set smtlsd "
 			    "watches", cert);
@@ -235,16 +240,15 @@ check_set(struct check *c)
 	dir_of(key, kdir, sizeof(kdir));
 	strlcpy(copy, key, sizeof(copy));
 	base = basename(copy);
-	if (strcmp(base, "privkey.pem") != 0 || (cert != NULL &&
-	    !same_path(kdir, cdir)))
-		say(c, FAIL, "ServerKeyFile", "%s: use privkey.pem beside "
-		    "ServerCertFile (%s), so that key and certificate are "
-		    "of one renewal", key, cert != NULL ? cert : "not set");
+	if (strcmp(base, "privkey.pem") != 0)
+		say(c, FAIL, "ServerKeyFile", "%s: use privkey.pem of the set "
+		    "of ServerCertFile, the name dehydrated keeps current",
+		    key);
 	else if (!watched_dir(c->conf, kdir))
 		say(c, FAIL, "ServerKeyFile", "%s is not in a domain "
 		    "directory smtlsd watches; add acme_cert %s", key, kdir);
 	else
-		say(c, OK, "ServerKeyFile", "%s, of the same set", key);
+		say(c, OK, "ServerKeyFile", "%s, a set smtlsd watches", key);
 }
 
 /* One list ("a,b") of sendmail's files; returns -1 when one failed. */
