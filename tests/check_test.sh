@@ -12,8 +12,9 @@
 # TrustStickyBit, so the good sendmail.cf here has it (and the case
 # sticky_tmp shows the rule).
 
-# SC2016: the single-quoted conditions are evaluated later, by eval.
-# shellcheck disable=SC1091,SC2016
+# SC2016: the single-quoted conditions are evaluated later, by eval;
+# SC2034: D_SETTLE is read by daemon_lib.sh's daemon_conf.
+# shellcheck disable=SC1091,SC2016,SC2034
 . "$(atf_get_srcdir)/daemon_lib.sh"
 
 DOM="le/certs/$D_DOMAIN"
@@ -30,7 +31,7 @@ ck_need()
 # (Debian's 8.17 output, with or without them); hang: then sleeps.
 ck_sendmail()
 {
-	_s_tls= _s_ffr= _s_ec= _s_hang=
+	_s_tls='' _s_ffr='' _s_ec='' _s_hang=''
 	for _s_a in "$@"; do
 		case $_s_a in
 		starttls) _s_tls=STARTTLS ;;
@@ -120,8 +121,10 @@ ck_line()
 ck_only_fail()
 {
 	_o_n=$(grep -c '^FAIL' out)
-	[ "$_o_n" -eq 1 ] && grep -q "^FAIL $1:" out || {
-	    cat out >&2; atf_fail "expected one FAIL, for $1; got $_o_n"; }
+	if [ "$_o_n" -ne 1 ] || ! grep -q "^FAIL $1:" out; then
+		cat out >&2
+		atf_fail "expected one FAIL, for $1; got $_o_n"
+	fi
 }
 
 # ck_key_fails REGEX: smtlsd -C exits 1 with a safefile FAIL matching
