@@ -469,17 +469,19 @@ check_leftovers(struct check *c)
 }
 
 /*
- * Runs "sendmail -d0.10 -bt" as the brief's -d0.1 asks, one level more
- * detailed: 0.1 prints "Compiled with:", 0.10 adds "OS Defines" and
- * "FFR Defines", where the _FFR_ options are.  No terminal (a session
+ * Runs "sendmail -d0.10 -bt": debug level 0.1 prints "Compiled with:",
+ * 0.10 adds "OS Defines" and "FFR Defines", where the _FFR_ options are.
+ * The file run is real, the one checked; argv[0] stays path, since
+ * FreeBSD's /usr/sbin/sendmail is a link to mailwrapper(8), which picks
+ * the program by that name.  No terminal (a session
  * of its own), stdin /dev/null, a small environment, at most RUN_MS and
  * RUN_OUT bytes; what it printed by then is used (with an unqualified
  * host name sendmail sleeps a minute after printing them).  Returns the
  * output's length, or -1 with err filled in.
  */
 static ssize_t
-run_sendmail(const char *path, char *out, size_t outlen, char *err,
-    size_t errlen)
+run_sendmail(const char *path, const char *real, char *out, size_t outlen,
+    char *err, size_t errlen)
 {
 	char *const	 argv[] = { (char *)(uintptr_t)path, "-d0.10", "-bt",
 			    NULL };
@@ -513,7 +515,7 @@ run_sendmail(const char *path, char *out, size_t outlen, char *err,
 			_exit(127);
 		closefrom(STDERR_FILENO + 1);
 		signal(SIGPIPE, SIG_DFL);
-		execve(path, argv, envp);
+		execve(real, argv, envp);
 		_exit(127);
 	}
 	close(p[1]);
@@ -584,7 +586,8 @@ check_binary(struct check *c)
 		say(c, FAIL, "STARTTLS", "out of memory");
 		return;
 	}
-	if ((n = run_sendmail(real, out, RUN_OUT, err, sizeof(err))) == -1) {
+	if ((n = run_sendmail(path, real, out, RUN_OUT, err,
+	    sizeof(err))) == -1) {
 		say(c, FAIL, "STARTTLS", "%s: %s", path, err);
 		free(out);
 		return;

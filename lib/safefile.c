@@ -201,16 +201,14 @@ dirpath_check(const char *file, const char *dir,
 		if (st.st_mode & S_IWOTH)
 			snprintf(why, len, "%s: the directory %s on its path "
 			    "is writable by others (mode %04o), which sendmail "
-			    "refuses (unsafe directory path, E_SM_WWDIR): "
-			    "chmod o-w %s%s", file, buf,
+			    "refuses (E_SM_WWDIR): chmod o-w %s%s", file, buf,
 			    (unsigned)st.st_mode & 07777, buf,
 			    (st.st_mode & S_ISVTX) ? ", or set "
 			    "DontBlameSendmail=TrustStickyBit" : "");
 		else
 			snprintf(why, len, "%s: the directory %s on its path "
 			    "is writable by its group (mode %04o), which "
-			    "sendmail refuses (unsafe directory path, "
-			    "E_SM_GWDIR): chmod g-w %s, or set "
+			    "sendmail refuses (E_SM_GWDIR): chmod g-w %s, or set "
 			    "DontBlameSendmail=GroupWritableDirPathSafe", file,
 			    buf, (unsigned)st.st_mode & 07777, buf);
 		return (-1);
