@@ -52,6 +52,9 @@ struct conf {
 	int			 reload_signal;	/* 0: do not signal */
 	char			*reload_command;	/* NULL: signal instead */
 	long			 reload_timeout_ms;
+	char			*sendmail_cf;	/* NULL: none, not checked */
+	int			 sendmail_cf_none;	/* "none" was given */
+	char			*sendmail_path;	/* for smtlsd -C */
 };
 
 /* Platform defaults, for usage and the sample file. */

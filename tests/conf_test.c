@@ -129,6 +129,8 @@ ATF_TC_BODY(defaults, tc)
 	ATF_CHECK_EQ(c->reload_signal, SIGHUP);
 	ATF_CHECK(c->reload_command == NULL);
 	ATF_CHECK_EQ(c->reload_timeout_ms, 60000);
+	ATF_CHECK_STREQ(c->sendmail_cf, "/etc/mail/sendmail.cf");
+	ATF_CHECK_STREQ(c->sendmail_path, "/usr/sbin/sendmail");
 	conf_free(c);
 }
 
@@ -168,6 +170,8 @@ ATF_TC_BODY(every_keyword, tc)
 	    "reload_signal USR1\n"
 	    "reload_command \"/usr/sbin/service sendmail reload\"\n"
 	    "reload_timeout 90\n"
+	    "sendmail_cf /m/test.cf\n"
+	    "sendmail_path /usr/libexec/sendmail/sendmail\n"
 	    "ca_bundle /b/three.crt\n");
 	ATF_REQUIRE((c = load("all.conf", 0)) != NULL);
 	ATF_CHECK_EQ(count(&c->ca_bundles), 3);
@@ -192,6 +196,14 @@ ATF_TC_BODY(every_keyword, tc)
 	ATF_CHECK_EQ(c->reload_signal, SIGUSR1);
 	ATF_CHECK_STREQ(c->reload_command, "/usr/sbin/service sendmail reload");
 	ATF_CHECK_EQ(c->reload_timeout_ms, 90000);
+	ATF_CHECK_STREQ(c->sendmail_cf, "/m/test.cf");
+	ATF_CHECK_STREQ(c->sendmail_path, "/usr/libexec/sendmail/sendmail");
+	conf_free(c);
+
+	/* sendmail_cf none: not read, not checked, whatever came before. */
+	mkconf("none.conf", 0644, "sendmail_cf /m/a.cf\nsendmail_cf none\n");
+	ATF_REQUIRE((c = load("none.conf", 0)) != NULL);
+	ATF_CHECK(c->sendmail_cf == NULL);
 	conf_free(c);
 
 	/* Values of the enumerated keywords, and explicit dh_params. */
@@ -327,6 +339,10 @@ ATF_TC_BODY(errors, tc)
 	bad_line("reload_signal 9", "reload_signal: ");
 	bad_line("reload_timeout 0", "reload_timeout: ");
 	bad_line("reload_timeout 3601", "reload_timeout: ");
+	bad_line("sendmail_cf sendmail.cf",
+	    "sendmail_cf: \"sendmail.cf\" is not an absolute path");
+	bad_line("sendmail_path sendmail",
+	    "sendmail_path: \"sendmail\" is not an absolute path");
 	bad_line("cert_dir \"/unterminated", "unterminated quote");
 	bad_line("cert_dir \"/a\"b", "text after closing quote");
 }
