@@ -6,7 +6,7 @@
 
 # SC2016: the single-quoted conditions are evaluated later, by eval.
 # shellcheck disable=SC1091,SC2016
-. "$(atf_get_srcdir)/daemon_lib.sh"
+. "$(atf_get_srcdir)/lib.sh"
 
 # How long cert-TS.pem stays empty in the replays (4 s in reality; the
 # tests of the renewal itself use 1.5 s, the others less).

@@ -17,7 +17,7 @@
 
 # SC2016: the single-quoted conditions are evaluated later, by eval.
 # shellcheck disable=SC1091,SC2016
-. "$(atf_get_srcdir)/daemon_lib.sh"
+. "$(atf_get_srcdir)/lib.sh"
 
 A_USER=smtlsd-attacker
 A_PTY="$(atf_get_srcdir)/attack_pty"

@@ -6,7 +6,7 @@
 
 # SC2016: the single-quoted conditions are evaluated later, by eval.
 # shellcheck disable=SC1091,SC2016
-. "$(atf_get_srcdir)/daemon_lib.sh"
+. "$(atf_get_srcdir)/lib.sh"
 
 # bits FILE: the size of the DH parameters in FILE.
 bits()

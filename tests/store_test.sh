@@ -554,7 +554,7 @@ unchanged_pass_reads_no_cert_head()
 unchanged_pass_reads_no_cert_body()
 {
 	t_need_bin
-	r=$(t_strace_reason)
+	r=$(daemon_strace_reason)
 	[ -z "$r" ] || atf_skip "$r"
 	mkstore
 	t_pass conf
@@ -579,7 +579,7 @@ adds_before_removes_head()
 adds_before_removes_body()
 {
 	t_need_bin
-	r=$(t_strace_reason)
+	r=$(daemon_strace_reason)
 	[ -z "$r" ] || atf_skip "$r"
 	mkstore
 	t_pass conf
@@ -637,7 +637,7 @@ failed_put_no_removal_head()
 failed_put_no_removal_body()
 {
 	t_need_bin
-	r=$(t_strace_reason)
+	r=$(daemon_strace_reason)
 	[ -z "$r" ] || atf_skip "$r"
 	strace -e inject=linkat:error=EEXIST -o /dev/null true 2>/dev/null ||
 	    atf_skip "this strace cannot inject faults"
@@ -672,7 +672,7 @@ changed_before_removal_head()
 changed_before_removal_body()
 {
 	t_need_bin
-	r=$(t_strace_reason)
+	r=$(daemon_strace_reason)
 	[ -z "$r" ] || atf_skip "$r"
 	strace -e inject=fsync:delay_enter=1 -o /dev/null true 2>/dev/null ||
 	    atf_skip "this strace cannot inject delays"

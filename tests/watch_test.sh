@@ -5,7 +5,7 @@
 
 # SC2016: the single-quoted conditions are evaluated later, by eval.
 # shellcheck disable=SC1091,SC2016
-. "$(atf_get_srcdir)/daemon_lib.sh"
+. "$(atf_get_srcdir)/lib.sh"
 
 # How late the store may follow a change, beyond settle (seconds).
 MARGIN=2
