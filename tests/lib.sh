@@ -138,26 +138,44 @@ t_run()
 	    "of a signal (status $t_rc)"; }
 }
 
-# t_pass CONF [ARGS...]: one pass (-1) that must succeed.
+# t_pass CONF [ARGS...]: one pass (-1) that must succeed, within
+# $T_TIMEOUT seconds; stdout is kept in ./out, stderr in ./err.
 t_pass()
 {
 	_p_conf=$1
 	shift
-	t_run -f "$_p_conf" -1 "$@"
-	if [ "$t_rc" -ne 0 ]; then
-		cat err >&2
-		atf_fail "smtlsd -1 -f $_p_conf exited $t_rc"
-	fi
+	atf_check -o save:out -e save:err \
+	    timeout "$T_TIMEOUT" "$SMTLSD" -f "$_p_conf" -1 "$@"
 }
 
-# t_pass_fails CONF: one pass (-1) that must exit 1.
+# t_pass_says CONF REGEX...: t_pass, and stderr matches every extended
+# REGEX.
+t_pass_says()
+{
+	_p_conf=$1
+	shift
+	_p_n=$#
+	for _p_re in "$@"; do
+		set -- "$@" -e "match:$_p_re"
+	done
+	shift "$_p_n"
+	atf_check -o save:out -e save:err "$@" \
+	    timeout "$T_TIMEOUT" "$SMTLSD" -f "$_p_conf" -1
+}
+
+# t_pass_fails CONF [REGEX...]: one pass (-1) that must exit 1, with
+# stderr matching every extended REGEX; out and err as for t_pass.
 t_pass_fails()
 {
-	t_run -f "$1" -1
-	if [ "$t_rc" -ne 1 ]; then
-		cat err >&2
-		atf_fail "smtlsd -1 -f $1 exited $t_rc, expected 1"
-	fi
+	_p_conf=$1
+	shift
+	_p_n=$#
+	for _p_re in "$@"; do
+		set -- "$@" -e "match:$_p_re"
+	done
+	shift "$_p_n"
+	atf_check -s exit:1 -o save:out -e save:err "$@" \
+	    timeout "$T_TIMEOUT" "$SMTLSD" -f "$_p_conf" -1
 }
 
 # t_err_has REGEX: stderr of the last run matches the extended REGEX.
@@ -685,8 +703,8 @@ daemon_conf_alone()
 # daemon_once: smtlsd -1 -f conf, which must succeed.
 daemon_once()
 {
-	timeout 60 "$SMTLSD" -1 -f "$(pwd)/conf" >once.out 2>once.err || {
-	    cat once.err >&2; atf_fail "smtlsd -1 failed"; }
+	atf_check -o save:once.out -e save:once.err \
+	    timeout 60 "$SMTLSD" -1 -f "$(pwd)/conf"
 }
 
 # daemon_remember PID: daemon_cleanup ends PID.
