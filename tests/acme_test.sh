@@ -85,9 +85,9 @@ renewal()
 	# Each step was acted on only when complete: no set was refused.
 	daemon_logged 1 "not using this certificate set" && atf_fail \
 	    "a step of the renewal was taken for a broken set"
-	openssl verify -CApath certs -purpose sslserver "$DOM/cert.pem" \
-	    >verify.out 2>&1 || { cat verify.out >&2;
-	    atf_fail "the new certificate does not verify against the store"; }
+	# The new certificate verifies against the store.
+	atf_check -o match:': OK$' -e ignore \
+	    openssl verify -CApath certs -purpose sslserver "$DOM/cert.pem"
 	[ "$(daemon_status 5)" = ok ] || atf_fail "status: $(cat aux/status)"
 }
 
@@ -246,9 +246,9 @@ chain_follows_body()
 	daemon_not_in_store int ||
 	    atf_fail "the old intermediate stayed after it left chain.pem"
 	daemon_in_store root || atf_fail "the root left the store"
-	openssl verify -CApath certs -purpose sslserver "$DOM/cert.pem" \
-	    >verify.out 2>&1 || { cat verify.out >&2;
-	    atf_fail "the new certificate does not verify against the store"; }
+	# The new certificate verifies against the store.
+	atf_check -o match:': OK$' -e ignore \
+	    openssl verify -CApath certs -purpose sslserver "$DOM/cert.pem"
 }
 chain_follows_cleanup()
 {

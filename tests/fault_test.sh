@@ -496,8 +496,9 @@ dh_child_dies_body()
 	kill -HUP "$D_PID"
 	daemon_wait 120 "new DH parameters" \
 	    daemon_logged 1 'dh_params .*: written'
-	openssl dhparam -in "$W/certs/dh.param" -noout -check \
-	    >/dev/null 2>&1 || atf_fail "dh.param is not valid"
+	# dh.param is valid.
+	atf_check -o ignore -e ignore \
+	    openssl dhparam -in "$W/certs/dh.param" -noout -check
 	f_outside_untouched
 	daemon_stop_ok
 }
