@@ -338,14 +338,7 @@ untrusted_body()
 	prepare
 	first_pass_ok
 	# A certificate from a CA the bundle does not hold.
-	(
-		cd pki || exit 1
-		daemon_ossl req -x509 -newkey ec \
-		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		    -subj "/CN=Stranger CA" -days 3650 -keyout stranger.key \
-		    -out stranger.pem \
-		    -addext basicConstraints=critical,CA:TRUE
-	) || atf_fail "openssl"
+	t_cert pki/stranger "/CN=Stranger CA"
 	D_ISSUER=stranger daemon_leaf alien
 	CHAIN=stranger renew debian alien alien
 	refused "the chain does not verify"

@@ -149,9 +149,7 @@ kill9_body()
 	t_tools
 	daemon_scratch crash
 	S=$D_S
-	# shellcheck disable=SC2034 # read by lib.sh
-	D_AUX=$S/aux
-	D_WORK=$(pwd)
+	daemon_elsewhere "$S"
 	echo "seed $CRASH_SEED, $CRASH_CERTS certificates, $CRASH_KILLS" \
 	    "kills, scratch $S"
 	./gencerts -n "$CRASH_CERTS" -s "$CRASH_SEED" -o "$S/pool.pem" \
@@ -242,6 +240,18 @@ kill9_cleanup()
 	daemon_cleanup
 }
 
+# crash_need_inject: a copy of smtlsd and ./capath_check; skips when
+# strace cannot inject faults here.
+crash_need_inject()
+{
+	t_copy_bin
+	t_cc capath_check "$T_SRC/hardening/capath_check.c"
+	if ! strace -f -o /dev/null -e inject=getpid:error=ENOSYS true \
+	    >/dev/null 2>&1; then
+		atf_skip "SKIPPED: strace cannot inject faults here"
+	fi
+}
+
 atf_test_case removal_order cleanup
 removal_order_head()
 {
@@ -253,22 +263,12 @@ removal_order_head()
 }
 removal_order_body()
 {
-	t_copy_bin
-	t_cc capath_check "$T_SRC/hardening/capath_check.c"
-	if ! strace -f -o /dev/null -e inject=getpid:error=ENOSYS true \
-	    >/dev/null 2>&1; then
-		atf_skip "SKIPPED: strace cannot inject faults here"
-	fi
+	crash_need_inject
 	mkdir -p aux certs
 	for n in 1 2 3; do
-		daemon_ossl req -x509 -newkey ec \
-		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		    -subj "/CN=smtlsd collision" -days 3650 -keyout "c$n.key" \
-		    -out "c$n.pem" || atf_fail "openssl req failed"
+		t_cert "c$n" "/CN=smtlsd collision"
 	done
-	daemon_ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-	    -nodes -subj "/CN=smtlsd other" -days 3650 -keyout o.key \
-	    -out o.pem || atf_fail "openssl req failed"
+	t_cert o "/CN=smtlsd other"
 	h=$(openssl x509 -noout -hash -in c1.pem)
 	daemon_conf_alone conf "$(pwd)" "$(pwd)/certs"
 	for when in 1 2 3; do
@@ -304,18 +304,10 @@ link_kill_head()
 }
 link_kill_body()
 {
-	t_copy_bin
-	t_cc capath_check "$T_SRC/hardening/capath_check.c"
-	if ! strace -f -o /dev/null -e inject=getpid:error=ENOSYS true \
-	    >/dev/null 2>&1; then
-		atf_skip "SKIPPED: strace cannot inject faults here"
-	fi
+	crash_need_inject
 	mkdir -p aux certs
 	for n in kept dropped; do
-		daemon_ossl req -x509 -newkey ec \
-		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		    -subj "/CN=smtlsd $n" -days 3650 -keyout "$n.key" \
-		    -out "$n.pem" || atf_fail "openssl req failed"
+		t_cert "$n" "/CN=smtlsd $n"
 	done
 	x=$(openssl x509 -noout -hash -in dropped.pem).0
 	daemon_conf_alone conf "$(pwd)" "$(pwd)/certs"

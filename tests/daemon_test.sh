@@ -311,10 +311,7 @@ sighup_config_head()
 sighup_config_body()
 {
 	daemon_setup
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-	    -nodes -subj "/CN=Second bundle CA" -days 3650 -keyout pki/b2.key \
-	    -out pki/b2.pem -addext basicConstraints=critical,CA:TRUE \
-	    >/dev/null 2>&1 || atf_fail "openssl req"
+	t_cert pki/b2 "/CN=Second bundle CA"
 	cp pki/b2.pem bundle2.pem
 	daemon_conf
 	daemon_start

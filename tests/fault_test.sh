@@ -31,9 +31,7 @@ f_setup()
 {
 	t_copy_bin
 	W=$(pwd)/work
-	# shellcheck disable=SC2034 # read by lib.sh
-	D_AUX=$W/aux
-	D_WORK=$(pwd)
+	daemon_elsewhere "$W"
 	mkdir -p "$W/certs" "$W/outside"
 	echo "not smtlsd's" >"$W/outside/victim"
 	if [ "$1" -le 20 ]; then
@@ -44,15 +42,11 @@ f_setup()
 		mkdir -p "$W/pool"
 		_i=1
 		while [ "$_i" -le "$1" ]; do
-			daemon_ossl req -x509 -newkey ec \
-			    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-			    -subj "/O=smtlsd fault test/CN=CA $_i" -days 3650 \
-			    -keyout "$W/pool/key.pem" \
-			    -out "$W/pool/$(printf %05d "$_i").pem" ||
-			    atf_fail "openssl req failed"
+			t_cert "$W/pool/$(printf %05d "$_i")" \
+			    "/O=smtlsd fault test/CN=CA $_i"
 			_i=$((_i + 1))
 		done
-		rm -f "$W/pool/key.pem"
+		rm -f "$W/pool/"*.key
 	else
 		t_tools
 		./gencerts -n "$1" -s 42 -o "$W/pool.pem" 2>gencerts.log ||

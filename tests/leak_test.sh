@@ -25,19 +25,13 @@ leak_setup()
 {
 	t_copy_bin
 	W=$(pwd)/work
-	# shellcheck disable=SC2034 # read by lib.sh
-	D_AUX=$W/aux
-	D_WORK=$(pwd)
+	daemon_elsewhere "$W"
 	mkdir -p "$W/certs" "$W/le/certs"
 	daemon_pki_leaves "$W/pki" 3
 	i=1
 	: >"$W/pool.pem"
 	while [ "$i" -le 12 ]; do
-		daemon_ossl req -x509 -newkey ec \
-		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		    -subj "/O=smtlsd leak test/CN=Pool CA $i" -days 3650 \
-		    -keyout "$W/pool$i.key" -out "$W/pool$i.pem" ||
-		    atf_fail "openssl req failed"
+		t_cert "$W/pool$i" "/O=smtlsd leak test/CN=Pool CA $i"
 		cat "$W/pool$i.pem" >>"$W/pool.pem"
 		i=$((i + 1))
 	done

@@ -21,12 +21,14 @@
 #	conf		the configuration; daemon.log is smtlsd's stderr (-d -v)
 #	pids		every process a test started, for daemon_cleanup
 # A test that keeps them elsewhere sets D_AUX (the directory of the
-# status file) and D_WORK (that of daemon.log and pids).  Every test
+# status file), or D_STATUS (the status file itself), and D_WORK (the
+# directory of daemon.log and pids).  Every test
 # case that starts a process must have a cleanup part that calls
 # daemon_cleanup.
 
 T_SRC="$(atf_get_srcdir)"
-SMTLSD="$T_SRC/../daemon/smtlsd"
+T_TOP="$T_SRC/.."
+SMTLSD="$T_TOP/daemon/smtlsd"
 T_TIMEOUT=${T_TIMEOUT:-30}
 T_HASHRE='^[0-9a-f]{8}\.[0-9]+$'
 D_FAKE="$T_SRC/fake_sendmail"
@@ -49,10 +51,11 @@ t_need_bin()
 # with the same subject-name hash (a collision) and different keys.
 t_cert()
 {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-	    -nodes -subj "$2" -days "${3:-3650}" -keyout "$1.key" \
-	    -out "$1.pem" -addext basicConstraints=critical,CA:TRUE \
-	    >/dev/null 2>&1 || atf_fail "openssl req failed for $1 ($2)"
+	daemon_ossl req -x509 -newkey ec \
+	    -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "$2" \
+	    -days "${3:-3650}" -keyout "$1.key" -out "$1.pem" \
+	    -addext basicConstraints=critical,CA:TRUE ||
+	    atf_fail "openssl req failed for $1 ($2)"
 }
 
 # t_hash NAME: the subject-name hash of NAME.pem, as openssl prints it.
@@ -209,24 +212,32 @@ t_names()
 	ls -A "$1" | grep -E "$T_HASHRE" | LC_ALL=C sort
 }
 
-# t_sets DIR: one line "<hash> <base64 of the block>" for every
-# certificate in the hash-named files of DIR, sorted: two directories
-# with equal sets hold, under each hash, the same certificates.
-t_sets()
+# t_blocks DIR LEN: one line "<key> <base64 of the block>" for every
+# PEM block in the hash-named files of DIR, sorted; the key is the
+# first LEN characters of the file's name (0: all of it).
+t_blocks()
 {
 	(
 		cd "$1" || exit 1
 		_s_files=$(ls -A | grep -E "$T_HASHRE")
 		[ -n "$_s_files" ] || exit 0
 		# shellcheck disable=SC2086
-		awk '
-		    FNR == 1 { h = substr(FILENAME, 1, 8) }
+		awk -v len="$2" '
+		    FNR == 1 { h = len ? substr(FILENAME, 1, len) : FILENAME }
 		    { sub(/\r$/, "") }
 		    /^-----BEGIN / { inb = 1; s = ""; next }
 		    /^-----END / { if (inb) print h, s; inb = 0; next }
 		    inb { s = s $0 }
 		' $_s_files | LC_ALL=C sort
 	)
+}
+
+# t_sets DIR: one line "<hash> <base64 of the block>" for every
+# certificate in the hash-named files of DIR, sorted: two directories
+# with equal sets hold, under each hash, the same certificates.
+t_sets()
+{
+	t_blocks "$1" 8
 }
 
 # t_split BUNDLE DIR: splits the PEM blocks of BUNDLE into DIR/NNNNN.pem
@@ -318,18 +329,7 @@ t_same_as_rehash_in()
 # hash-named file of DIR, sorted.
 t_slots()
 {
-	(
-		cd "$1" || exit 1
-		_s_files=$(ls -A | grep -E "$T_HASHRE")
-		[ -n "$_s_files" ] || exit 0
-		# shellcheck disable=SC2086
-		awk '
-		    { sub(/\r$/, "") }
-		    /^-----BEGIN / { inb = 1; s = ""; next }
-		    /^-----END / { if (inb) print FILENAME, s; inb = 0; next }
-		    inb { s = s $0 }
-		' $_s_files | LC_ALL=C sort
-	)
+	t_blocks "$1" 0
 }
 
 # t_same_slots_as_rehash DIR BUNDLE...: t_same_as_rehash, and each name
@@ -387,6 +387,13 @@ t_unpriv_reason()
 		echo "setpriv --bounding-set is not permitted here"
 	fi
 	rm -f unpriv.probe
+}
+
+# t_need_unpriv: skips when t_unpriv cannot drop the rights here.
+t_need_unpriv()
+{
+	_r=$(t_unpriv_reason)
+	[ -z "$_r" ] || atf_skip "cannot run without file access rights: $_r"
 }
 
 t_unpriv()
@@ -516,7 +523,8 @@ daemon_show()
 	{
 		echo "---- daemon.log (last lines)"
 		tail -n 60 "$D_WORK/daemon.log" 2>/dev/null
-		echo "---- status: $(cat "$D_AUX/status" 2>/dev/null)"
+		echo "---- status:" \
+		    "$(cat "${D_STATUS:-$D_AUX/status}" 2>/dev/null)"
 		[ -f aux/sendmail.log ] && { echo "---- aux/sendmail.log";
 		    cat aux/sendmail.log; }
 		[ -f timeline ] && { echo "---- timeline"; cat timeline; }
@@ -543,22 +551,30 @@ daemon_ca()
 	: >"$1/db/index.txt"
 	echo 1000 >"$1/db/serial"
 	cp "$T_SRC/pki.cnf" "$1/ca.cnf"
+	daemon_ca_pair "$1" root int "smtlsd test" "smtlsd Test"
+}
+
+# daemon_ca_pair DIR ROOT INT ORG NAME: another CA in DIR (made by
+# daemon_ca): ROOT.pem, self-signed, "/O=ORG/CN=NAME Root CA", and
+# INT.pem, "NAME Intermediate CA" signed by it.
+daemon_ca_pair()
+{
 	(
 		cd "$1" || exit 1
 		daemon_ossl req -x509 -newkey ec \
 		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		    -subj "/O=smtlsd test/CN=smtlsd Test Root CA" -days 3650 \
-		    -keyout root.key -out root.pem \
+		    -subj "/O=$4/CN=$5 Root CA" -days 3650 \
+		    -keyout "$2.key" -out "$2.pem" \
 		    -addext basicConstraints=critical,CA:TRUE \
 		    -addext keyUsage=critical,keyCertSign,cRLSign || exit 1
 		daemon_ossl req -new -newkey ec \
 		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		    -subj "/O=smtlsd test/CN=smtlsd Test Intermediate CA" \
-		    -keyout int.key -out int.csr || exit 1
+		    -subj "/O=$4/CN=$5 Intermediate CA" \
+		    -keyout "$3.key" -out "$3.csr" || exit 1
 		daemon_ossl ca -batch -config ca.cnf -extensions int \
-		    -cert root.pem -keyfile root.key -in int.csr \
-		    -out int.pem -days 3650 -notext
-	) || atf_fail "making the test CA in $1 failed"
+		    -cert "$2.pem" -keyfile "$2.key" -in "$3.csr" \
+		    -out "$3.pem" -days 3650 -notext
+	) || atf_fail "making the CA $2, $3 in $1 failed"
 }
 
 # daemon_pki: the test CA in pki/ (daemon_ca), and bundle.pem holding
@@ -567,14 +583,8 @@ daemon_ca()
 daemon_pki()
 {
 	daemon_ca pki
-	for _p_n in other1 other2; do
-		(cd pki && daemon_ossl req -x509 -newkey ec \
-		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		    -subj "/O=smtlsd test/CN=Unrelated CA $_p_n" \
-		    -days 3650 -keyout $_p_n.key -out $_p_n.pem \
-		    -addext basicConstraints=critical,CA:TRUE) ||
-		    atf_fail "making the test CA failed"
-	done
+	t_cert pki/other1 "/O=smtlsd test/CN=Unrelated CA other1"
+	t_cert pki/other2 "/O=smtlsd test/CN=Unrelated CA other2"
 	cat pki/root.pem pki/other1.pem pki/other2.pem >bundle.pem
 }
 
@@ -707,6 +717,15 @@ daemon_once()
 	    timeout 60 "$SMTLSD" -1 -f "$(pwd)/conf"
 }
 
+# daemon_elsewhere DIR: the daemon's status file is in DIR/aux (the
+# layout of daemon_conf_in DIR), daemon.log and pids stay in the work
+# directory.
+daemon_elsewhere()
+{
+	D_AUX=$1/aux
+	D_WORK=$(pwd)
+}
+
 # daemon_remember PID: daemon_cleanup ends PID.
 daemon_remember()
 {
@@ -739,8 +758,8 @@ daemon_status()
 {
 	# read(1), not awk: it is polled often, and forks cost CPU that the
 	# daemon under test (valgrind, say) needs.
-	{ read -r _s1 _s2 _s3 _s4 _s5 _s6 _s7 <"$D_AUX/status"; } \
-	    2>/dev/null || return 0
+	{ read -r _s1 _s2 _s3 _s4 _s5 _s6 _s7 \
+	    <"${D_STATUS:-$D_AUX/status}"; } 2>/dev/null || return 0
 	eval "echo \"\${_s$1:-}\""
 }
 
@@ -748,7 +767,8 @@ daemon_status()
 # least N passes.
 daemon_passed()
 {
-	{ read -r _s1 _s2 _s3 <"$D_AUX/status"; } 2>/dev/null || return 1
+	{ read -r _s1 _s2 _s3 <"${D_STATUS:-$D_AUX/status}"; } 2>/dev/null ||
+	    return 1
 	[ "$_s1" = "$D_PID" ] && [ "$_s2" -ge "$1" ] 2>/dev/null
 }
 
@@ -774,6 +794,14 @@ daemon_alive()
 	_a_s=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
 	case $_a_s in Z*|"") return 1 ;; esac
 	return 0
+}
+
+# daemon_running PID [NAME]: PID is a live process called NAME (default
+# smtlsd), not another that took its pid.
+daemon_running()
+{
+	daemon_alive "$1" &&
+	    [ "$(ps -o comm= -p "$1" 2>/dev/null)" = "${2:-smtlsd}" ]
 }
 
 # daemon_dead PID: PID is gone, or a zombie.
@@ -1018,6 +1046,13 @@ daemon_strace_reason()
 	    { echo "strace is not installed (sh mk/deps.sh test)"; return 0; }
 	strace -f -o /dev/null true >/dev/null 2>&1 ||
 	    echo "strace cannot trace here (ptrace not permitted)"
+}
+
+# daemon_need_strace: skips when strace cannot trace smtlsd here.
+daemon_need_strace()
+{
+	_r=$(daemon_strace_reason)
+	[ -z "$_r" ] || atf_skip "$_r"
 }
 
 # daemon_slow SYSCALL MICROSECONDS OUT: attaches strace to the running

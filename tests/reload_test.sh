@@ -224,8 +224,7 @@ back_before_watch_head()
 }
 back_before_watch_body()
 {
-	r=$(daemon_strace_reason)
-	[ -z "$r" ] || atf_skip "$r"
+	daemon_need_strace
 	prepare
 	daemon_sendmail
 	daemon_start
