@@ -151,34 +151,33 @@ t_pass()
 	    timeout "$T_TIMEOUT" "$SMTLSD" -f "$_p_conf" -1 "$@"
 }
 
-# t_pass_says CONF REGEX...: t_pass, and stderr matches every extended
-# REGEX.
-t_pass_says()
+# t_pass_exits STATUS CONF [REGEX...]: one pass (-1) that must exit
+# STATUS within $T_TIMEOUT seconds, with stderr matching every extended
+# REGEX; out and err as for t_pass.
+t_pass_exits()
 {
-	_p_conf=$1
-	shift
+	_p_st=$1 _p_conf=$2
+	shift 2
 	_p_n=$#
 	for _p_re in "$@"; do
 		set -- "$@" -e "match:$_p_re"
 	done
 	shift "$_p_n"
-	atf_check -o save:out -e save:err "$@" \
+	atf_check -s "exit:$_p_st" -o save:out -e save:err "$@" \
 	    timeout "$T_TIMEOUT" "$SMTLSD" -f "$_p_conf" -1
 }
 
-# t_pass_fails CONF [REGEX...]: one pass (-1) that must exit 1, with
-# stderr matching every extended REGEX; out and err as for t_pass.
+# t_pass_says CONF REGEX...: t_pass, and stderr matches every REGEX.
+t_pass_says()
+{
+	t_pass_exits 0 "$@"
+}
+
+# t_pass_fails CONF [REGEX...]: one pass that must exit 1, with stderr
+# matching every REGEX.
 t_pass_fails()
 {
-	_p_conf=$1
-	shift
-	_p_n=$#
-	for _p_re in "$@"; do
-		set -- "$@" -e "match:$_p_re"
-	done
-	shift "$_p_n"
-	atf_check -s exit:1 -o save:out -e save:err "$@" \
-	    timeout "$T_TIMEOUT" "$SMTLSD" -f "$_p_conf" -1
+	t_pass_exits 1 "$@"
 }
 
 # t_err_has REGEX: stderr of the last run matches the extended REGEX.
