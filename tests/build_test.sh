@@ -3,6 +3,7 @@
 # make and BSD make (bmake), each with gcc and clang (issue 2, "Layout
 # and build").
 
+# shellcheck disable=SC1091 # the harness, found at run time
 . "$(atf_get_srcdir)/lib.sh"
 
 # Copies the sources of the working tree (no build products) to ./tree.

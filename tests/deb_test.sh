@@ -9,6 +9,7 @@
 # so it runs as root only, refuses to touch a system that already has an
 # smtlsd (package or files), and its cleanup removes what it installed.
 
+# shellcheck disable=SC1091 # the harness, found at run time
 . "$(atf_get_srcdir)/lib.sh"
 
 # The files the package puts on the system.

@@ -7,6 +7,7 @@
 # FreeBSD file fails it, at compile time without a declaration and at
 # link time with one.
 
+# shellcheck disable=SC1091 # the harness, found at run time
 . "$(atf_get_srcdir)/lib.sh"
 
 # gate [args]: runs the gate on ./src (or the tree) into ./out.

@@ -4,6 +4,7 @@
 # short fuzzing run of each target finds none.  `make fuzz` runs them
 # longer (FUZZ_SECONDS).
 
+# shellcheck disable=SC1091 # the harness, found at run time
 . "$(atf_get_srcdir)/lib.sh"
 
 FUZZ_CI_SECONDS=${FUZZ_CI_SECONDS:-10}

@@ -4,6 +4,7 @@
 # substitution for the FreeBSD and the Linux layout, and an uninstall that
 # removes exactly those (never the administrator's smtlsd.conf).
 
+# shellcheck disable=SC1091 # the harness, found at run time
 . "$(atf_get_srcdir)/lib.sh"
 
 # Every non-directory under $1 as "mode path" (path without $1), sorted.

@@ -6,6 +6,7 @@
 # flag of daemon/smtlsd.c is in smtlsd(8), and the sample's commented
 # values are the daemon's real defaults.
 
+# shellcheck disable=SC1091 # the harness, found at run time
 . "$(atf_get_srcdir)/lib.sh"
 
 # Keywords accepted by the parser, one per line.

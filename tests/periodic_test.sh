@@ -2,6 +2,7 @@
 # etc/periodic/450.status-smtlsd, FreeBSD's daily status of smtlsd: run
 # with a stand-in for service(8) that prints what rc.d/smtlsd prints.
 
+# shellcheck disable=SC1091 # the harness, found at run time
 . "$(atf_get_srcdir)/lib.sh"
 
 SCRIPT="$T_TOP/etc/periodic/450.status-smtlsd"

@@ -7,6 +7,7 @@
 # aside, which USE_RC_SUBR installs and lists), and its variables agree
 # with the project's Makefile and files.
 
+# shellcheck disable=SC1091 # the harness, found at run time
 . "$(atf_get_srcdir)/lib.sh"
 
 port()

@@ -19,6 +19,7 @@
 # pidfile and status file all live there, and the daemon never touches
 # /etc/mail or signals anything (reload_signal none).
 
+# shellcheck disable=SC1091 # the harness, found at run time
 . "$(atf_get_srcdir)/lib.sh"
 
 # Sets up the work directory; $1: rc.conf lines beyond the defaults.
@@ -26,6 +27,7 @@ setup()
 {
 	t_need_bin
 	W=$PWD
+	# shellcheck disable=SC2034 # read by lib.sh
 	D_STATUS=$W/smtlsd.status
 	P=$W/prefix
 	env SMTLSD_OS=FreeBSD sh "$T_TOP/mk/install.sh" \
