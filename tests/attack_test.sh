@@ -17,10 +17,10 @@
 
 # SC2016: the single-quoted conditions are evaluated later, by eval.
 # shellcheck disable=SC1091,SC2016
-. "$(atf_get_srcdir)/daemon_lib.sh"
+. "$(atf_get_srcdir)/lib.sh"
 
 A_USER=smtlsd-attacker
-A_PTY="$(atf_get_srcdir)/attack_pty"
+A_PTY="$T_SRC/attack_pty"
 NL='
 '
 ESC=$(printf '\033')
@@ -174,6 +174,20 @@ atk_resync()
 	fi
 }
 
+# atk_act daemon|once: the attack is acted on by the running daemon
+# (atk_resync) or by smtlsd -1 (atk_once); A_LOG is the log that tells
+# how (daemon.log or once.err).
+atk_act()
+{
+	if [ "$1" = daemon ]; then
+		atk_resync
+		A_LOG=daemon.log
+	else
+		atk_once
+		A_LOG=once.err
+	fi
+}
+
 # atk_once: smtlsd -1 -v, which may fail (a refused set) but must end,
 # and not of a signal; its stderr is once.err.
 atk_once()
@@ -249,17 +263,11 @@ symlink_chain()
 	daemon_in_store int || atf_fail "the legitimate intermediate is" \
 	    "not in cert_dir"
 	as_atk ln -sfn "$A/root/int2.pem" "$DOM/chain.pem"
-	if [ "$1" = daemon ]; then
-		atk_resync
-		_s_log=daemon.log
-	else
-		atk_once
-		_s_log=once.err
-	fi
+	atk_act "$1"
 	atk_quiet
-	daemon_not_in_store int2 || { cat "$_s_log" >&2; atf_fail \
+	daemon_not_in_store int2 || { cat "$A_LOG" >&2; atf_fail \
 	    "the root-only certificate behind chain.pem is in cert_dir"; }
-	atk_no_leak "$_s_log"
+	atk_no_leak "$A_LOG"
 	atk_hups_none
 }
 
@@ -316,20 +324,14 @@ symlink_key()
 	    ln -sfn "$3/k.pem" "$2/privkey.pem" &&
 	    ln -sfn "$3/c.pem" "$2/cert.pem"' sh "$A/pub" "$DOM" "$A/root" ||
 	    atf_fail "the attacker's links"
-	if [ "$1" = daemon ]; then
-		atk_resync
-		_s_log=daemon.log
-	else
-		atk_once
-		_s_log=once.err
-	fi
+	atk_act "$1"
 	atk_quiet
 	atk_hups_none
-	if grep -E 'reloaded sendmail|new certificate' "$_s_log" >&2; then
+	if grep -E 'reloaded sendmail|new certificate' "$A_LOG" >&2; then
 		atf_fail "smtlsd took the set of cert.pem and privkey.pem" \
 		    "outside the domain directory"
 	fi
-	atk_no_leak "$_s_log"
+	atk_no_leak "$A_LOG"
 }
 
 atf_test_case symlink_key_daemon cleanup
@@ -542,22 +544,7 @@ dangling_cleanup()
 # (an intermediate under it), and the leaf pki/alien.pem under sint.
 stranger_pki()
 {
-	(
-		cd pki || exit 1
-		daemon_ossl req -x509 -newkey ec \
-		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		    -subj "/O=attacker/CN=Attacker Root CA" -days 3650 \
-		    -keyout sroot.key -out sroot.pem \
-		    -addext basicConstraints=critical,CA:TRUE \
-		    -addext keyUsage=critical,keyCertSign,cRLSign || exit 1
-		daemon_ossl req -new -newkey ec \
-		    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		    -subj "/O=attacker/CN=Attacker Intermediate CA" \
-		    -keyout sint.key -out sint.csr || exit 1
-		daemon_ossl ca -batch -config ca.cnf -extensions int \
-		    -cert sroot.pem -keyfile sroot.key -in sint.csr \
-		    -out sint.pem -days 3650 -notext
-	) || atf_fail "making the attacker's CA failed"
+	daemon_ca_pair pki sroot sint attacker Attacker
 	D_ISSUER=sint daemon_leaf alien
 	cp pki/alien.pem pki/alien.key pki/sint.pem "$A/pub/"
 	cat pki/sint.pem pki/sroot.pem >"$A/pub/schain.pem"
@@ -571,11 +558,7 @@ unverifiable()
 	atk_prepare
 	[ "$1" = daemon ] && daemon_start
 	CHAIN=schain atk_install alien alien.example.test
-	if [ "$1" = daemon ]; then
-		atk_resync
-	else
-		atk_once
-	fi
+	atk_act "$1"
 	atk_quiet
 	daemon_not_in_store sint || atf_fail "the attacker's intermediate," \
 	    "which no CA of the bundles vouches for, is in cert_dir"

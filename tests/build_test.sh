@@ -3,10 +3,13 @@
 # make and BSD make (bmake), each with gcc and clang (issue 2, "Layout
 # and build").
 
+# shellcheck disable=SC1091 # the harness, found at run time
+. "$(atf_get_srcdir)/lib.sh"
+
 # Copies the sources of the working tree (no build products) to ./tree.
 copy_tree()
 {
-	top="$(atf_get_srcdir)/.."
+	top=$T_TOP
 	[ -f "$top/Makefile" ] || atf_fail "no Makefile in $top"
 	mkdir tree tree/lib tree/daemon tree/tests
 	cp "$top/Makefile" tree/
@@ -179,7 +182,7 @@ openssl_pairing_head()
 openssl_pairing_body()
 {
 	L=$PWD/local
-	C="$(atf_get_srcdir)/../mk/config.sh"
+	C="$T_TOP/mk/config.sh"
 	mkdir -p local/include/event2 local/lib
 	touch local/lib/libevent.so
 	# env for FreeBSD without pkg-config, LOCALBASE ./local.

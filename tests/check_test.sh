@@ -13,9 +13,9 @@
 # sticky_tmp shows the rule).
 
 # SC2016: the single-quoted conditions are evaluated later, by eval;
-# SC2034: D_SETTLE is read by daemon_lib.sh's daemon_conf.
+# SC2034: D_SETTLE is read by lib.sh's daemon_conf.
 # shellcheck disable=SC1091,SC2016,SC2034
-. "$(atf_get_srcdir)/daemon_lib.sh"
+. "$(atf_get_srcdir)/lib.sh"
 
 DOM="le/certs/$D_DOMAIN"
 

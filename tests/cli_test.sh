@@ -15,13 +15,11 @@ usage_body()
 	t_need_bin
 	for args in "-h" "-x" "-1 -N" "-n -1" "-C -1" "-n extra" "-f"; do
 		# shellcheck disable=SC2086
-		t_run $args
-		[ "$t_rc" -eq 2 ] || atf_fail "smtlsd $args exited $t_rc"
-		t_err_has '^usage: smtlsd \[-CdhnNRv1\] \[-f file\]'
-		for f in -f -d -n -C -1 -N -R -v; do
-			grep -q -- "^  $f " err || atf_fail "usage lacks $f"
-		done
-		[ ! -s out ] || atf_fail "usage went to stdout"
+		atf_check -s exit:2 -o empty \
+		    -e match:'^usage: smtlsd \[-CdhnNRv1\] \[-f file\]' \
+		    -e 'match:^  -f ' -e 'match:^  -d ' -e 'match:^  -n ' \
+		    -e 'match:^  -C ' -e 'match:^  -1 ' -e 'match:^  -N ' \
+		    -e 'match:^  -R ' -e 'match:^  -v ' "$SMTLSD" $args
 	done
 }
 
@@ -49,13 +47,11 @@ EOF
 	chmod 644 good.conf
 	mkdir snap
 	find . | grep -v '^\./snap' | sort >snap/before
-	t_run -n -f good.conf
-	[ "$t_rc" -eq 0 ] || { cat err; atf_fail "-n exited $t_rc"; }
-	t_err_has 'good.conf: configuration OK'
-	find . | grep -v -e '^\./snap' -e '^\./out$' -e '^\./err$' | sort |
-	    cmp -s - snap/before || atf_fail "-n created files"
 	# Errors go to stderr only, nothing to stdout.
-	[ ! -s out ] || atf_fail "-n printed on stdout"
+	atf_check -o empty -e match:'good\.conf: configuration OK' \
+	    "$SMTLSD" -n -f good.conf
+	find . | grep -v '^\./snap' | sort | cmp -s - snap/before ||
+	    atf_fail "-n created files"
 }
 
 atf_test_case check_invalid
@@ -80,21 +76,20 @@ reload_signal KILL
 cert_dir "/unterminated
 EOF
 	chmod 644 bad.conf
-	t_run -n -f bad.conf
-	[ "$t_rc" -eq 1 ] || atf_fail "-n on a bad file exited $t_rc"
-	t_err_has '^smtlsd: bad\.conf:2: unknown keyword "certdir"'
-	t_err_has '^smtlsd: bad\.conf:3: settle: "soon"'
-	t_err_has '^smtlsd: bad\.conf:6: dh_bits: "100000"'
-	t_err_has '^smtlsd: bad\.conf:7: ca_bundle: "relative\.crt" is not an abs'
-	t_err_has '^smtlsd: bad\.conf:8: watch: "magic"'
-	t_err_has '^smtlsd: bad\.conf:9: reload_signal: "KILL"'
-	t_err_has '^smtlsd: bad\.conf:10: unterminated quote'
-	t_err_has 'bad\.conf: 7 errors'
+	atf_check -s exit:1 -o empty \
+	    -e match:'^smtlsd: bad\.conf:2: unknown keyword "certdir"' \
+	    -e match:'^smtlsd: bad\.conf:3: settle: "soon"' \
+	    -e match:'^smtlsd: bad\.conf:6: dh_bits: "100000"' \
+	    -e match:'^smtlsd: bad\.conf:7: ca_bundle: "relative\.crt" is not' \
+	    -e match:'^smtlsd: bad\.conf:8: watch: "magic"' \
+	    -e match:'^smtlsd: bad\.conf:9: reload_signal: "KILL"' \
+	    -e match:'^smtlsd: bad\.conf:10: unterminated quote' \
+	    -e match:'bad\.conf: 7 errors' \
+	    "$SMTLSD" -n -f bad.conf
 	# The same for -1: a bad file never starts a pass.
-	t_run -1 -f bad.conf
-	[ "$t_rc" -eq 1 ] || atf_fail "-1 on a bad file exited $t_rc"
-	t_err_has '^smtlsd: bad\.conf:2: unknown keyword'
-	! grep -q 'certificates' err || atf_fail "-1 ran a pass"
+	atf_check -s exit:1 -o empty \
+	    -e match:'^smtlsd: bad\.conf:2: unknown keyword' \
+	    -e not-match:'certificates' "$SMTLSD" -1 -f bad.conf
 }
 
 atf_test_case check_writable
@@ -109,14 +104,13 @@ check_writable_body()
 	echo "cert_dir /etc/mail/certs" >c.conf
 	for mode in 664 646 666 620 602; do
 		chmod $mode c.conf
-		t_run -n -f c.conf
-		[ "$t_rc" -eq 1 ] || atf_fail "mode $mode: -n exited $t_rc"
-		t_err_has "c\\.conf: writable by group or others \\(mode 0$mode\\)"
+		atf_check -s exit:1 -o empty -e match:"c\\.conf: writable by \
+group or others \\(mode 0$mode\\)" "$SMTLSD" -n -f c.conf
 	done
 	for mode in 644 600 400; do
 		chmod $mode c.conf
-		t_run -n -f c.conf
-		[ "$t_rc" -eq 0 ] || atf_fail "mode $mode: -n exited $t_rc"
+		atf_check -o empty -e match:'configuration OK' \
+		    "$SMTLSD" -n -f c.conf
 	done
 }
 
@@ -129,13 +123,12 @@ check_missing_head()
 check_missing_body()
 {
 	t_need_bin
-	t_run -n -f "$(pwd)/nonexistent.conf"
-	[ "$t_rc" -eq 1 ] || atf_fail "-n -f missing exited $t_rc"
-	t_err_has 'nonexistent\.conf: No such file'
+	atf_check -s exit:1 -o empty \
+	    -e match:'nonexistent\.conf: No such file' \
+	    "$SMTLSD" -n -f "$(pwd)/nonexistent.conf"
 	mkdir d.conf
-	t_run -n -f d.conf
-	[ "$t_rc" -eq 1 ] || atf_fail "-n -f directory exited $t_rc"
-	t_err_has 'd\.conf: not a regular file'
+	atf_check -s exit:1 -o empty -e match:'d\.conf: not a regular file' \
+	    "$SMTLSD" -n -f d.conf
 }
 
 atf_test_case check_defaults
@@ -149,8 +142,7 @@ check_defaults_body()
 	t_need_bin
 	echo "# empty" >e.conf
 	chmod 644 e.conf
-	t_run -n -v -f e.conf
-	[ "$t_rc" -eq 0 ] || { cat err; atf_fail "-n -v exited $t_rc"; }
+	atf_check -o save:out "$SMTLSD" -n -v -f e.conf
 	case $(uname -s) in
 	Linux)
 		bundle=/etc/ssl/certs/ca-certificates.crt
@@ -194,8 +186,7 @@ EOF
 	for f in /etc/smtlsd.conf /usr/local/etc/smtlsd.conf; do
 		[ ! -e $f ] || atf_skip "$f exists on this machine"
 	done
-	t_run -n -v
-	[ "$t_rc" -eq 0 ] || { cat err; atf_fail "-n without a file failed"; }
+	atf_check -o save:out -e ignore "$SMTLSD" -n -v
 	sed 's/^reload_command "none"$/reload_command none/' out >got
 	cmp -s want got || atf_fail "defaults differ without a file"
 }
@@ -219,9 +210,7 @@ acme_cert "/d/ex ample"
 settle 0.25
 EOF
 	chmod 644 q.conf
-	t_run -n -v -f q.conf
-	[ "$t_rc" -eq 0 ] || { cat err; atf_fail "quoted values refused"; }
-	cp out dump1
+	atf_check -o save:dump1 "$SMTLSD" -n -v -f q.conf
 	grep -q '^cert_dir "/srv/mail certs"$' dump1 ||
 	    { cat dump1; atf_fail "cert_dir with a blank not quoted"; }
 	grep -q '^dh_params "/srv/mail certs/dh.param"$' dump1 ||
@@ -231,12 +220,8 @@ EOF
 	grep -q '^settle 0.250$' dump1 || atf_fail "settle 0.25 lost"
 	cp dump1 q2.conf
 	chmod 644 q2.conf
-	t_run -n -v -f q2.conf
-	[ "$t_rc" -eq 0 ] || { cat err; atf_fail "the dump does not load"; }
-	if ! cmp -s dump1 out; then
-		diff -u dump1 out >&2
-		atf_fail "the dump does not load to the same configuration"
-	fi
+	# The dump loads, to the same configuration.
+	atf_check -o file:dump1 "$SMTLSD" -n -v -f q2.conf
 }
 
 atf_test_case once_exit_status
@@ -252,16 +237,12 @@ once_exit_status_body()
 	t_cert A "/CN=Alpha"
 	mkdir certs
 	t_conf ok.conf "$(pwd)/certs" "$(pwd)/A.pem"
-	t_run -1 -f ok.conf
-	[ "$t_rc" -eq 0 ] || { cat err; atf_fail "-1 exited $t_rc"; }
-	t_run -N -f ok.conf
-	[ "$t_rc" -eq 0 ] || { cat err; atf_fail "-N exited $t_rc"; }
+	atf_check -o ignore -e ignore "$SMTLSD" -1 -f ok.conf
+	atf_check -o ignore -e ignore "$SMTLSD" -N -f ok.conf
 	t_conf bad.conf "$(pwd)/certs" "$(pwd)/missing.pem"
-	t_run -1 -f bad.conf
-	[ "$t_rc" -eq 1 ] || atf_fail "-1 with a missing bundle exited $t_rc"
-	t_err_has 'pass failed: .*missing\.pem'
-	t_run -N -f bad.conf
-	[ "$t_rc" -eq 1 ] || atf_fail "-N with a missing bundle exited $t_rc"
+	atf_check -s exit:1 -o ignore -e match:'pass failed: .*missing\.pem' \
+	    "$SMTLSD" -1 -f bad.conf
+	atf_check -s exit:1 -o ignore -e ignore "$SMTLSD" -N -f bad.conf
 }
 
 atf_init_test_cases()

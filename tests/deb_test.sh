@@ -9,10 +9,8 @@
 # so it runs as root only, refuses to touch a system that already has an
 # smtlsd (package or files), and its cleanup removes what it installed.
 
-top()
-{
-	echo "$(atf_get_srcdir)/.."
-}
+# shellcheck disable=SC1091 # the harness, found at run time
+. "$(atf_get_srcdir)/lib.sh"
 
 # The files the package puts on the system.
 files="/usr/sbin/smtlsd /usr/lib/systemd/system/smtlsd.service
@@ -31,7 +29,7 @@ install_remove_head()
 }
 install_remove_body()
 {
-	[ -x "$(top)/daemon/smtlsd" ] || atf_fail "daemon/smtlsd is not built"
+	[ -x "$T_TOP/daemon/smtlsd" ] || atf_fail "daemon/smtlsd is not built"
 	if dpkg-query -W -f='${Status}' smtlsd 2>/dev/null |
 	    grep -q 'installed\|config-files'; then
 		atf_skip "an smtlsd package is installed here; not touched"
@@ -40,7 +38,7 @@ install_remove_body()
 		[ ! -e "$f" ] || atf_skip "$f exists (not ours); not touched"
 	done
 
-	deb=$(sh "$(top)/mk/deb.sh" "$PWD") || atf_fail "mk/deb.sh failed"
+	deb=$(sh "$T_TOP/mk/deb.sh" "$PWD") || atf_fail "mk/deb.sh failed"
 	atf_check -o match:'^smtlsd_[0-9.]+_[a-z0-9]+\.deb$' \
 	    basename "$deb"
 	dpkg-deb -c "$deb" | awk '{ print $NF }' | sed 's|^\.||' > contents

@@ -4,7 +4,7 @@
 # a day; the daemon waits for that moment with one timer, no polling.
 
 # shellcheck disable=SC1091
-. "$(atf_get_srcdir)/daemon_lib.sh"
+. "$(atf_get_srcdir)/lib.sh"
 
 DAY=86400
 

@@ -8,47 +8,53 @@
 # daemon running; when the fault goes away, it recovers by itself.
 # Tests that need root (mounts) skip, saying so, when not root.
 
-. "$(atf_get_srcdir)/hardening/lib.sh"
+# The daemon here may run under valgrind or be killed mid-pass.
+D_DEADLINE=${D_DEADLINE:-20}
+. "$(atf_get_srcdir)/lib.sh"
+
+# f_conf FILE [LINE...]: a configuration for the CA store alone
+# (daemon_conf_alone) in W, dh_params in cert_dir as by default, then
+# the LINEs.
+f_conf()
+{
+	_c_file=$1
+	shift
+	daemon_conf_alone "$_c_file" "$W" "$W/certs" \
+	    "dh_params $W/certs/dh.param" "$@"
+}
 
 # f_setup NCERTS: work/ (W) with a pool of NCERTS generated
 # certificates (W/pool/NNNNN.pem), cert_dir W/certs, a directory
 # W/outside holding a file smtlsd must never touch, and the
-# configuration W/conf (h_conf; dh_params in cert_dir as by default).
+# configuration W/conf (f_conf).
 f_setup()
 {
-	h_need
+	t_copy_bin
 	W=$(pwd)/work
-	# shellcheck disable=SC2034 # read by hardening/lib.sh
-	H_AUX=$W/aux
-	H_WORK=$(pwd)
-	export H_WORK
+	daemon_elsewhere "$W"
 	mkdir -p "$W/certs" "$W/outside"
 	echo "not smtlsd's" >"$W/outside/victim"
 	if [ "$1" -le 20 ]; then
 		# A few: openssl is quicker than making gencerts' keys.
 		# shellcheck disable=SC2046
-		h_cc capath_check "$H_SRC/hardening/capath_check.c" \
-		    $(sh "$H_SRC/../mk/config.sh" libs)
+		t_cc capath_check "$T_SRC/hardening/capath_check.c" \
+		    $(sh "$T_SRC/../mk/config.sh" libs)
 		mkdir -p "$W/pool"
 		_i=1
 		while [ "$_i" -le "$1" ]; do
-			h_ossl req -x509 -newkey ec \
-			    -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-			    -subj "/O=smtlsd fault test/CN=CA $_i" -days 3650 \
-			    -keyout "$W/pool/key.pem" \
-			    -out "$W/pool/$(printf %05d "$_i").pem" ||
-			    atf_fail "openssl req failed"
+			t_cert "$W/pool/$(printf %05d "$_i")" \
+			    "/O=smtlsd fault test/CN=CA $_i"
 			_i=$((_i + 1))
 		done
-		rm -f "$W/pool/key.pem"
+		rm -f "$W/pool/"*.key
 	else
-		h_tools
+		t_tools
 		./gencerts -n "$1" -s 42 -o "$W/pool.pem" 2>gencerts.log ||
 		    { cat gencerts.log >&2; atf_fail "gencerts failed"; }
 		t_split "$W/pool.pem" "$W/pool"
 	fi
 	f_bundle 1 "$1"
-	h_conf "$W/conf" "$W" "$W/certs" "dh_params $W/certs/dh.param"
+	f_conf "$W/conf"
 	f_outside >outside.before
 }
 
@@ -106,28 +112,28 @@ f_listing()
 # f_failed N: waits for pass N, which must have failed.
 f_failed()
 {
-	h_wait "$H_DEADLINE" "pass $1" h_passed "$1"
-	[ "$(h_status 5)" = failed ] || { h_show; atf_fail "pass $1 did not" \
-	    "fail"; }
+	daemon_wait "$D_DEADLINE" "pass $1" daemon_passed "$1"
+	[ "$(daemon_status 5)" = failed ] ||
+	    { daemon_show; atf_fail "pass $1 did not fail"; }
 }
 
 # f_ok_after N: waits for a pass after N that succeeded (a retry).
 f_ok_after()
 {
-	h_wait 30 "a good pass after pass $1" f_is_ok_after "$1"
+	daemon_wait 30 "a good pass after pass $1" f_is_ok_after "$1"
 }
 
 f_is_ok_after()
 {
-	[ "$(h_status 2)" -gt "$1" ] 2>/dev/null &&
-	    [ "$(h_status 5)" = ok ]
+	[ "$(daemon_status 2)" -gt "$1" ] 2>/dev/null &&
+	    [ "$(daemon_status 5)" = ok ]
 }
 
 # f_once REGEX: daemon.log has exactly one line matching REGEX.
 f_once()
 {
-	_n=$(h_count "$1")
-	[ "$_n" -eq 1 ] || { h_show; atf_fail "$_n messages match '$1'," \
+	_n=$(daemon_count "$1")
+	[ "$_n" -eq 1 ] || { daemon_show; atf_fail "$_n messages match '$1'," \
 	    "expected one"; }
 }
 
@@ -143,7 +149,7 @@ f_holds()
 		cat "$W/pool/$(printf %05d "$_i").pem" >>want.pem
 		_i=$((_i + 1))
 	done
-	h_same_as_rehash "$W/certs" want.pem "$(pwd)" ||
+	t_same_as_rehash_in "$W/certs" want.pem "$(pwd)" ||
 	    atf_fail "cert_dir does not hold certificates $1..$2"
 }
 
@@ -164,8 +170,7 @@ f_mount_tmpfs()
 
 f_cleanup()
 {
-	. "$(atf_get_srcdir)/hardening/lib.sh"
-	h_cleanup
+	daemon_cleanup
 	[ -f mounts ] && while read -r _m; do
 		umount "$_m" 2>/dev/null || umount -l "$_m" 2>/dev/null
 	done <mounts
@@ -186,29 +191,30 @@ full_disk_head()
 }
 full_disk_body()
 {
-	h_need_root
+	t_need_root
 	f_need_linux
 	f_setup 160
 	# tmpfs counts whole pages: 40 files fit in 200 KiB, 160 do not.
 	f_mount_tmpfs "$W/certs" 200k
 	f_bundle 1 30
-	h_start "$W/conf"
-	[ "$(h_status 5)" = ok ] || { h_show; atf_fail "first pass failed"; }
+	daemon_start_conf "$W/conf"
+	[ "$(daemon_status 5)" = ok ] ||
+	    { daemon_show; atf_fail "first pass failed"; }
 	f_listing >before
 	f_bundle 1 160
 	f_failed 2
 	f_once 'No space left on device'
-	h_logged 1 'nothing was changed' || atf_fail "no 'nothing was" \
+	daemon_logged 1 'nothing was changed' || atf_fail "no 'nothing was" \
 	    "changed'"
 	f_listing >after
 	cmp -s before after || { diff before after >&2; atf_fail "the old" \
 	    "files were not kept as they were"; }
-	h_alive "$H_PID" || atf_fail "smtlsd died"
+	daemon_alive "$D_PID" || atf_fail "smtlsd died"
 	mount -o remount,size=4m "$W/certs" || atf_fail "remount failed"
 	f_ok_after 2
 	f_holds 1 160
 	f_outside_untouched
-	h_stop
+	daemon_stop_ok
 }
 full_disk_cleanup()
 {
@@ -226,12 +232,12 @@ read_only_head()
 }
 read_only_body()
 {
-	h_need_root
+	t_need_root
 	f_need_linux
 	f_setup 20
 	f_mount_tmpfs "$W/certs" 4m
 	f_bundle 1 10
-	h_start "$W/conf"
+	daemon_start_conf "$W/conf"
 	f_listing >before
 	mount -o remount,ro "$W/certs" || atf_fail "remount ro failed"
 	f_bundle 5 20
@@ -239,12 +245,12 @@ read_only_body()
 	f_once 'Read-only file system'
 	f_listing >after
 	cmp -s before after || atf_fail "cert_dir changed while read-only"
-	h_alive "$H_PID" || atf_fail "smtlsd died"
+	daemon_alive "$D_PID" || atf_fail "smtlsd died"
 	mount -o remount,rw "$W/certs" || atf_fail "remount rw failed"
 	f_ok_after 2
 	f_holds 5 20
 	f_outside_untouched
-	h_stop
+	daemon_stop_ok
 }
 read_only_cleanup()
 {
@@ -264,7 +270,7 @@ cert_dir_symlink_body()
 {
 	f_setup 20
 	f_bundle 1 10
-	h_start "$W/conf"
+	daemon_start_conf "$W/conf"
 	# The attack: cert_dir becomes a link to another directory.
 	mv "$W/certs" "$W/certs.real"
 	ln -s "$W/outside" "$W/certs"
@@ -274,14 +280,14 @@ cert_dir_symlink_body()
 	f_failed 2
 	f_once 'cert_dir .*/certs: is a symbolic link'
 	f_once 'dh_params .*: its directory is a symbolic link'
-	h_alive "$H_PID" || atf_fail "smtlsd died"
+	daemon_alive "$D_PID" || atf_fail "smtlsd died"
 	f_outside_untouched
 	rm "$W/certs"
 	mv "$W/certs.real" "$W/certs"
 	f_ok_after 2
 	f_holds 5 20
 	[ -f "$W/certs/dh.param" ] || atf_fail "dh.param was not made again"
-	h_stop
+	daemon_stop_ok
 }
 cert_dir_symlink_cleanup()
 {
@@ -309,7 +315,7 @@ symlink_at_slot_body()
 	ln -s "$W/outside/victim" "$W/certs/$h1.0"
 	ln -s "$W/outside/created" "$W/certs/$h2.1"
 	f_bundle 1 3
-	h_start "$W/conf"
+	daemon_start_conf "$W/conf"
 	[ -L "$W/certs/$h1.0" ] || atf_fail "the link at $h1.0 was replaced"
 	tail -n +2 "$W/certs/$h1.1" | cmp -s - "$W/pool/00001.pem" ||
 	    atf_fail "certificate 1 is not at $h1.1"
@@ -319,25 +325,25 @@ symlink_at_slot_body()
 	h3=$(openssl x509 -noout -hash -in "$W/pool/00003.pem")
 	rm "$W/certs/$h3.0"
 	ln -s "$W/outside/victim" "$W/certs/$h3.0"
-	h_pass_sig USR1
-	h_pass_sig USR1
+	daemon_pass_sig USR1
+	daemon_pass_sig USR1
 	# A link OpenSSL cannot load before our file hides it: failed.
-	[ "$(h_status 5)" = failed ] || { h_show;
+	[ "$(daemon_status 5)" = failed ] || { daemon_show;
 	    atf_fail "the pass did not fail on the link hiding $h3.1"; }
-	h_logged 1 "$h3.0: OpenSSL cannot load it" ||
-	    { h_show; atf_fail "the link at $h3.0 is not named"; }
+	daemon_logged 1 "$h3.0: OpenSSL cannot load it" ||
+	    { daemon_show; atf_fail "the link at $h3.0 is not named"; }
 	[ -L "$W/certs/$h3.0" ] || atf_fail "the link at $h3.0 was replaced"
 	tail -n +2 "$W/certs/$h3.1" | cmp -s - "$W/pool/00003.pem" ||
 	    atf_fail "certificate 3 is not at $h3.1"
 	f_once "$h3.0: not written by smtlsd"
 	# A bundle without certificate 1: the link stays, not removed.
 	f_bundle 2 3
-	h_pass_sig USR1
+	daemon_pass_sig USR1
 	[ -L "$W/certs/$h1.0" ] || atf_fail "the link at $h1.0 was removed"
 	[ ! -e "$W/certs/$h1.1" ] || atf_fail "$h1.1 was not removed"
 	f_outside_untouched
-	h_alive "$H_PID" || atf_fail "smtlsd died"
-	h_stop
+	daemon_alive "$D_PID" || atf_fail "smtlsd died"
+	daemon_stop_ok
 }
 symlink_at_slot_cleanup()
 {
@@ -357,14 +363,16 @@ symlink_at_tmp_body()
 {
 	f_setup 6
 	f_bundle 1 3
-	h_start "$W/conf"
+	daemon_start_conf "$W/conf"
 	ln -s "$W/outside/victim" "$W/certs/.smtlsd.tmp.0123456789abcdef"
 	ln -s "$W/outside/created" "$W/certs/.smtlsd.tmp.fedcba9876543210"
 	rm "$W/certs/.smtlsd.index"
 	ln -s "$W/outside/victim" "$W/certs/.smtlsd.index"
 	f_bundle 1 6
-	h_wait "$H_DEADLINE" "a pass after the bundle changed" h_passed 2
-	[ "$(h_status 5)" = ok ] || { h_show; atf_fail "the pass failed"; }
+	daemon_wait "$D_DEADLINE" "a pass after the bundle changed" \
+	    daemon_passed 2
+	[ "$(daemon_status 5)" = ok ] ||
+	    { daemon_show; atf_fail "the pass failed"; }
 	f_once 'tmp.0123456789abcdef: removed a temporary file'
 	f_once 'tmp.fedcba9876543210: removed a temporary file'
 	f_once 'smtlsd.index: is a symbolic link: not followed'
@@ -374,7 +382,7 @@ symlink_at_tmp_body()
 	fi
 	f_holds 1 6
 	f_outside_untouched
-	h_stop
+	daemon_stop_ok
 }
 symlink_at_tmp_cleanup()
 {
@@ -404,24 +412,26 @@ conf_writable_body()
 		atf_fail "a refused start wrote the pidfile or status"
 	fi
 	chmod 0644 "$W/conf"
-	h_start "$W/conf"
+	daemon_start_conf "$W/conf"
 	for mode in 0666 0620; do
-		n=$(h_status 2)
+		n=$(daemon_status 2)
 		chmod "$mode" "$W/conf"
-		k=$(h_count 'keeping the configuration in use')
-		kill -HUP "$H_PID"
-		h_wait "$H_DEADLINE" "SIGHUP with a mode $mode file" \
-		    h_logged $((k + 1)) 'keeping the configuration in use'
-		[ "$(h_count "writable by group or others \\(mode $mode\\)")" \
-		    -eq 1 ] || { h_show; atf_fail "not one message for $mode"; }
-		[ "$(h_status 2)" -eq "$n" ] || atf_fail "a refused" \
+		k=$(daemon_count 'keeping the configuration in use')
+		kill -HUP "$D_PID"
+		daemon_wait "$D_DEADLINE" "SIGHUP with a mode $mode file" \
+		    daemon_logged $((k + 1)) 'keeping the configuration in use'
+		n_msg=$(daemon_count \
+		    "writable by group or others \\(mode $mode\\)")
+		[ "$n_msg" -eq 1 ] ||
+		    { daemon_show; atf_fail "not one message for $mode"; }
+		[ "$(daemon_status 2)" -eq "$n" ] || atf_fail "a refused" \
 		    "configuration caused a pass"
-		h_alive "$H_PID" || atf_fail "smtlsd died"
+		daemon_alive "$D_PID" || atf_fail "smtlsd died"
 	done
 	chmod 0644 "$W/conf"
-	h_pass_sig HUP
-	[ "$(h_status 5)" = ok ] || atf_fail "the pass after SIGHUP failed"
-	h_stop
+	daemon_pass_sig HUP
+	[ "$(daemon_status 5)" = ok ] || atf_fail "the pass after SIGHUP failed"
+	daemon_stop_ok
 }
 conf_writable_cleanup()
 {
@@ -440,48 +450,51 @@ dh_child_dies_head()
 dh_child_dies_body()
 {
 	f_setup 4
-	h_conf "$W/conf" "$W" "$W/certs" "dh_params $W/certs/dh.param" \
+	f_conf "$W/conf" \
 	    "dh_params_source generate" "dh_bits 4096"
-	h_start "$W/conf"
-	h_wait "$H_DEADLINE" "the DH child" h_logged 1 \
+	daemon_start_conf "$W/conf"
+	daemon_wait "$D_DEADLINE" "the DH child" daemon_logged 1 \
 	    'generating 4096-bit DH parameters in child'
 	child=$(sed -n 's/.*DH parameters in child \([0-9]*\).*/\1/p' \
 	    daemon.log | tail -n 1)
-	if [ -z "$child" ] || ! h_alive "$child"; then
+	if [ -z "$child" ] || ! daemon_alive "$child"; then
 		atf_fail "the DH child ($child) is not running"
 	fi
 	# The retry must make parameters quickly: ask for fewer bits.
-	h_conf "$W/conf.1024" "$W" "$W/certs" "dh_params $W/certs/dh.param" \
+	f_conf "$W/conf.1024" \
 	    "dh_params_source generate" "dh_bits 1024"
 	kill -KILL "$child"
-	h_wait "$H_DEADLINE" "the death of the child reported" \
-	    h_logged 1 'DH parameter generation failed \(child killed by signal 9\)'
+	daemon_wait "$D_DEADLINE" "the death of the child reported" \
+	    daemon_logged 1 \
+	    'DH parameter generation failed \(child killed by signal 9\)'
 	f_once 'DH parameter generation failed'
-	h_alive "$H_PID" || atf_fail "smtlsd died"
-	h_dead "$child" || atf_fail "the child was not reaped"
+	daemon_alive "$D_PID" || atf_fail "smtlsd died"
+	daemon_dead "$child" || atf_fail "the child was not reaped"
 	[ ! -e "$W/certs/dh.param" ] || atf_fail "dh.param was written"
 	for f in "$W"/certs/.smtlsd.tmp.*; do
 		[ ! -e "$f" ] || atf_fail "a temporary file was left: $f"
 	done
-	h_logged 1 'trying again in 5 s' || { h_show
+	daemon_logged 1 'trying again in 5 s' || { daemon_show
 	    atf_fail "no retry announced"; }
 	# By itself, 5 s later, the daemon starts another child; that one
 	# is killed too, and the next retry waits longer.
-	h_wait 30 "a new DH child by itself" h_logged 2 \
+	daemon_wait 30 "a new DH child by itself" daemon_logged 2 \
 	    'generating 4096-bit DH parameters in child'
 	child=$(sed -n 's/.*DH parameters in child \([0-9]*\).*/\1/p' \
 	    daemon.log | tail -n 1)
 	kill -KILL "$child"
-	h_wait "$H_DEADLINE" "the second retry announced" \
-	    h_logged 1 'trying again in 10 s'
+	daemon_wait "$D_DEADLINE" "the second retry announced" \
+	    daemon_logged 1 'trying again in 10 s'
 	# Then fewer bits, so that the test ends soon: SIGHUP makes them.
 	mv "$W/conf.1024" "$W/conf"
-	kill -HUP "$H_PID"
-	h_wait 120 "new DH parameters" h_logged 1 'dh_params .*: written'
-	openssl dhparam -in "$W/certs/dh.param" -noout -check \
-	    >/dev/null 2>&1 || atf_fail "dh.param is not valid"
+	kill -HUP "$D_PID"
+	daemon_wait 120 "new DH parameters" \
+	    daemon_logged 1 'dh_params .*: written'
+	# dh.param is valid.
+	atf_check -o ignore -e ignore \
+	    openssl dhparam -in "$W/certs/dh.param" -noout -check
 	f_outside_untouched
-	h_stop
+	daemon_stop_ok
 }
 dh_child_dies_cleanup()
 {
@@ -514,34 +527,35 @@ echo done >>"$W/reload.done"
 EOF
 	chmod 0755 "$W/reload.sh"
 	touch "$W/hang"
-	h_conf "$W/conf" "$W" "$W/certs" "dh_params $W/certs/dh.param" \
+	f_conf "$W/conf" \
 	    "reload_command \"$W/reload.sh\"" "reload_timeout 4"
 	# New DH parameters want a reload: the first pass makes them.
-	h_start "$W/conf"
-	h_wait "$H_DEADLINE" "reload_command started" h_logged 1 \
+	daemon_start_conf "$W/conf"
+	daemon_wait "$D_DEADLINE" "reload_command started" daemon_logged 1 \
 	    'running reload_command'
 	# The loop is not blocked: a pass runs while the command hangs, and
 	# its new DH parameters want a second reload, which must wait.
 	rm -f "$W/certs/dh.param"
-	h_pass_sig USR1
+	daemon_pass_sig USR1
 	[ -e "$W/reload.done" ] && atf_fail "the command did not hang"
-	[ "$(h_count 'running reload_command')" -eq 1 ] ||
+	[ "$(daemon_count 'running reload_command')" -eq 1 ] ||
 	    atf_fail "a second reload_command ran while the first hung"
 	rm -f "$W/hang"
-	h_wait 20 "the hung command killed" h_logged 1 \
+	daemon_wait 20 "the hung command killed" daemon_logged 1 \
 	    'still running after 4000 ms; killing it'
 	f_once 'still running after 4000 ms'
-	h_wait "$H_DEADLINE" "its end reported" h_logged 1 \
+	daemon_wait "$D_DEADLINE" "its end reported" daemon_logged 1 \
 	    'reload_command .* killed by signal 9'
 	for p in $(head -n 2 "$W/reload.pids"); do
-		h_wait "$H_DEADLINE" "process $p of the command gone" h_dead "$p"
+		daemon_wait "$D_DEADLINE" "process $p of the command gone" \
+		    daemon_dead "$p"
 	done
-	h_wait "$H_DEADLINE" "the pending reload" test -e "$W/reload.done"
-	h_wait "$H_DEADLINE" "its end reported" h_logged 1 \
+	daemon_wait "$D_DEADLINE" "the pending reload" test -e "$W/reload.done"
+	daemon_wait "$D_DEADLINE" "its end reported" daemon_logged 1 \
 	    'reload_command .* done'
-	h_alive "$H_PID" || atf_fail "smtlsd died"
+	daemon_alive "$D_PID" || atf_fail "smtlsd died"
 	f_outside_untouched
-	h_stop
+	daemon_stop_ok
 }
 reload_hangs_cleanup()
 {
@@ -559,12 +573,12 @@ reload_hangs_once_head()
 reload_hangs_once_body()
 {
 	f_setup 4
-	h_conf "$W/conf" "$W" "$W/certs" "dh_params $W/certs/dh.param" \
+	f_conf "$W/conf" \
 	    "reload_command \"trap '' TERM; sleep 1000\"" "reload_timeout 0.5"
-	t0=$(h_ms)
+	t0=$(daemon_ms)
 	rc=0
 	"$SMTLSD" -f "$W/conf" -1 >once.out 2>once.err || rc=$?
-	t=$(($(h_ms) - t0))
+	t=$(($(daemon_ms) - t0))
 	[ "$rc" -eq 1 ] || { cat once.err >&2; atf_fail "exit $rc, not 1"; }
 	[ "$t" -lt 10000 ] || atf_fail "took $t ms"
 	[ "$(grep -c 'killed after 500 ms' once.err)" -ge 1 ] ||
@@ -592,7 +606,7 @@ odd_acme_set_body()
 	d=$W/le/certs/mail.example.test
 	mkdir -p "$d"
 	ts=999999999999999999999999999999
-	h_ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	daemon_ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
 	    -nodes -subj "/CN=mail.example.test" -days 30 \
 	    -keyout "$d/privkey-$ts.pem" -out "$d/cert-$ts.pem" ||
 	    atf_fail "openssl req failed"
@@ -604,7 +618,7 @@ odd_acme_set_body()
 	done
 	# The certificate is its own CA, in the bundle: the set is good.
 	cat "$d/cert-$ts.pem" >>"$W/bundle.pem"
-	h_conf "$W/conf" "$W" "$W/certs" "acme_dir $W/le/certs"
+	daemon_conf_alone "$W/conf" "$W" "$W/certs" "acme_dir $W/le/certs"
 	rc=0
 	"$SMTLSD" -f "$W/conf" -1 >once.out 2>once.err || rc=$?
 	cat once.err

@@ -7,10 +7,8 @@
 # FreeBSD file fails it, at compile time without a declaration and at
 # link time with one.
 
-top()
-{
-	echo "$(atf_get_srcdir)/.."
-}
+# shellcheck disable=SC1091 # the harness, found at run time
+. "$(atf_get_srcdir)/lib.sh"
 
 # gate [args]: runs the gate on ./src (or the tree) into ./out.
 gate()
@@ -19,10 +17,10 @@ gate()
 	FreeBSD) atf_skip "this is FreeBSD: make test builds natively" ;;
 	esac
 	# One zig cache for every run (kyua gives each test its own HOME).
-	ZIG_GLOBAL_CACHE_DIR=${ZIG_GLOBAL_CACHE_DIR:-$(top)/obj-freebsd/zig-cache}
+	ZIG_GLOBAL_CACHE_DIR=${ZIG_GLOBAL_CACHE_DIR:-$T_TOP/obj-freebsd/zig-cache}
 	export ZIG_GLOBAL_CACHE_DIR
-	env FREEBSD_SRC="${1:-$(top)}" FREEBSD_OUT="$PWD/out" \
-	    sh "$(top)/mk/check-freebsd.sh" > gate.out 2> gate.err
+	env FREEBSD_SRC="${1:-$T_TOP}" FREEBSD_OUT="$PWD/out" \
+	    sh "$T_TOP/mk/check-freebsd.sh" > gate.out 2> gate.err
 	echo $? > gate.rc
 	if [ "$(cat gate.rc)" -eq 3 ]; then
 		cat gate.err >&2
@@ -35,10 +33,10 @@ gate()
 copy_src()
 {
 	mkdir -p src/tests src/bench
-	cp -R "$(top)/Makefile" "$(top)/mk" "$(top)/lib" "$(top)/daemon" src/
-	cp "$(top)"/tests/*.[ch] src/tests/
-	cp -R "$(top)/tests/fuzz" "$(top)/tests/hardening" src/tests/
-	cp "$(top)"/bench/*.c "$(top)/bench/Makefile" src/bench/
+	cp -R "$T_TOP/Makefile" "$T_TOP/mk" "$T_TOP/lib" "$T_TOP/daemon" src/
+	cp "$T_TOP"/tests/*.[ch] src/tests/
+	cp -R "$T_TOP/tests/fuzz" "$T_TOP/tests/hardening" src/tests/
+	cp "$T_TOP"/bench/*.c "$T_TOP/bench/Makefile" src/bench/
 	rm -f src/lib/*.o src/lib/*.a src/daemon/*.o src/daemon/smtlsd
 }
 

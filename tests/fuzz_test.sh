@@ -4,12 +4,15 @@
 # short fuzzing run of each target finds none.  `make fuzz` runs them
 # longer (FUZZ_SECONDS).
 
+# shellcheck disable=SC1091 # the harness, found at run time
+. "$(atf_get_srcdir)/lib.sh"
+
 FUZZ_CI_SECONDS=${FUZZ_CI_SECONDS:-10}
 
 # fz_build: builds the fuzzers into ./build, or skips saying why not.
 fz_build()
 {
-	run=$(atf_get_srcdir)/fuzz/run.sh
+	run=$T_SRC/fuzz/run.sh
 	[ -f "$run" ] || atf_fail "$run is missing"
 	FUZZ_OUT=$(pwd)/build
 	FUZZ_WORK=$(pwd)/work
@@ -38,23 +41,23 @@ fuzz_head()
 fuzz_body()
 {
 	fz_build
-	sh "$run" replay >replay.log 2>&1 ||
-	    { cat replay.log >&2; atf_fail "a corpus input crashes:" \
-	    "$(grep CRASH replay.log)"; }
+	# Every corpus input replays without a crash (a crash is a line
+	# "fuzz: TARGET: CRASH ..." on stdout, and exit 1).
+	re="replayed [1-9][0-9]* corpus files, no crash"
+	set --
+	for t in bundle conf pidfile index; do
+		set -- "$@" -o "match:fuzz: $t: $re"
+	done
+	atf_check -o save:replay.log -e save:replay.err "$@" sh "$run" replay
 	cat replay.log
+	# Each fuzzer runs without finding a crash.
+	set --
 	for t in bundle conf pidfile index; do
-		grep -q "fuzz: $t: replayed [1-9][0-9]* corpus files, no crash" \
-		    replay.log || atf_fail "$t: corpus not replayed"
+		set -- "$@" -o "match:fuzz: $t: [0-9]+ executions .* no crash"
 	done
-	rc=0
-	FUZZ_SECONDS=$FUZZ_CI_SECONDS sh "$run" fuzz >run.log 2>&1 || rc=$?
+	atf_check -o save:run.log -e save:run.err "$@" \
+	    env FUZZ_SECONDS="$FUZZ_CI_SECONDS" sh "$run" fuzz
 	cat run.log
-	[ $rc -eq 0 ] || atf_fail "a fuzzer found a crash:" \
-	    "$(grep CRASH run.log)"
-	for t in bundle conf pidfile index; do
-		grep -Eq "fuzz: $t: [0-9]+ executions .* no crash" run.log ||
-		    atf_fail "$t: did not run"
-	done
 }
 
 atf_init_test_cases()

@@ -4,11 +4,8 @@
 # substitution for the FreeBSD and the Linux layout, and an uninstall that
 # removes exactly those (never the administrator's smtlsd.conf).
 
-top()
-{
-	echo "$(atf_get_srcdir)/.."
-}
-
+# shellcheck disable=SC1091 # the harness, found at run time
+. "$(atf_get_srcdir)/lib.sh"
 
 # Every non-directory under $1 as "mode path" (path without $1), sorted.
 listing()
@@ -39,9 +36,9 @@ check_empty()
 # Fails unless the daemon is built; sets INST, the script under test.
 setup()
 {
-	[ -x "$(top)/daemon/smtlsd" ] ||
-	    atf_fail "$(top)/daemon/smtlsd is not built"
-	INST="$(top)/mk/install.sh"
+	[ -x "$T_TOP/daemon/smtlsd" ] ||
+	    atf_fail "$T_TOP/daemon/smtlsd is not built"
+	INST="$T_TOP/mk/install.sh"
 }
 
 atf_test_case freebsd_layout
@@ -71,7 +68,7 @@ freebsd_layout_body()
 	atf_check -o ignore grep -Fx 'command="/usr/local/sbin/${name}"' "$rcd"
 	atf_check -o ignore \
 	    grep -F 'smtlsd_config:=/usr/local/etc/smtlsd.conf}' "$rcd"
-	atf_check cmp "$(top)/daemon/smtlsd" "$D/usr/local/sbin/smtlsd"
+	atf_check cmp "$T_TOP/daemon/smtlsd" "$D/usr/local/sbin/smtlsd"
 
 	atf_check -s exit:0 -o match:'^removed ' -e empty \
 	    env SMTLSD_OS=FreeBSD sh "$INST" uninstall "$D" /usr/local
@@ -199,10 +196,10 @@ make_install_body()
 	*)	atf_skip "no layout defined for $(uname -s)" ;;
 	esac
 	atf_check -s exit:0 -o ignore -e ignore \
-	    make -C "$(top)" install DESTDIR="$D" PREFIX=/opt/smtlsd
+	    make -C "$T_TOP" install DESTDIR="$D" PREFIX=/opt/smtlsd
 	check_listing "$D"
 	atf_check -s exit:0 -o ignore -e ignore \
-	    make -C "$(top)" uninstall DESTDIR="$D" PREFIX=/opt/smtlsd
+	    make -C "$T_TOP" uninstall DESTDIR="$D" PREFIX=/opt/smtlsd
 	check_empty "$D"
 }
 

@@ -6,15 +6,13 @@
 # flag of daemon/smtlsd.c is in smtlsd(8), and the sample's commented
 # values are the daemon's real defaults.
 
-top()
-{
-	echo "$(atf_get_srcdir)/.."
-}
+# shellcheck disable=SC1091 # the harness, found at run time
+. "$(atf_get_srcdir)/lib.sh"
 
 # Keywords accepted by the parser, one per line.
 parser_keywords()
 {
-	grep -o 'strcmp(kw, "[a-z_]*")' "$(top)/lib/conf.c" |
+	grep -o 'strcmp(kw, "[a-z_]*")' "$T_TOP/lib/conf.c" |
 	    sed 's/.*"\(.*\)")/\1/' | sort -u > parser.kw
 	[ -s parser.kw ] ||
 	    atf_fail "no strcmp(kw, \"...\") found in lib/conf.c"
@@ -43,7 +41,7 @@ lint_body()
 		# -W warning: the STYLE level also reports manuals missing
 		# from this machine, which says nothing about the page.
 		atf_check -s exit:0 -o empty -e empty \
-		    mandoc -Tlint -W warning "$(top)/$page"
+		    mandoc -Tlint -W warning "$T_TOP/$page"
 	done
 }
 
@@ -55,14 +53,14 @@ conf5_keywords_head()
 conf5_keywords_body()
 {
 	parser_keywords
-	sed -n 's/^\.It Ic \([a-z_]*\).*/\1/p' "$(top)/etc/smtlsd.conf.5" |
+	sed -n 's/^\.It Ic \([a-z_]*\).*/\1/p' "$T_TOP/etc/smtlsd.conf.5" |
 	    sort -u > doc.kw
 	compare_lists doc.kw smtlsd.conf.5
 	# Each keyword states its default (or that it has none).
 	awk '/^\.It Ic /{ if (kw != "" && !seen) print kw; kw = $3; seen = 0 }
 	    /[Dd]efault/{ seen = 1 }
 	    /^\.El/{ if (kw != "" && !seen) print kw; kw = "" }' \
-	    "$(top)/etc/smtlsd.conf.5" > nodefault
+	    "$T_TOP/etc/smtlsd.conf.5" > nodefault
 	[ ! -s nodefault ] || atf_fail "no default stated for:" \
 	    "$(tr '\n' ' ' < nodefault)"
 }
@@ -76,11 +74,11 @@ sample_keywords_body()
 {
 	parser_keywords
 	sed -n 's/^#\([a-z_][a-z_]*\)[[:space:]].*/\1/p' \
-	    "$(top)/etc/smtlsd.conf.sample" | sort -u > sample.kw
+	    "$T_TOP/etc/smtlsd.conf.sample" | sort -u > sample.kw
 	compare_lists sample.kw smtlsd.conf.sample
 	# Nothing in the sample is active: it is all defaults.
 	atf_check -s exit:1 -o empty grep -v -e '^#' -e '^$' \
-	    "$(top)/etc/smtlsd.conf.sample"
+	    "$T_TOP/etc/smtlsd.conf.sample"
 }
 
 atf_test_case sample_defaults
@@ -91,7 +89,7 @@ sample_defaults_head()
 }
 sample_defaults_body()
 {
-	smtlsd="$(top)/daemon/smtlsd"
+	smtlsd="$T_TOP/daemon/smtlsd"
 	[ -x "$smtlsd" ] || atf_fail "$smtlsd is not built"
 	case "$(uname -s)" in
 	Linux)	other=FreeBSD ;;
@@ -99,7 +97,7 @@ sample_defaults_body()
 	esac
 	# Uncomment the setting lines of this system; "# example" lines
 	# show a value, not a default.
-	grep '^#[a-z_][a-z_]*[[:space:]]' "$(top)/etc/smtlsd.conf.sample" |
+	grep '^#[a-z_][a-z_]*[[:space:]]' "$T_TOP/etc/smtlsd.conf.sample" |
 	    grep -v -e "# $other\$" -e '# example$' | sed 's/^#//' > sample.conf
 	: > empty.conf
 	chmod 600 sample.conf empty.conf
@@ -121,20 +119,20 @@ flags_documented_head()
 }
 flags_documented_body()
 {
-	src="$(top)/daemon/smtlsd.c"
+	src="$T_TOP/daemon/smtlsd.c"
 	[ -r "$src" ] || atf_fail "$src is missing"
 	opts=$(sed -n 's/.*getopt(argc, argv, "\([^"]*\)").*/\1/p' "$src")
 	[ -n "$opts" ] || atf_fail "no getopt(argc, argv, \"...\") in $src"
 	echo "$opts" | tr -d ':' | fold -w 1 | sort -u > code.fl
 	sed -n 's/^\.It Fl \([A-Za-z0-9]\).*/\1/p' \
-	    "$(top)/daemon/smtlsd.8" | sort -u > man.fl
+	    "$T_TOP/daemon/smtlsd.8" | sort -u > man.fl
 	if ! diff -u code.fl man.fl > diff.out; then
 		cat diff.out >&2
 		atf_fail "flags in getopt() and in smtlsd.8 differ"
 	fi
 	# The SYNOPSIS names the same flags.
 	sed -n '/^\.Sh SYNOPSIS/,/^\.Sh DESCRIPTION/p' \
-	    "$(top)/daemon/smtlsd.8" |
+	    "$T_TOP/daemon/smtlsd.8" |
 	    sed -n 's/.*Fl \([A-Za-z0-9]*\).*/\1/p' | fold -w 1 |
 	    sort -u > synopsis.fl
 	if ! diff -u code.fl synopsis.fl > diff.out; then

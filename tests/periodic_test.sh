@@ -2,7 +2,10 @@
 # etc/periodic/450.status-smtlsd, FreeBSD's daily status of smtlsd: run
 # with a stand-in for service(8) that prints what rc.d/smtlsd prints.
 
-SCRIPT="$(atf_get_srcdir)/../etc/periodic/450.status-smtlsd"
+# shellcheck disable=SC1091 # the harness, found at run time
+. "$(atf_get_srcdir)/lib.sh"
+
+SCRIPT="$T_TOP/etc/periodic/450.status-smtlsd"
 
 # fake_service STATUS-LINE...: bin/service printing the lines for
 # "service smtlsd onestatus".

@@ -7,19 +7,17 @@
 # aside, which USE_RC_SUBR installs and lists), and its variables agree
 # with the project's Makefile and files.
 
-top()
-{
-	echo "$(atf_get_srcdir)/.."
-}
+# shellcheck disable=SC1091 # the harness, found at run time
+. "$(atf_get_srcdir)/lib.sh"
 
 port()
 {
-	echo "$(top)/dist/freebsd/mail/smtlsd"
+	echo "$T_TOP/dist/freebsd/mail/smtlsd"
 }
 
 setup()
 {
-	[ -x "$(top)/daemon/smtlsd" ] || atf_fail "daemon/smtlsd is not built"
+	[ -x "$T_TOP/daemon/smtlsd" ] || atf_fail "daemon/smtlsd is not built"
 	for _m in bmake make; do
 		if command -v "$_m" >/dev/null 2>&1 &&
 		    ! "$_m" --version 2>/dev/null | grep -q 'GNU Make'; then
@@ -47,7 +45,7 @@ plist_body()
 {
 	setup
 	atf_check -o ignore -e empty env SMTLSD_OS=FreeBSD \
-	    sh "$(top)/mk/install.sh" install "$PWD/stage" /usr/local
+	    sh "$T_TOP/mk/install.sh" install "$PWD/stage" /usr/local
 	(cd stage/usr/local && find . ! -type d) | sed 's|^\./||' |
 	    grep -vx 'etc/rc.d/smtlsd' |
 	    sed -e 's|^\(share/man/man[1-9]/.*\)$|\1.gz|' \
@@ -70,17 +68,17 @@ variables_head()
 variables_body()
 {
 	setup
-	version=$(sed -n 's/^VERSION=[[:space:]]*//p' "$(top)/Makefile")
+	version=$(sed -n 's/^VERSION=[[:space:]]*//p' "$T_TOP/Makefile")
 	[ -n "$version" ] || atf_fail "no VERSION= in the Makefile"
 	atf_check -o inline:"$version\n" $BM -V DISTVERSION
 	atf_check -o inline:"smtlsd\n" $BM -V PORTNAME
 	# USE_RC_SUBR names the script the project ships, and its PROVIDE.
 	atf_check -o inline:"smtlsd\n" $BM -V USE_RC_SUBR
-	atf_check -o ignore grep -x '# PROVIDE: smtlsd' "$(top)/rc.d/smtlsd"
+	atf_check -o ignore grep -x '# PROVIDE: smtlsd' "$T_TOP/rc.d/smtlsd"
 	atf_check -o ignore grep -x '	${CP} ${WRKSRC}/rc.d/smtlsd ${FILESDIR}/smtlsd.in' \
 	    "$(port)/Makefile"
 	# Every manual page of the project, and no other.
-	(cd "$(top)" && ls daemon/*.[1-9] etc/*.[1-9]) | while read -r m; do
+	(cd "$T_TOP" && ls daemon/*.[1-9] etc/*.[1-9]) | while read -r m; do
 		f=${m##*/}
 		echo "share/man/man${f##*.}/$f.gz"
 	done | LC_ALL=C sort > pages
@@ -88,7 +86,7 @@ variables_body()
 	atf_check -o empty diff pages listed
 	atf_check -o ignore grep -x '@sample etc/smtlsd.conf.sample' \
 	    "$(port)/pkg-plist"
-	atf_check test -f "$(top)/etc/smtlsd.conf.sample"
+	atf_check test -f "$T_TOP/etc/smtlsd.conf.sample"
 	atf_check -o match:'(^| )ssl( |$)' $BM -V USES
 	atf_check -o match:'libevent\.so:devel/libevent' $BM -V LIB_DEPENDS
 	atf_check -o match:'OPENSSL_CFLAGS="-I\$\{OPENSSLINC\}"' \
@@ -106,7 +104,7 @@ message_head()
 message_body()
 {
 	msg="$(port)/pkg-message"
-	grep 'define(`' "$(top)/README.md" | sed 's/^ *//' |
+	grep 'define(`' "$T_TOP/README.md" | sed 's/^ *//' |
 	    sed 's|CERT_DIR|/etc/mail/certs|g' > readme.mc
 	[ -s readme.mc ] || atf_fail "no define lines in README.md"
 	grep 'define(`' "$msg" | sed 's/^[[:space:]]*//' > message.mc

@@ -19,18 +19,22 @@
 # pidfile and status file all live there, and the daemon never touches
 # /etc/mail or signals anything (reload_signal none).
 
+# shellcheck disable=SC1091 # the harness, found at run time
+. "$(atf_get_srcdir)/lib.sh"
+
 # Sets up the work directory; $1: rc.conf lines beyond the defaults.
 setup()
 {
-	smtlsd="$(atf_get_srcdir)/../daemon/smtlsd"
-	[ -x "$smtlsd" ] || atf_fail "$smtlsd is not built"
+	t_need_bin
 	W=$PWD
+	# shellcheck disable=SC2034 # read by lib.sh
+	D_STATUS=$W/smtlsd.status
 	P=$W/prefix
-	env SMTLSD_OS=FreeBSD sh "$(atf_get_srcdir)/../mk/install.sh" \
+	env SMTLSD_OS=FreeBSD sh "$T_TOP/mk/install.sh" \
 	    install "" "$P" > install.out 2>&1 ||
 	    atf_fail "mk/install.sh failed: $(cat install.out)"
 	RCD=$W/smtlsd.rc
-	sed "s|^\. /etc/rc\.subr\$|. $(atf_get_srcdir)/rcd/rc.subr|" \
+	sed "s|^\. /etc/rc\.subr\$|. $T_SRC/rcd/rc.subr|" \
 	    "$P/etc/rc.d/smtlsd" > "$RCD"
 	grep -q "rcd/rc.subr" "$RCD" || atf_fail "no '. /etc/rc.subr' line"
 
@@ -89,10 +93,8 @@ setup()
 # make_ca name subject: a self-signed CA in name.pem, its hash in name.hash.
 make_ca()
 {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-	    -nodes -keyout "$1.key" -out "$1.pem" -days 30 -subj "/CN=$2" \
-	    > /dev/null 2>&1 || atf_fail "openssl could not make $1"
-	openssl x509 -noout -subject_hash -in "$1.pem" > "$1.hash"
+	t_cert "$1" "/CN=$2" 30
+	t_hash "$1" > "$1.hash"
 }
 
 hashfile()
@@ -100,68 +102,36 @@ hashfile()
 	echo "$W/certs/$(cat "$1.hash").0"
 }
 
-# wait_pidfile file: waits up to 10 s for file to name a live smtlsd.
-wait_pidfile()
+# pidfile_live file: file names a live smtlsd.
+pidfile_live()
 {
-	_n=100
-	while [ $_n -gt 0 ]; do
-		if [ -s "$1" ]; then
-			read -r _p _junk < "$1"
-			alive "$_p" && return 0
-		fi
-		sleep 0.1
-		_n=$(( _n - 1 ))
-	done
-	return 1
+	[ -s "$1" ] || return 1
+	read -r _p _junk < "$1"
+	daemon_running "$_p"
 }
 
 daemon_pid()
 {
-	[ -s "$W/smtlsd.pid" ] || return 1
-	read -r _p _junk < "$W/smtlsd.pid"
-	alive "$_p" && echo "$_p"
-}
-
-# alive pid: the process runs (not a zombie) and is smtlsd.
-alive()
-{
-	[ -n "$1" ] && [ -r "/proc/$1/cmdline" ] &&
-	    tr '\0' '\n' < "/proc/$1/cmdline" | head -n 1 | grep -q 'smtlsd$'
-}
-
-dead()
-{
-	! alive "$1"
-}
-
-status_field()
-{
-	cut -d ' ' -f "$1" "$W/smtlsd.status"
+	pidfile_live "$W/smtlsd.pid" && echo "$_p"
 }
 
 # The pass number in the status file ("pid passes resyncs time state
 # message") once it is past "starting".
 finished_pass()
 {
-	_state=$(status_field 5)
+	_state=$(daemon_status 5)
 	[ "$_state" = ok ] || [ "$_state" = failed ] || return 1
-	status_field 2
+	daemon_status 2
 }
 
-# Stops whatever daemon a test left behind.
+# stop_daemon [pidfile]: stops the daemon the pidfile (smtlsd.pid) names,
+# if it still runs, as daemon_cleanup does.
 stop_daemon()
 {
-	[ -s smtlsd.pid ] || return 0
-	read -r _p _junk < smtlsd.pid
-	alive "$_p" || return 0
-	kill -TERM "$_p"
-	_n=50
-	while alive "$_p" && [ $_n -gt 0 ]; do
-		sleep 0.1
-		_n=$(( _n - 1 ))
-	done
-	alive "$_p" && kill -KILL "$_p"
-	return 0
+	[ -s "${1:-smtlsd.pid}" ] || return 0
+	read -r _p _junk < "${1:-smtlsd.pid}"
+	daemon_remember "$_p"
+	daemon_cleanup
 }
 
 atf_test_case script_lint
@@ -173,7 +143,7 @@ script_lint_head()
 }
 script_lint_body()
 {
-	s="$(atf_get_srcdir)/../rc.d/smtlsd"
+	s="$T_TOP/rc.d/smtlsd"
 	atf_check -s exit:0 -o empty -e empty shellcheck -s sh "$s"
 	atf_check -o ignore grep -x '# PROVIDE: smtlsd' "$s"
 	atf_check -o ignore grep -x '# REQUIRE: LOGIN FILESYSTEMS' "$s"
@@ -212,7 +182,7 @@ start_status_stop_body()
 	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' -e empty \
 	    "$RC" stop
 	# stop waits for the process to be gone.
-	dead "$pid" || atf_fail "pid $pid still runs"
+	! daemon_running "$pid" || atf_fail "pid $pid still runs"
 	atf_check test ! -e "$W/smtlsd.pid"
 	atf_check -s exit:1 -o match:'^smtlsd is not running\.$' \
 	    "$RC" status
@@ -246,7 +216,7 @@ disabled_body()
 	pid=$(daemon_pid) || atf_fail "onestart did not start smtlsd"
 	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' \
 	    "$RC" onestop
-	dead "$pid" || atf_fail "pid $pid still runs"
+	! daemon_running "$pid" || atf_fail "pid $pid still runs"
 }
 disabled_cleanup()
 {
@@ -399,7 +369,7 @@ reload_body()
 	    "$RC" status
 	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' \
 	    "$RC" stop
-	dead "$pid" || atf_fail "pid $pid still runs"
+	! daemon_running "$pid" || atf_fail "pid $pid still runs"
 }
 reload_cleanup()
 {
@@ -420,7 +390,7 @@ restart_body()
 	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' \
 	    -o match:'^Starting smtlsd\.$' -o match:'pass [0-9]+ ok' \
 	    "$RC" restart
-	dead "$old" || atf_fail "pid $old still runs"
+	! daemon_running "$old" || atf_fail "pid $old still runs"
 	new=$(daemon_pid) || atf_fail "no daemon after restart"
 	[ "$new" != "$old" ] || atf_fail "same pid $old after restart"
 }
@@ -552,7 +522,7 @@ boot_faststart_faststop_body()
 	    cat limits.log
 	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' -e empty \
 	    "$RC" faststop
-	dead "$pid" || atf_fail "pid $pid still runs"
+	! daemon_running "$pid" || atf_fail "pid $pid still runs"
 	atf_check -s exit:0 -o empty -e empty "$RC" faststop
 
 	echo 'rc_startmsgs="NO"' >> "$RCCONF"
@@ -604,18 +574,18 @@ pidfile_space_body()
 	atf_check -s exit:0 -o match:'^Starting smtlsd\.$' \
 	    -o match:'pass [0-9]+ ok' -e empty "$RC" start
 	read -r pid _junk < "$W/run dir/smtlsd.pid"
-	alive "$pid" || atf_fail "no smtlsd as $W/run dir/smtlsd.pid says"
+	daemon_running "$pid" || atf_fail "no smtlsd as $W/run dir/smtlsd.pid says"
 	atf_check -s exit:0 -o match:"^smtlsd is running as pid $pid\.\$" \
 	    -o match:'pass [0-9]+ ok' -e empty "$RC" status
 	atf_check -s exit:1 -e match:"already running\?  \(pid=$pid\)" \
 	    "$RC" start
 	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' \
 	    -o match:'^Starting smtlsd\.$' -e empty "$RC" restart
-	dead "$pid" || atf_fail "pid $pid still runs after restart"
+	! daemon_running "$pid" || atf_fail "pid $pid still runs after restart"
 	read -r pid _junk < "$W/run dir/smtlsd.pid"
 	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' -e empty \
 	    "$RC" stop
-	dead "$pid" || atf_fail "pid $pid still runs"
+	! daemon_running "$pid" || atf_fail "pid $pid still runs"
 	atf_check -s exit:1 -o match:'^smtlsd is not running\.$' \
 	    "$RC" status
 	# Nothing of the script's is left in /tmp.
@@ -624,10 +594,7 @@ pidfile_space_body()
 }
 pidfile_space_cleanup()
 {
-	[ -s "run dir/smtlsd.pid" ] || return 0
-	read -r _p _junk < "run dir/smtlsd.pid"
-	kill -TERM "$_p" 2>/dev/null
-	return 0
+	stop_daemon "run dir/smtlsd.pid"
 }
 
 atf_test_case broken_config_two_instances cleanup
@@ -651,8 +618,8 @@ broken_config_two_instances_body()
 	    -e "s|$W/certs|$W/other/certs|g" "$CONF" > other/smtlsd.conf
 	chmod 600 other/smtlsd.conf
 	atf_check -o ignore -e ignore "$P/sbin/smtlsd" -f "$W/other/smtlsd.conf"
-	wait_pidfile other/smtlsd.pid ||
-	    atf_fail "the second smtlsd did not start"
+	daemon_wait 10 "the second smtlsd to start" \
+	    pidfile_live other/smtlsd.pid
 	read -r other _junk < other/smtlsd.pid
 	[ "$other" != "$pid" ] || atf_fail "one pid for two daemons"
 
@@ -664,20 +631,17 @@ broken_config_two_instances_body()
 	    "$RC" start
 	atf_check -s exit:0 -o match:'^Stopping smtlsd\.$' \
 	    -o not-match:"$other" "$RC" stop
-	dead "$pid" || atf_fail "our pid $pid still runs"
-	alive "$other" || atf_fail "stop killed the other smtlsd ($other)"
+	! daemon_running "$pid" || atf_fail "our pid $pid still runs"
+	daemon_running "$other" || atf_fail "stop killed the other smtlsd ($other)"
 	atf_check -s exit:1 -o match:'^smtlsd is not running\.$' \
 	    "$RC" status
 	atf_check -s exit:1 -e match:'smtlsd not running\?' "$RC" stop
-	alive "$other" || atf_fail "the other smtlsd ($other) is gone"
+	daemon_running "$other" || atf_fail "the other smtlsd ($other) is gone"
 }
 broken_config_two_instances_cleanup()
 {
 	stop_daemon
-	[ -s other/smtlsd.pid ] || return 0
-	read -r _p _junk < other/smtlsd.pid
-	kill -TERM "$_p" 2>/dev/null
-	return 0
+	stop_daemon other/smtlsd.pid
 }
 
 atf_test_case rc_conf_d cleanup
@@ -700,7 +664,7 @@ rc_conf_d_body()
 	    > "$ROOT/usr/local/etc/rc.conf.d/smtlsd/wait"
 	atf_check -s exit:0 -o match:'^Starting smtlsd\.$' \
 	    -e match:'smtlsd_start_wait is not a number' "$RC" start
-	wait_pidfile smtlsd.pid || atf_fail "smtlsd did not start"
+	daemon_wait 10 "smtlsd to start" pidfile_live smtlsd.pid
 	atf_check -o ignore "$RC" stop
 	# rc.conf.local comes after rc.conf and before rc.conf.d.
 	rm "$ROOT/usr/local/etc/rc.conf.d/smtlsd/wait"

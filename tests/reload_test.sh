@@ -7,7 +7,7 @@
 
 # SC2016: the single-quoted conditions are evaluated later, by eval.
 # shellcheck disable=SC1091,SC2016
-. "$(atf_get_srcdir)/daemon_lib.sh"
+. "$(atf_get_srcdir)/lib.sh"
 
 DOM="le/certs/$D_DOMAIN"
 
@@ -224,8 +224,7 @@ back_before_watch_head()
 }
 back_before_watch_body()
 {
-	r=$(daemon_strace_reason)
-	[ -z "$r" ] || atf_skip "$r"
+	daemon_need_strace
 	prepare
 	daemon_sendmail
 	daemon_start

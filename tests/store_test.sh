@@ -170,17 +170,14 @@ trust_change_body()
 	f="certs/$(t_hash T).0"
 	[ -f certs/.smtlsd.index ] || atf_fail "no index"
 	cat T.rej P.pem >a.crt
-	t_pass conf
-	t_err_has '0 added, 1 replaced, 0 removed, 1 unchanged'
+	t_pass_says conf '0 added, 1 replaced, 0 removed, 1 unchanged'
 	t_same_as_rehash certs a.crt
 	openssl x509 -in "$f" -noout -text -trustout |
 	    grep -q 'Rejected Uses' || atf_fail "$f lost the reject"
 	# A second pass keeps it; and back to plain.
-	t_pass conf
-	t_err_has '0 added, 0 replaced, 0 removed, 2 unchanged'
+	t_pass_says conf '0 added, 0 replaced, 0 removed, 2 unchanged'
 	cat T.pem P.pem >a.crt
-	t_pass conf
-	t_err_has '0 added, 1 replaced, 0 removed, 1 unchanged'
+	t_pass_says conf '0 added, 1 replaced, 0 removed, 1 unchanged'
 	t_same_as_rehash certs a.crt
 	openssl x509 -in "$f" -noout -text -trustout |
 	    grep -q 'Rejected Uses' && atf_fail "$f still rejects serverAuth"
@@ -190,14 +187,12 @@ trust_change_body()
 	cat T.rej P.pem >a.crt
 	t_pass conf
 	cat T.rej2 P.pem >a.crt
-	t_pass conf
-	t_err_has '0 added, 1 replaced, 0 removed, 1 unchanged'
+	t_pass_says conf '0 added, 1 replaced, 0 removed, 1 unchanged'
 	t_same_as_rehash certs a.crt
 	# An index of the old format is no index: rebuilt from the files.
 	sed -i '1s/.*/smtlsd-index 3/' certs/.smtlsd.index
 	cat T.rej P.pem >a.crt
-	t_pass conf
-	t_err_has '0 added, 1 replaced, 0 removed, 1 unchanged'
+	t_pass_says conf '0 added, 1 replaced, 0 removed, 1 unchanged'
 	t_same_as_rehash certs a.crt
 }
 
@@ -268,8 +263,7 @@ pem_refused_body()
 		openssl x509 -in A.bad -noout 2>/dev/null &&
 		    atf_fail "openssl reads A.bad ($1)"
 		cat P.pem A.bad >a.crt
-		t_pass_fails conf
-		t_err_has "a.crt:$2: $1"
+		t_pass_fails conf "a.crt:$2: $1"
 		[ "$(t_names certs)" = "$(t_hash P).0" ] ||
 		    atf_fail "A was added: $(t_names certs | tr '\n' ' ')"
 	}
@@ -331,8 +325,7 @@ pem_accepted_body()
 	# G without the bytes that would make OpenSSL's lookup fail.
 	openssl verify -CApath certs G.pem >v.out 2>&1 ||
 	    { cat v.out; atf_fail "G does not verify through certs"; }
-	t_pass conf
-	t_err_has '0 added, 0 replaced, 0 removed, 3 unchanged'
+	t_pass_says conf '0 added, 0 replaced, 0 removed, 3 unchanged'
 }
 
 atf_test_case crl_said
@@ -349,14 +342,13 @@ crl_said_body()
 	mkdir db certs
 	: >db/index.txt
 	echo 01 >db/serial
-	openssl ca -batch -config "$(atf_get_srcdir)/pki.cnf" -gencrl \
+	openssl ca -batch -config "$T_SRC/pki.cnf" -gencrl \
 	    -crldays 30 -cert A.pem -keyfile A.key -out A.crl >/dev/null 2>&1 ||
 	    atf_fail "openssl ca -gencrl"
 	grep -q 'BEGIN X509 CRL' A.crl || atf_fail "no CRL"
 	cat A.pem A.crl >a.crt
 	t_conf conf "$(pwd)/certs" "$(pwd)/a.crt"
-	t_pass conf
-	t_err_has "a.crt:$(($(wc -l <A.pem) + 1)): a CRL .*not copied"
+	t_pass_says conf "a.crt:$(($(wc -l <A.pem) + 1)): a CRL .*not copied"
 	t_same_as_rehash certs A.pem
 }
 
@@ -412,8 +404,7 @@ bundle_order_body()
 	t_bundle a.crt A B1 C1 B2 B3 C2
 	t_pass conf
 	t_same_slots_as_rehash certs a.crt
-	t_pass conf
-	t_err_has '0 added, 0 replaced, 0 removed, 6 unchanged'
+	t_pass_says conf '0 added, 0 replaced, 0 removed, 6 unchanged'
 	# Two bundles: the first one's certificates first.
 	t_bundle b.crt B3 C1
 	t_bundle a.crt A B2 C2 B1
@@ -523,8 +514,7 @@ unchanged_files_kept_body()
 	t_listing certs | grep -v '^\. ' | grep -v smtlsd.index >before
 	t_cert D "/CN=Delta"
 	t_bundle a.crt A B1 C1 B2 C1 B3 C2 D
-	t_pass conf
-	t_err_has '1 added, 0 replaced, 0 removed, 6 unchanged'
+	t_pass_says conf '1 added, 0 replaced, 0 removed, 6 unchanged'
 	t_listing certs | grep -v '^\. ' | grep -v smtlsd.index |
 	    grep -v "^$(t_hash D).0 " >after
 	if ! cmp -s before after; then
@@ -534,13 +524,11 @@ unchanged_files_kept_body()
 	# One of ours damaged (same size, same header): rewritten.
 	f="certs/$(t_hash A).0"
 	sed 's/^MII/MIJ/' "$f" >x && cat x >"$f"
-	t_pass conf
-	t_err_has '0 added, 1 replaced, 0 removed'
+	t_pass_says conf '0 added, 1 replaced, 0 removed'
 	t_same_as_rehash certs a.crt
 	# One of ours made unreadable to others (chmod): 0644 again.
 	chmod 600 "$f"
-	t_pass conf
-	t_err_has '0 added, 1 replaced, 0 removed'
+	t_pass_says conf '0 added, 1 replaced, 0 removed'
 	t_check_files certs
 }
 
@@ -554,8 +542,7 @@ unchanged_pass_reads_no_cert_head()
 unchanged_pass_reads_no_cert_body()
 {
 	t_need_bin
-	r=$(t_strace_reason)
-	[ -z "$r" ] || atf_skip "$r"
+	daemon_need_strace
 	mkstore
 	t_pass conf
 	# (LeakSanitizer cannot work under ptrace: SANITIZE=1 builds.)
@@ -579,8 +566,7 @@ adds_before_removes_head()
 adds_before_removes_body()
 {
 	t_need_bin
-	r=$(t_strace_reason)
-	[ -z "$r" ] || atf_skip "$r"
+	daemon_need_strace
 	mkstore
 	t_pass conf
 	# The B at .0 leaves (the one at .2 moves to .0), C1 leaves, D
@@ -637,8 +623,7 @@ failed_put_no_removal_head()
 failed_put_no_removal_body()
 {
 	t_need_bin
-	r=$(t_strace_reason)
-	[ -z "$r" ] || atf_skip "$r"
+	daemon_need_strace
 	strace -e inject=linkat:error=EEXIST -o /dev/null true 2>/dev/null ||
 	    atf_skip "this strace cannot inject faults"
 	mkstore
@@ -672,8 +657,7 @@ changed_before_removal_head()
 changed_before_removal_body()
 {
 	t_need_bin
-	r=$(t_strace_reason)
-	[ -z "$r" ] || atf_skip "$r"
+	daemon_need_strace
 	strace -e inject=fsync:delay_enter=1 -o /dev/null true 2>/dev/null ||
 	    atf_skip "this strace cannot inject delays"
 	t_cert A "/O=smtlsd test/CN=Alpha CA"
@@ -767,9 +751,9 @@ foreign_untouched_body()
 	snapshot >before
 	# The link to a file that is no certificate and the FIFO hide C1
 	# and C2 from OpenSSL: the pass fails, naming them.
-	t_pass_fails conf
-	t_err_has "certs/$hc.0: OpenSSL cannot load it \(not a PEM certificate\)"
-	t_err_has "certs/$hc.1: OpenSSL cannot load it \(not a regular file\)"
+	t_pass_fails conf \
+	    "certs/$hc.0: OpenSSL cannot load it \(not a PEM certificate\)" \
+	    "certs/$hc.1: OpenSSL cannot load it \(not a regular file\)"
 	snapshot >after
 	if ! cmp -s before after; then
 		diff -u before after >&2
@@ -825,27 +809,25 @@ foreign_unloadable_body()
 	hb=$(t_hash B1)
 	: >"certs/$ha.0"
 	ln -s /nonexistent "certs/$hb.1"
-	t_pass_fails conf
-	t_err_has "certs/$ha.0: OpenSSL cannot load it \(an empty file\).*remove it"
-	t_err_has "certs/$hb.1: OpenSSL cannot load it \(a dangling link\)"
+	t_pass_fails conf \
+	    "certs/$ha.0: OpenSSL cannot load it \(an empty file\).*remove it" \
+	    "certs/$hb.1: OpenSSL cannot load it \(a dangling link\)"
 	[ -f "certs/$ha.0" ] && [ ! -s "certs/$ha.0" ] ||
 	    atf_fail "certs/$ha.0 was touched"
 	[ -L "certs/$hb.1" ] || atf_fail "certs/$hb.1 was touched"
 	t_slot certs A >/dev/null
 	# Every pass says it, not only the first.
-	t_pass_fails conf
-	t_err_has "certs/$ha.0: OpenSSL cannot load it"
+	t_pass_fails conf "certs/$ha.0: OpenSSL cannot load it"
 	rm "certs/$ha.0" "certs/$hb.1"
 	mkdir "certs/$ha.0"
-	t_pass_fails conf
-	t_err_has "certs/$ha.0: OpenSSL cannot load it \(not a regular file\)"
+	t_pass_fails conf \
+	    "certs/$ha.0: OpenSSL cannot load it \(not a regular file\)"
 	rmdir "certs/$ha.0"
 	t_pass conf
 	t_same_as_rehash certs a.crt
 	# After our numbers: OpenSSL finds ours first; reported, no failure.
 	: >"certs/$ha.1"
-	t_pass conf
-	t_err_has "certs/$ha.1: not written by smtlsd"
+	t_pass_says conf "certs/$ha.1: not written by smtlsd"
 }
 
 atf_test_case foreign_removed_renumbers
@@ -959,8 +941,7 @@ damaged()
 	t_pass conf
 	t_listing certs | grep -v '^\. ' | grep -v smtlsd.index >before
 	t_conf conf "$(pwd)/certs" "$1"
-	t_pass_fails conf
-	t_err_has "$1"
+	t_pass_fails conf "$1"
 	[ -z "${2:-}" ] || t_err_has "$2"
 	t_listing certs | grep -v '^\. ' | grep -v smtlsd.index >after
 	if grep -v -F -x -f after before; then
@@ -1074,8 +1055,7 @@ damaged_unreadable_head()
 damaged_unreadable_body()
 {
 	t_need_bin
-	r=$(t_unpriv_reason)
-	[ -z "$r" ] || atf_skip "cannot run without file access rights: $r"
+	t_need_unpriv
 	mkstore
 	t_pass conf
 	cp a.crt locked.crt
@@ -1104,8 +1084,7 @@ damaged_one_of_two_body()
 	t_pass conf
 	t_cert D "/CN=Delta"
 	t_conf conf "$(pwd)/certs" "$(pwd)/D.pem" "$(pwd)/gone.crt"
-	t_pass_fails conf
-	t_err_has 'gone.crt'
+	t_pass_fails conf 'gone.crt'
 	[ -f "certs/$(t_hash D).0" ] || atf_fail "D was not added"
 	[ "$(t_names certs | wc -l)" -eq 7 ] || atf_fail "files were pruned"
 }
@@ -1195,8 +1174,7 @@ dry_run_body()
 	t_need_bin
 	mkstore
 	# On an empty directory: everything would be added.
-	t_run -f conf -N
-	[ "$t_rc" -eq 0 ] || { cat err; atf_fail "-N exited $t_rc"; }
+	atf_check -o save:out -e ignore "$SMTLSD" -f conf -N
 	[ "$(ls -A certs)" = "" ] || atf_fail "-N wrote into cert_dir"
 	[ "$(grep -c '^add ' out)" -eq 6 ] || { cat out; atf_fail "6 adds"; }
 	t_pass conf
@@ -1209,8 +1187,7 @@ dry_run_body()
 	sed 's/^MII/MIJ/' "$fc" >x && cat x >"$fc"
 	: >certs/.smtlsd.tmp.deadbeef
 	t_listing certs >before
-	t_run -f conf -N
-	[ "$t_rc" -eq 0 ] || { cat err; atf_fail "-N exited $t_rc"; }
+	atf_check -o save:out -e ignore "$SMTLSD" -f conf -N
 	t_listing certs >after
 	if ! cmp -s before after; then
 		diff -u before after >&2
@@ -1285,9 +1262,8 @@ cert_dir_bad_body()
 		rm -f certs
 	done
 	# -N says the same.
-	t_run -f conf -N
-	[ "$t_rc" -eq 1 ] || atf_fail "-N with no cert_dir exited $t_rc"
-	t_err_has 'certs: does not exist'
+	atf_check -s exit:1 -o ignore -e match:'certs: does not exist' \
+	    "$SMTLSD" -f conf -N
 }
 
 atf_test_case cert_dir_readonly
@@ -1300,8 +1276,7 @@ cert_dir_readonly_head()
 cert_dir_readonly_body()
 {
 	t_need_bin
-	r=$(t_unpriv_reason)
-	[ -z "$r" ] || atf_skip "cannot run without file access rights: $r"
+	t_need_unpriv
 	mkstore
 	t_pass conf
 	t_cert D "/CN=Delta"

@@ -5,7 +5,7 @@
 
 # SC2016: the single-quoted conditions are evaluated later, by eval.
 # shellcheck disable=SC1091,SC2016
-. "$(atf_get_srcdir)/daemon_lib.sh"
+. "$(atf_get_srcdir)/lib.sh"
 
 # How late the store may follow a change, beyond settle (seconds).
 MARGIN=2
@@ -28,11 +28,7 @@ follows()
 # newca NAME: one more unrelated CA, pki/NAME.pem.
 newca()
 {
-	daemon_ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-	    -nodes -subj "/O=smtlsd test/CN=Unrelated CA $1" -days 3650 \
-	    -keyout "pki/$1.key" -out "pki/$1.pem" \
-	    -addext basicConstraints=critical,CA:TRUE ||
-	    atf_fail "openssl req $1"
+	t_cert "pki/$1" "/O=smtlsd test/CN=Unrelated CA $1"
 }
 
 # --------------------------------------------------------------------
@@ -312,8 +308,7 @@ during_pass_head()
 }
 during_pass_body()
 {
-	r=$(daemon_strace_reason)
-	[ -z "$r" ] || atf_skip "$r"
+	daemon_need_strace
 	during_pass native
 }
 during_pass_cleanup()
@@ -331,8 +326,7 @@ during_pass_poll_head()
 }
 during_pass_poll_body()
 {
-	r=$(daemon_strace_reason)
-	[ -z "$r" ] || atf_skip "$r"
+	daemon_need_strace
 	during_pass poll
 }
 during_pass_poll_cleanup()
@@ -353,8 +347,7 @@ during_first_pass_head()
 }
 during_first_pass_body()
 {
-	r=$(daemon_strace_reason)
-	[ -z "$r" ] || atf_skip "$r"
+	daemon_need_strace
 	daemon_setup
 	newca other3
 	daemon_conf
@@ -385,8 +378,7 @@ during_hup_pass_head()
 }
 during_hup_pass_body()
 {
-	r=$(daemon_strace_reason)
-	[ -z "$r" ] || atf_skip "$r"
+	daemon_need_strace
 	daemon_setup
 	newca other3
 	daemon_conf
@@ -444,8 +436,7 @@ more_passes()
 # later, and no inotify watch left (exhaust); skips where that cannot be.
 exhausted_start()
 {
-	r=$(daemon_strace_reason)
-	[ -z "$r" ] || atf_skip "$r"
+	daemon_need_strace
 	[ "$(uname -s)" = Linux ] || atf_skip "inotify only"
 	daemon_setup
 	newca other3
@@ -540,8 +531,7 @@ idle_head()
 }
 idle_body()
 {
-	r=$(daemon_strace_reason)
-	[ -z "$r" ] || atf_skip "$r"
+	daemon_need_strace
 	daemon_setup
 	daemon_conf
 	daemon_start
@@ -599,8 +589,7 @@ idle_poll_head()
 }
 idle_poll_body()
 {
-	r=$(daemon_strace_reason)
-	[ -z "$r" ] || atf_skip "$r"
+	daemon_need_strace
 	daemon_setup
 	newca other3
 	daemon_conf "watch poll" "poll_interval 0.2"
