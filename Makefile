@@ -25,12 +25,12 @@ ALL_CFLAGS=	$(COPTS) $(CFLAGS) $(WARNS) $(SAN) -Ilib -Idaemon $(SYS_CFLAGS)
 ALL_LDFLAGS=	$(LDFLAGS) $(SAN)
 
 LIB=		lib/libsmtls.a
-LIB_OBJS=	lib/log.o lib/conf.o lib/bundle.o lib/store.o lib/util.o \
+LIB_OBJS=	lib/log.o lib/conf.o lib/bundle.o lib/store.o lib/file.o \
 		lib/dhparam.o lib/acme.o lib/reload.o lib/watch.o \
 		lib/watch-poll.o lib/watch-$(WATCH).o \
 		lib/osdep-$(OSDEP).o
 LIB_HDRS=	lib/compat.h lib/log.h lib/conf.h lib/bundle.h lib/store.h \
-		lib/osdep.h lib/util.h lib/dhparam.h lib/acme.h lib/reload.h \
+		lib/osdep.h lib/file.h lib/dhparam.h lib/acme.h lib/reload.h \
 		lib/watch.h
 
 PROG=		daemon/smtlsd

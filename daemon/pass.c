@@ -45,11 +45,11 @@
 #include "bundle.h"
 #include "conf.h"
 #include "dhparam.h"
+#include "file.h"
 #include "log.h"
 #include "pass.h"
 #include "reloader.h"
 #include "store.h"
-#include "util.h"
 
 static void
 pass_dryrun_report(void *arg, enum store_action a, const char *name,

@@ -60,7 +60,7 @@
 #include "log.h"
 #include "osdep.h"
 #include "store.h"
-#include "util.h"
+#include "file.h"
 
 #define HDR_PREFIX	"# smtlsd sha256:"
 #define HDR_SUFFIX	" (written by smtlsd(8), do not edit)\n"
@@ -1374,7 +1374,7 @@ write_tmp(struct pass *p, struct entry *e)
 		log_warn("%s", p->dir);
 		return (-1);
 	}
-	if ((fd = util_tmp_open(p->dirfd, e->w->tmp, sizeof(e->w->tmp),
+	if ((fd = file_tmp_open(p->dirfd, e->w->tmp, sizeof(e->w->tmp),
 	    0644)) == -1) {
 		if (errno == EACCES || errno == EPERM || errno == EROFS)
 			log_warnx("cert_dir %s: not writable (%s); nothing was "
@@ -1387,7 +1387,7 @@ write_tmp(struct pass *p, struct entry *e)
 		free(buf);
 		return (-1);
 	}
-	if (fchmod(fd, 0644) == -1 || util_write_all(fd, buf, len) == -1)
+	if (fchmod(fd, 0644) == -1 || file_write_all(fd, buf, len) == -1)
 		goto fail;
 	if (osdep_file_written(fd) == -1 || fstat(fd, &st) == -1)
 		goto fail;
@@ -1686,12 +1686,12 @@ index_write(struct pass *p)
 				    m->slots[i].tid : NULL);
 	len = (size_t)(d - buf);
 
-	if ((fd = util_tmp_open(p->dirfd, tmp, sizeof(tmp), 0644)) == -1) {
+	if ((fd = file_tmp_open(p->dirfd, tmp, sizeof(tmp), 0644)) == -1) {
 		log_warn("%s/%s: cannot create", p->dir, tmp);
 		free(buf);
 		return (-1);
 	}
-	if (util_write_all(fd, buf, len) == -1) {
+	if (file_write_all(fd, buf, len) == -1) {
 		log_warn("%s/%s: writing", p->dir, STORE_INDEX);
 		close(fd);
 		unlinkat(p->dirfd, tmp, 0);

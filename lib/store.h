@@ -9,13 +9,13 @@
 #include <stddef.h>
 
 #include "bundle.h"
-#include "util.h"
+#include "file.h"
 
 #define STORE_DRYRUN	0x01	/* plan only, report it, change nothing */
 #define STORE_NOPRUNE	0x02	/* the input is damaged: keep what we have */
 
 #define STORE_INDEX	".smtlsd.index"
-#define STORE_TMPPFX	UTIL_TMPPFX
+#define STORE_TMPPFX	FILE_TMPPFX
 
 struct store_stats {
 	size_t	certs;		/* certificates wanted */

@@ -27,10 +27,10 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "file.h"
 #include "fuzz.h"
 #include "log.h"
 #include "store.h"
-#include "util.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -108,15 +108,15 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(index_path, sizeof(index_path), "%s/%s", dir, STORE_INDEX);
 	/* Read from a file, as only then the index records its blocks. */
 	snprintf(bundle_path, sizeof(bundle_path), "%s/bundle.pem", dir);
-	if (util_write_atomic(bundle_path, bundle, sizeof(bundle) - 1,
+	if (file_write_atomic(bundle_path, bundle, sizeof(bundle) - 1,
 	    0644) == -1)
 		errx(1, "%s: not written", bundle_path);
 	if (pass(0, &st) == -1 || st.added != 3)
 		errx(1, "the first pass into %s failed", dir);
 	if ((out = getenv("SMTLSD_FUZZ_INDEX_OUT")) != NULL) {
-		if (util_read_file(index_path, 0, 1 << 20, &buf, &len) == -1)
+		if (file_read_file(index_path, 0, 1 << 20, &buf, &len) == -1)
 			err(1, "%s", index_path);
-		if (util_write_atomic(out, buf, len, 0644) == -1)
+		if (file_write_atomic(out, buf, len, 0644) == -1)
 			errx(1, "%s: not written", out);
 		free(buf);
 	}

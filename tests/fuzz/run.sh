@@ -42,7 +42,7 @@ say()
 # Library sources the targets need, and the flags to build them.
 lib_srcs()
 {
-	echo log conf bundle util reload store \
+	echo log conf bundle file reload store \
 	    "osdep-$(sh "$top/mk/config.sh" osdep)"
 }
 
