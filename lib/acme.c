@@ -38,7 +38,7 @@
 #include <openssl/x509v3.h>
 
 #include "acme.h"
-#include "bundle.h"
+#include "certset.h"
 #include "file.h"
 #include "log.h"
 

@@ -335,6 +335,7 @@ filestamp_set(struct filestamp *f, const struct stat *st)
 	f->size = st->st_size;
 	f->mtim = st->st_mtim;
 	f->ctim = st->st_ctim;
+	f->mode = st->st_mode;
 }
 
 int

@@ -34,6 +34,7 @@ struct filestamp {
 	off_t		 size;
 	struct timespec	 mtim;
 	struct timespec	 ctim;
+	mode_t		 mode;		/* not compared: ctime covers it */
 };
 
 void	filestamp_set(struct filestamp *, const struct stat *);

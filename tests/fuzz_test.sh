@@ -29,7 +29,7 @@ atf_test_case fuzz
 fuzz_head()
 {
 	atf_set descr "Every seed and regression input of each fuzzer" \
-	    "(bundle reader, configuration parser, pidfile reader, store" \
+	    "(PEM scanner and certificate set, configuration parser, pidfile reader, store" \
 	    "index) runs" \
 	    "without a crash or a sanitizer report, and then each fuzzer" \
 	    "runs ${FUZZ_CI_SECONDS:-10} s without finding one"
@@ -42,7 +42,7 @@ fuzz_body()
 	    { cat replay.log >&2; atf_fail "a corpus input crashes:" \
 	    "$(grep CRASH replay.log)"; }
 	cat replay.log
-	for t in bundle conf pidfile index; do
+	for t in certset conf pidfile index; do
 		grep -q "fuzz: $t: replayed [1-9][0-9]* corpus files, no crash" \
 		    replay.log || atf_fail "$t: corpus not replayed"
 	done
@@ -51,7 +51,7 @@ fuzz_body()
 	cat run.log
 	[ $rc -eq 0 ] || atf_fail "a fuzzer found a crash:" \
 	    "$(grep CRASH run.log)"
-	for t in bundle conf pidfile index; do
+	for t in certset conf pidfile index; do
 		grep -Eq "fuzz: $t: [0-9]+ executions .* no crash" run.log ||
 		    atf_fail "$t: did not run"
 	done
