@@ -78,15 +78,31 @@ certset_find(struct certset *set, const unsigned char *fp)
 }
 
 /*
+ * SHA-256, fetched once: EVP_sha256() would be looked up again by every
+ * digest (OpenSSL 3's implicit fetch, under a lock).
+ */
+static const EVP_MD *
+sha256(void)
+{
+	static EVP_MD	*md;
+
+	if (md == NULL && (md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		log_ssl("SHA-256 unavailable");
+	return (md);
+}
+
+/*
  * SHA-256 of buf into fp.  Returns 0, or -1 with a message logged.
  */
 int
 cert_fingerprint(const unsigned char *buf, size_t len, unsigned char *fp)
 {
-	unsigned int	n;
+	const EVP_MD	*md;
+	unsigned int	 n;
 
-	if (!EVP_Digest(buf, len, fp, &n, EVP_sha256(), NULL) ||
-	    n != CERT_FPLEN) {
+	if ((md = sha256()) == NULL)
+		return (-1);
+	if (!EVP_Digest(buf, len, fp, &n, md, NULL) || n != CERT_FPLEN) {
 		log_ssl("SHA-256");
 		return (-1);
 	}
@@ -173,11 +189,13 @@ cert_setid(struct cert *c)
 		memcpy(c->id, c->fp, CERT_FPLEN);
 		return (0);
 	}
+	if (sha256() == NULL)
+		return (-1);
 	if ((ctx = EVP_MD_CTX_new()) == NULL) {
 		log_ssl("SHA-256");
 		return (-1);
 	}
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	ok = EVP_DigestInit_ex(ctx, sha256(), NULL) &&
 	    EVP_DigestUpdate(ctx, label, strlen(label) + 1) &&
 	    EVP_DigestUpdate(ctx, c->der, c->derlen) &&
 	    EVP_DigestFinal_ex(ctx, c->id, &n) && n == CERT_FPLEN;

@@ -52,7 +52,7 @@ struct certset {
 	size_t			 count;		/* distinct certificates */
 	size_t			 duplicates;	/* blocks dropped as such */
 	size_t			 keys;		/* private keys skipped */
-	size_t			 errors;	/* problems that forbid pruning */
+	size_t			 errors;	/* problems: prune nothing */
 	SLIST_HEAD(, certname)	 names;		/* what cert->file points to */
 };
 

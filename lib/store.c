@@ -129,13 +129,14 @@ struct pass {
 	struct want		*wants;		/* by hash, then bundle order */
 	size_t			 nwants;
 	struct cert		**ids;		/* the wanted ones, by id */
+	int			 ids_sorted;	/* ids is filled in */
 	struct entry		**adds;		/* new names, planned */
 	size_t			 nadds;
 	size_t			 addcap;
 	store_report_fn		 report;
 	void			*arg;
-	size_t			 hits;		/* files the index vouched for */
-	int			 stale;		/* the index must be rewritten */
+	size_t			 hits;		/* files the index vouched */
+	int			 stale;		/* the index is written again */
 	int			 said;		/* the failure is reported */
 };
 
@@ -522,14 +523,24 @@ vouched_find(struct pass *p, const unsigned char *id)
 	return (e != NULL ? *e : NULL);
 }
 
-/* Whether the file of e holds a wanted certificate. */
+/*
+ * Whether the file of e holds a wanted certificate.  Only asked with
+ * STORE_NOPRUNE: the certificates by id are sorted the first time.
+ */
 static int
 wanted(struct pass *p, const struct entry *e)
 {
 	struct cert	key, *kp = &key;
+	size_t		i;
 
 	if (e->state == FS_STALE || e->state == FS_FOREIGN || p->nwants == 0)
 		return (0);
+	if (!p->ids_sorted) {
+		for (i = 0; i < p->nwants; i++)
+			p->ids[i] = p->wants[i].c;
+		qsort(p->ids, p->nwants, sizeof(*p->ids), cert_idcmp);
+		p->ids_sorted = 1;
+	}
 	memcpy(key.id, e->id, CERT_FPLEN);
 	return (bsearch(&kp, p->ids, p->nwants, sizeof(*p->ids),
 	    cert_idcmp) != NULL);
@@ -661,14 +672,11 @@ plan(struct pass *p)
 			p->flags |= STORE_NOPRUNE;
 			continue;
 		}
-		p->ids[p->nwants] = c;
 		p->wants[p->nwants].c = c;
 		p->wants[p->nwants++].hash = hash;
 	}
-	if (p->nwants > 1) {
+	if (p->nwants > 1)
 		qsort(p->wants, p->nwants, sizeof(*p->wants), want_cmp);
-		qsort(p->ids, p->nwants, sizeof(*p->ids), cert_idcmp);
-	}
 	p->st->certs = p->nwants;
 
 	/* Both sorted by hash: one hash at a time. */
@@ -921,7 +929,7 @@ commit(struct pass *p)
 			continue;
 		ent_name(e, name, sizeof(name));
 		if (!still_ours(p, e, name)) {
-			/* Not what was asked: the pass failed (and is retried). */
+			/* Not what was asked: the pass failed, is retried. */
 			log_warnx("%s/%s: changed meanwhile; left alone",
 			    p->dir, name);
 			p->st->errors++;

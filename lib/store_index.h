@@ -28,7 +28,7 @@ struct index_rec {
 };
 
 struct store_index {
-	struct index_rec	*recs;		/* in name order, no two alike */
+	struct index_rec	*recs;		/* by name, no two alike */
 	size_t			 nrecs;
 };
 

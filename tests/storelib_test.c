@@ -114,8 +114,8 @@ listing(void)
 			continue;
 		snprintf(path, sizeof(path), "certs/%s", de->d_name);
 		ATF_REQUIRE(lstat(path, &st) == 0);
-		n = (size_t)snprintf(line, sizeof(line), "%s %llu %lld %lld.%09ld "
-		    "%lld.%09ld\n", de->d_name, (unsigned long long)st.st_ino,
+		n = (size_t)snprintf(line, sizeof(line), "%s %llu %lld "
+		    "%lld.%09ld %lld.%09ld\n", de->d_name, (unsigned long long)st.st_ino,
 		    (long long)st.st_size, (long long)st.st_mtim.tv_sec,
 		    st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec,
 		    st.st_ctim.tv_nsec);
@@ -359,7 +359,8 @@ ATF_TC_BODY(store_write_fails, tc)
 	l2 = listing();
 	ATF_CHECK_STREQ(l1, l2);
 	ATF_CHECK_EQ(count_prefix(STORE_TMPPFX), 0);
-	expect_log("certs/\\.smtlsd\\.tmp\\.[0-9a-f]+: writing: File too large");
+	expect_log("certs/\\.smtlsd\\.tmp\\.[0-9a-f]+: writing: "
+	    "File too large");
 	expect_log("certs: nothing was changed");
 	free(l1);
 	free(l2);
