@@ -118,22 +118,30 @@ cert_fphex(const unsigned char *fp, char *hex)
 		snprintf(hex + 2 * i, 3, "%02x", fp[i]);
 }
 
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return (ch - '0');
+	if (ch >= 'a' && ch <= 'f')
+		return (ch - 'a' + 10);
+	return (-1);
+}
+
 /*
  * Parses 64 lower-case hex digits.  Returns 0, or -1 when malformed.
  */
 int
 cert_fpparse(const char *hex, unsigned char *fp)
 {
-	static const char	digits[] = "0123456789abcdef";
-	const char		*hi, *lo;
-	size_t			 i;
+	size_t	i;
+	int	hi, lo;
 
 	for (i = 0; i < CERT_FPLEN; i++) {
-		if (hex[2 * i] == '\0' || hex[2 * i + 1] == '\0' ||
-		    (hi = strchr(digits, hex[2 * i])) == NULL ||
-		    (lo = strchr(digits, hex[2 * i + 1])) == NULL)
+		if ((hi = hexval(hex[2 * i])) == -1 ||
+		    (lo = hexval(hex[2 * i + 1])) == -1)
 			return (-1);
-		fp[i] = (unsigned char)((hi - digits) << 4 | (lo - digits));
+		fp[i] = (unsigned char)(hi << 4 | lo);
 	}
 	return (0);
 }

@@ -319,9 +319,9 @@ classify(struct pass *p, struct entry *e)
 	if (!S_ISREG(e->st.mode))
 		return;		/* a link or anything else: not ours */
 	r = store_index_find(&p->idx, e->hash, e->n);
-	if (r != NULL && r->ino == e->st.ino && r->size == e->st.size &&
-	    r->ctim.tv_sec == e->st.ctim.tv_sec &&
-	    r->ctim.tv_nsec == e->st.ctim.tv_nsec) {
+	if (r != NULL && r->st.ino == e->st.ino && r->st.size == e->st.size &&
+	    r->st.ctim.tv_sec == e->st.ctim.tv_sec &&
+	    r->st.ctim.tv_nsec == e->st.ctim.tv_nsec) {
 		memcpy(e->id, r->id, CERT_FPLEN);
 		e->state = FS_VOUCHED;
 		p->hits++;
@@ -840,15 +840,11 @@ write_index(struct pass *p)
 		e = p->ents[i];
 		r = &recs[n];
 		if (e->committed) {
-			r->ino = e->newst.ino;
-			r->size = e->newst.size;
-			r->ctim = e->newst.ctim;
+			r->st = e->newst;
 			memcpy(r->id, e->put->id, CERT_FPLEN);
 		} else if ((e->plan == P_KEEP || e->fixed) &&
 		    (e->state == FS_VOUCHED || e->state == FS_HOLDS)) {
-			r->ino = e->st.ino;
-			r->size = e->st.size;
-			r->ctim = e->st.ctim;
+			r->st = e->st;
 			memcpy(r->id, e->id, CERT_FPLEN);
 		} else
 			continue;

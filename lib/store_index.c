@@ -39,8 +39,8 @@ store_index_name(const char *name, unsigned long *hash, unsigned long *n)
 	size_t	 i;
 
 	for (i = 0; i < 8; i++)
-		if (strchr("0123456789abcdef", name[i]) == NULL ||
-		    name[i] == '\0')
+		if ((name[i] < '0' || name[i] > '9') &&
+		    (name[i] < 'a' || name[i] > 'f'))
 			return (-1);
 	if (name[8] != '.' || name[9] < '0' || name[9] > '9' ||
 	    (name[9] == '0' && name[10] != '\0'))
@@ -99,10 +99,11 @@ parse_line(char *line, struct index_rec *r)
 	    scan_num(&p, 0, &nsec) == -1 || nsec > 999999999 ||
 	    strlen(p) != 2 * CERT_FPLEN || cert_fpparse(p, r->id) == -1)
 		return (-1);
-	r->ino = (ino_t)ino;
-	r->size = (off_t)size;
-	r->ctim.tv_sec = (time_t)sec;
-	r->ctim.tv_nsec = (long)nsec;
+	memset(&r->st, 0, sizeof(r->st));
+	r->st.ino = (ino_t)ino;
+	r->st.size = (off_t)size;
+	r->st.ctim.tv_sec = (time_t)sec;
+	r->st.ctim.tv_nsec = (long)nsec;
 	return (0);
 }
 
@@ -212,9 +213,10 @@ store_index_write(int dirfd, const char *dir, const struct index_rec *recs,
 	for (i = 0; i < n; i++) {
 		cert_fphex(recs[i].id, hex);
 		fprintf(f, "%08lx.%lu %llu %lld %lld %ld %s\n", recs[i].hash,
-		    recs[i].n, (unsigned long long)recs[i].ino,
-		    (long long)recs[i].size, (long long)recs[i].ctim.tv_sec,
-		    recs[i].ctim.tv_nsec, hex);
+		    recs[i].n, (unsigned long long)recs[i].st.ino,
+		    (long long)recs[i].st.size,
+		    (long long)recs[i].st.ctim.tv_sec, recs[i].st.ctim.tv_nsec,
+		    hex);
 	}
 	if (fflush(f) == EOF || ferror(f)) {
 		log_warn("%s/%s: writing", dir, STORE_INDEX);

@@ -12,18 +12,16 @@
 #include <sys/types.h>
 
 #include <stddef.h>
-#include <time.h>
 
 #include "certset.h"
+#include "file.h"
 
 #define STORE_INDEX	".smtlsd.index"
 
 struct index_rec {
 	unsigned long	 hash;		/* the file <hash>.<n> */
 	unsigned long	 n;
-	ino_t		 ino;
-	off_t		 size;
-	struct timespec	 ctim;
+	struct filestamp st;		/* its inode, size and ctime */
 	unsigned char	 id[CERT_FPLEN];
 };
 

@@ -394,8 +394,110 @@ ATF_TC_BODY(store_bad_dir, tc)
 	unfixture(&f);
 }
 
+ATF_TC_WITHOUT_HEAD(index_names);
+ATF_TC_BODY(index_names, tc)
+{
+	const char	*good[] = { "00000000.0", "abcdef01.1", "ffffffff.99" };
+	const char	*bad[] = { "", "0000000.0", "ABCDEF01.0", "abcdef01.",
+			    "abcdef01.01", "abcdef01.-1", "abcdef01.1 ",
+			    "abcdef01.100001", "abcdef01x0", "abcdefg1.0" };
+	unsigned long	 h, n;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ATF_CHECK_MSG(store_index_name(good[i], &h, &n) == 0, "%s",
+		    good[i]);
+	ATF_REQUIRE(store_index_name("abcdef01.12", &h, &n) == 0);
+	ATF_CHECK_EQ(h, 0xabcdef01UL);
+	ATF_CHECK_EQ(n, 12);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ATF_CHECK_MSG(store_index_name(bad[i], &h, &n) == -1, "%s",
+		    bad[i]);
+}
+
+/* The index of certs, read as the store reads it. */
+static int
+read_index(struct store_index *x)
+{
+	int	fd, rv;
+
+	ATF_REQUIRE((fd = open("certs", O_RDONLY | O_DIRECTORY)) != -1);
+	rv = store_index_read(fd, "certs", x);
+	close(fd);
+	return (rv);
+}
+
+/* Rewrites line n (from 1) of the index with the text s. */
+static void
+index_line(int n, const char *s)
+{
+	FILE	*in, *out;
+	char	 line[512];
+	int	 i = 0;
+
+	ATF_REQUIRE((in = fopen("certs/" STORE_INDEX, "r")) != NULL);
+	ATF_REQUIRE((out = fopen("index.new", "w")) != NULL);
+	while (fgets(line, sizeof(line), in) != NULL)
+		fputs(++i == n ? s : line, out);
+	fclose(in);
+	ATF_REQUIRE(fclose(out) == 0);
+	ATF_REQUIRE(rename("index.new", "certs/" STORE_INDEX) == 0);
+}
+
+ATF_TC_WITHOUT_HEAD(index_format);
+ATF_TC_BODY(index_format, tc)
+{
+	struct fixture		 f;
+	struct store		*s;
+	struct store_stats	 st;
+	struct store_index	 x;
+	const struct index_rec	*r;
+	struct stat		 sb;
+	char			 path[64];
+	unsigned long		 h;
+
+	fixture(&f, 4);
+	ATF_REQUIRE(mkdir("certs", 0755) == 0);
+	ATF_REQUIRE((s = store_new()) != NULL);
+	ATF_REQUIRE(sync_dir(s, &f.set, 0, &st, NULL, NULL) == 0);
+	ATF_REQUIRE(read_index(&x) == 0);
+	ATF_CHECK_EQ(x.nrecs, 4);
+	/* B1 before B2 in the bundle: B1 is .0, B2 .1. */
+	h = X509_subject_name_hash(f.t[1].x);
+	ATF_REQUIRE((r = store_index_find(&x, h, 1)) != NULL);
+	ATF_CHECK(memcmp(r->id, f.t[2].fp, CERT_FPLEN) == 0);
+	snprintf(path, sizeof(path), "certs/%08lx.1", h);
+	ATF_REQUIRE(stat(path, &sb) == 0);
+	ATF_CHECK_EQ(r->st.ino, sb.st_ino);
+	ATF_CHECK_EQ(r->st.size, sb.st_size);
+	ATF_CHECK_EQ(r->st.ctim.tv_sec, sb.st_ctim.tv_sec);
+	ATF_CHECK_EQ(r->st.ctim.tv_nsec, sb.st_ctim.tv_nsec);
+	ATF_CHECK(store_index_find(&x, h, 2) == NULL);
+	store_index_free(&x);
+
+	/* A line that does not parse: no index at all. */
+	index_line(3, "garbage\n");
+	ATF_CHECK_EQ(read_index(&x), -1);
+	ATF_CHECK_EQ(x.nrecs, 0);
+	/* The files are read instead: nothing written but the index. */
+	ATF_CHECK_EQ(sync_dir(s, &f.set, 0, &st, NULL, NULL), 0);
+	ATF_CHECK_EQ(st.unchanged, 4);
+	ATF_CHECK_EQ(st.added + st.replaced + st.removed, 0);
+	ATF_REQUIRE(read_index(&x) == 0);
+	ATF_CHECK_EQ(x.nrecs, 4);
+	store_index_free(&x);
+
+	/* An older version: no index either. */
+	index_line(1, "smtlsd-index 4\n");
+	ATF_CHECK_EQ(read_index(&x), -1);
+	store_free(s);
+	unfixture(&f);
+}
+
 ATF_TP_ADD_TCS(tp)
 {
+	ATF_TP_ADD_TC(tp, index_names);
+	ATF_TP_ADD_TC(tp, index_format);
 	ATF_TP_ADD_TC(tp, store_basic);
 	ATF_TP_ADD_TC(tp, store_noprune);
 	ATF_TP_ADD_TC(tp, store_warns_once);
