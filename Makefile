@@ -25,13 +25,14 @@ ALL_CFLAGS=	$(COPTS) $(CFLAGS) $(WARNS) $(SAN) -Ilib -Idaemon $(SYS_CFLAGS)
 ALL_LDFLAGS=	$(LDFLAGS) $(SAN)
 
 LIB=		lib/libsmtls.a
-LIB_OBJS=	lib/log.o lib/conf.o lib/bundle.o lib/store.o lib/util.o \
-		lib/dhparam.o lib/acme.o lib/reload.o lib/watch.o \
-		lib/safefile.o lib/sendmailcf.o \
+LIB_OBJS=	lib/log.o lib/conf.o lib/pem.o lib/certset.o lib/store.o \
+		lib/store_index.o lib/file.o lib/dhparam.o lib/acme.o \
+		lib/reload.o lib/watch.o lib/safefile.o lib/sendmailcf.o \
 		lib/watch-poll.o lib/watch-$(WATCH).o \
 		lib/osdep-$(OSDEP).o
-LIB_HDRS=	lib/compat.h lib/log.h lib/conf.h lib/bundle.h lib/store.h \
-		lib/osdep.h lib/util.h lib/dhparam.h lib/acme.h lib/reload.h \
+LIB_HDRS=	lib/compat.h lib/log.h lib/conf.h lib/pem.h lib/certset.h \
+		lib/store.h lib/store_index.h lib/osdep.h lib/file.h \
+		lib/dhparam.h lib/acme.h lib/reload.h \
 		lib/watch.h lib/safefile.h lib/sendmailcf.h
 
 PROG=		daemon/smtlsd
@@ -40,10 +41,12 @@ PROG_OBJS=	daemon/smtlsd.o daemon/pass.o daemon/engine.o daemon/resync.o \
 PROG_HDRS=	daemon/pass.h daemon/engine.h daemon/reloader.h daemon/dhchild.h \
 		daemon/resync.h daemon/check.h
 
-TEST_PROGS=	tests/conf_test tests/bundle_test tests/fake_sendmail \
-		tests/attack_pty
+TEST_PROGS=	tests/conf_test tests/bundle_test tests/storelib_test \
+		tests/fake_sendmail tests/attack_pty
 # What the ATF C tests share: stderr captured to a file, LSan's defaults.
 TEST_LIB=	tests/ctest.c
+# The certificates the certificate set's and the store's tests make.
+TEST_CERT=	tests/tcert.c
 
 .SUFFIXES: .c .o
 .PHONY: all deps demo test check-tests check-freebsd deb bench fuzz \
@@ -74,10 +77,17 @@ tests/conf_test: tests/conf_test.c $(TEST_LIB) tests/ctest.h $(LIB) \
 	$(CC) $(ALL_CFLAGS) $(ATF_CFLAGS) $(ALL_LDFLAGS) -o $@ \
 	    tests/conf_test.c $(TEST_LIB) $(LIB) $(ATF_LIBS) $(SYS_LIBS)
 
-tests/bundle_test: tests/bundle_test.c $(TEST_LIB) tests/ctest.h $(LIB) \
-	    $(LIB_HDRS)
+tests/bundle_test: tests/bundle_test.c $(TEST_LIB) $(TEST_CERT) \
+	    tests/ctest.h tests/tcert.h $(LIB) $(LIB_HDRS)
 	$(CC) $(ALL_CFLAGS) $(ATF_CFLAGS) $(ALL_LDFLAGS) -o $@ \
-	    tests/bundle_test.c $(TEST_LIB) $(LIB) $(ATF_LIBS) $(SYS_LIBS)
+	    tests/bundle_test.c $(TEST_LIB) $(TEST_CERT) $(LIB) $(ATF_LIBS) \
+	    $(SYS_LIBS)
+
+tests/storelib_test: tests/storelib_test.c $(TEST_LIB) $(TEST_CERT) \
+	    tests/ctest.h tests/tcert.h $(LIB) $(LIB_HDRS)
+	$(CC) $(ALL_CFLAGS) $(ATF_CFLAGS) $(ALL_LDFLAGS) -o $@ \
+	    tests/storelib_test.c $(TEST_LIB) $(TEST_CERT) $(LIB) \
+	    $(ATF_LIBS) $(SYS_LIBS)
 
 # The sendmail stand-in of the daemon tests: plain C, no ATF.
 tests/fake_sendmail: tests/fake_sendmail.c

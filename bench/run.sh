@@ -11,7 +11,7 @@
 #
 # For every input and every case it runs several rounds, each under
 # bench/out/measure (wall-clock time, peak RSS from wait4), and prints the
-# medians, the ratios smtlsd / alternative and the targets of issue 6.
+# medians, the ratios smtlsd / alternative and the targets of issue 11.
 # The table goes to stdout and to bench/out/results.txt; the output of the
 # commands themselves goes to bench/out/run.log.
 #
@@ -370,7 +370,8 @@ bench_input()
 		    "bare C: read + SHA-256 + lstat of the store" \
 		    "$r-readstat"
 		# The same knowing certificates by the SHA-256 of their DER
-		# (base64 decoded), not of their text: issue 11's floor.
+		# (base64 decoded), not of their text: issue 11's floor, the
+		# no-op pass's target.
 		row "readder_$key" \
 		    "bare C: read + base64 + SHA-256 DER + lstat" \
 		    "$r-readder"
@@ -415,8 +416,9 @@ verdicts()
 	    "$(ratio "$tn" "$ts")" "$(ratio "$tn" "$td")"
 	tab "    targets: full <= 1.2 x bare %s, full < rehash %s," \
 	    "$(verdict "$tf" "$tb" 1.2)" "$(verdict "$tf" "$tr" 1)"
-	tab " no-op <= 1.5 x read+hash %s, no-op writes nothing %s\n" \
-	    "$(verdict "$tn" "$th" 1.5)" \
+	tab " no-op <= 1.3 x read+b64+hash+lstat %s, no-op writes nothing" \
+	    "$(verdict "$tn" "$td" 1.3)"
+	tab " %s\n" \
 	    "$([ "$wrote" = 0 ] && echo met || echo MISSED)"
 }
 

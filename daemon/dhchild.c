@@ -20,8 +20,8 @@
 #include "conf.h"
 #include "dhchild.h"
 #include "dhparam.h"
+#include "file.h"
 #include "log.h"
-#include "util.h"
 
 #define DH_PEM_MAX	(256 * 1024)
 
@@ -148,7 +148,7 @@ dhchild_start(struct dhchild *d, const struct conf *conf, int keepfd)
 		if (keepfd != -1)
 			close(keepfd);
 		if (dhparam_make(conf->dh_source, conf->dh_bits, &pem,
-		    &len) == -1 || util_write_all(fds[1], pem, len) == -1)
+		    &len) == -1 || file_write_all(fds[1], pem, len) == -1)
 			_exit(1);
 		_exit(0);
 	}

@@ -44,11 +44,11 @@
 #include "dhchild.h"
 #include "dhparam.h"
 #include "engine.h"
+#include "file.h"
 #include "log.h"
 #include "osdep.h"
 #include "pass.h"
 #include "reloader.h"
-#include "util.h"
 #include "watch.h"
 
 #define SMTLSD_VERSION		"0.1"
@@ -104,12 +104,12 @@ status_write(struct engine *e, const char *result, const char *msg)
 	char	buf[1024], vis[400];
 	int	n;
 
-	util_vis(vis, sizeof(vis), msg);
+	file_vis(vis, sizeof(vis), msg);
 	n = snprintf(buf, sizeof(buf), "%ld %lu %lu %lld %s %s\n",
 	    (long)getpid(), e->passes, e->resyncs, (long long)time(NULL),
 	    result, vis);
 	if (n > 0 && (size_t)n < sizeof(buf))
-		util_write_atomic(e->conf->status_file, buf, (size_t)n, 0640);
+		file_write_atomic(e->conf->status_file, buf, (size_t)n, 0640);
 }
 
 /* The state since the last pass: its failure, a reload owed, or ok. */
@@ -522,7 +522,7 @@ sweep_outside(const char *path, const char *certdir)
 	if (stat(certdir, &b) == 0 && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino)
 		return;
-	util_sweep_tmp(d);
+	file_sweep_tmp(d);
 }
 
 int
@@ -550,12 +550,12 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 		conf_free(conf);
 		return (1);
 	}
-	if (util_own_file(conf->status_file, why, sizeof(why)) == -1) {
+	if (file_own_file(conf->status_file, why, sizeof(why)) == -1) {
 		log_warnx("status_file %s", why);
 		conf_free(conf);
 		return (1);
 	}
-	if ((e.pfh = util_pidfile_open(conf->pidfile, &other)) == NULL) {
+	if ((e.pfh = file_pidfile_open(conf->pidfile, &other)) == NULL) {
 		if (errno == EPERM)
 			;	/* said */
 		else if (errno == EEXIST)

@@ -48,16 +48,16 @@
 #include <openssl/x509.h>
 
 #include "acme.h"
-#include "bundle.h"
+#include "certset.h"
 #include "conf.h"
 #include "dhparam.h"
+#include "file.h"
 #include "log.h"
 #include "pass.h"
 #include "reloader.h"
 #include "safefile.h"
 #include "sendmailcf.h"
 #include "store.h"
-#include "util.h"
 
 static void
 pass_dryrun_report(void *arg, enum store_action a, const char *name,
@@ -310,7 +310,7 @@ trust_make(struct trust *t, struct certset *set)
 	    sizeof(*t->certs))) == NULL)
 		return;
 	RB_FOREACH(c, certtree, &set->tree)
-		if (!c->bad && cert_hash(c) == 0)
+		if (cert_hash(c) == 0)
 			t->certs[t->n++] = c;
 	qsort(t->certs, t->n, sizeof(*t->certs), trust_cmp);
 }
@@ -471,9 +471,8 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 
 	certset_init(&set);
 	memset(&trust, 0, sizeof(trust));
-	store_known(ps->store, conf->cert_dir, &set);
 	TAILQ_FOREACH(cp, &conf->ca_bundles, entry)
-		if (bundle_read(&set, cp->path) == -1)
+		if (certset_read(&set, cp->path) == -1)
 			pass_fail(r, "CA bundle %s is missing or damaged",
 			    cp->path);
 	r->bundle_certs = set.count + set.duplicates;
@@ -516,7 +515,7 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 		}
 		paths += d->good_n;
 		snprintf(name, sizeof(name), "%s/chain.pem", d->dir);
-		if (bundle_read_mem(&set, name, d->good, d->good_len) == -1)
+		if (certset_read_mem(&set, name, d->good, d->good_len) == -1)
 			log_warnx("%s: cannot add its intermediates", d->dir);
 	}
 	if (over != NULL && !ps->said_paths)

@@ -15,7 +15,7 @@
 #include "compat.h"
 
 #include "acme.h"
-#include "bundle.h"
+#include "certset.h"
 #include "conf.h"
 #include "dhparam.h"
 #include "store.h"

@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "file.h"
 #include "resync.h"
 #include "log.h"
 #include "pass.h"
-#include "util.h"
 
 #define RESYNC_WAIT_MS	(300 * 1000)
 
@@ -40,7 +40,7 @@ status_read(const char *path, struct status *st)
 	int	 n, off = 0;
 
 	memset(st, 0, sizeof(*st));
-	if (util_read_file(path, 0, 4096, &buf, &len) == -1)
+	if (file_read_file(path, 0, 4096, &buf, &len) == -1)
 		return (-1);
 	n = sscanf(buf, "%ld %lu %lu %*d %15s %n", &st->pid, &st->passes,
 	    &st->resyncs, st->result, &off);
@@ -87,7 +87,7 @@ resync_main(struct conf *conf)
 	pid_t		 pid;
 	long		 waited;
 
-	if ((pfh = util_pidfile_open(conf->pidfile, &pid)) != NULL) {
+	if ((pfh = file_pidfile_open(conf->pidfile, &pid)) != NULL) {
 		/* Not for what reload_command starts. */
 		fcntl(pidfile_fileno(pfh), F_SETFD, FD_CLOEXEC);
 		return (resync_here(conf, pfh));

@@ -38,9 +38,9 @@
 #include <openssl/x509v3.h>
 
 #include "acme.h"
-#include "bundle.h"
+#include "certset.h"
+#include "file.h"
 #include "log.h"
-#include "util.h"
 
 #define ACME_FILE_MAX	(1024 * 1024)
 #define ACME_CHAIN_READ	16	/* chain.pem certificates read at most */
@@ -238,7 +238,7 @@ read_certs(int fd, STACK_OF(X509) *chain, int max, int *more)
 	size_t	 len;
 
 	*more = 0;
-	if (util_read_fd(fd, ACME_FILE_MAX, &buf, &len) == -1)
+	if (file_read_fd(fd, ACME_FILE_MAX, &buf, &len) == -1)
 		return (0);
 	if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL)
 		while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) !=
@@ -285,7 +285,7 @@ read_key(int fd)
 	char		*buf;
 	size_t		 len;
 
-	if (util_read_fd(fd, ACME_FILE_MAX, &buf, &len) == -1)
+	if (file_read_fd(fd, ACME_FILE_MAX, &buf, &len) == -1)
 		return (NULL);
 	if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL)
 		key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);

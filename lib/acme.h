@@ -13,7 +13,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-#include "bundle.h"
+#include "certset.h"
 
 enum acme_state {
 	ACME_VALID,	/* complete and valid */

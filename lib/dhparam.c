@@ -26,8 +26,8 @@
 
 #include "conf.h"
 #include "dhparam.h"
+#include "file.h"
 #include "log.h"
-#include "util.h"
 
 #define DH_LABEL	"-----BEGIN DH PARAMETERS-----"
 #define DH_MAX		(64 * 1024)
@@ -133,7 +133,7 @@ dhparam_check(const char *path, int bits, struct dh_known *known,
 		return (DH_GOOD);
 	if (known != NULL)
 		known->valid = 0;
-	if (util_read_file(path, O_NOFOLLOW, DH_MAX, &pem, &len) == -1) {
+	if (file_read_file(path, O_NOFOLLOW, DH_MAX, &pem, &len) == -1) {
 		snprintf(why, whylen, "unreadable: %s", strerror(errno));
 		return (DH_MAKE);
 	}
@@ -227,5 +227,5 @@ dhparam_write(const char *path, const char *pem, size_t len)
 		    "which smtlsd does not follow; not written", path);
 		return (-1);
 	}
-	return (util_write_atomic(path, pem, len, 0644));
+	return (file_write_atomic(path, pem, len, 0644));
 }

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "conf.h"
-#include "util.h"
+#include "file.h"
 
 /* The file dhparam_check last found good, so as not to decode it again. */
 struct dh_known {

@@ -24,10 +24,10 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "file.h"
 #include "log.h"
 #include "osdep.h"
 #include "reload.h"
-#include "util.h"
 
 #define PIDFILE_MAX	4096
 #define RELOAD_PATH	"PATH=/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:" \
@@ -91,7 +91,7 @@ reload_read_pid(const char *path, pid_t *pid, char *why, size_t whylen)
 	}
 	if (pidfile_trusted(path, fd, why, whylen) == -1)
 		goto out;
-	if (util_read_fd(fd, PIDFILE_MAX, &buf, &len) == -1) {
+	if (file_read_fd(fd, PIDFILE_MAX, &buf, &len) == -1) {
 		snprintf(why, whylen, "pidfile %s: %s", path,
 		    errno == EFBIG ? "too large for a pidfile" :
 		    strerror(errno));
@@ -277,7 +277,7 @@ reload_spawn(const struct conf *conf, const char *why)
 	pid_t		 pid;
 	int		 fd, sig;
 
-	util_vis(vis, sizeof(vis), why);
+	file_vis(vis, sizeof(vis), why);
 	snprintf(reason, sizeof(reason), "SMTLSD_REASON=%s", vis);
 	snprintf(certdir, sizeof(certdir), "SMTLSD_CERT_DIR=%s",
 	    conf->cert_dir);

@@ -1,23 +1,20 @@
 /*
  * The CA store.  Makes a directory hold exactly the wanted certificates
  * as <subject_hash>.N files, the names openssl rehash gives, without
- * touching any file that is not ours.
+ * touching any file that is not ours.  One pass, store_sync, goes
+ *
+ *	scan	 read the directory; sweep temporary files a crash left
+ *	classify each hash-named entry gets a state (enum fstate)
+ *	plan	 each hash: which file stays, is written, or goes
+ *	commit	 write, put in place, then remove; write the index
  *
  * Ours: a regular file whose first line is our header, naming the
- * SHA-256 fingerprint of the certificate it holds.  The index file
- * caches (name, inode, size, ctime, fingerprint, trust settings) of
- * each file we wrote, so that a pass over an unchanged bundle opens none
- * of them and decodes no certificate.  The index is only a cache: a file whose
- * inode, size or ctime differ from it is read again.  The ctime, which
- * no one can set back (unlike the mtime, see touch -r), changes with
- * any write, chmod or link to the file.
- *
- * The index also records, for each block of the bundles, the SHA-256 of
- * its base64 text and the fingerprint of the certificate it holds
- * (store_known hands them to bundle_read), so that such a pass does not
- * even decode the bundles.  Whenever a certificate's DER is needed after
- * all, it is decoded from the bundle again and checked against that
- * fingerprint (cert_der).
+ * fingerprint of the certificate it holds.  The index (store_index.c)
+ * records the inode, size, ctime and identity of each file we wrote, so
+ * that a pass over unchanged files opens none of them.  The ctime, which
+ * no one can set back (unlike the mtime, see touch -r), changes with any
+ * write, chmod or link to the file; a file whose ctime is not what the
+ * index says is read again.
  *
  * Numbering per hash is gapless from .0, because OpenSSL's lookup stops
  * at the first missing number.  Files that are not ours keep their
@@ -44,8 +41,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,23 +51,30 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "bundle.h"
+#include "certset.h"
+#include "file.h"
 #include "log.h"
 #include "osdep.h"
 #include "store.h"
-#include "util.h"
+#include "store_index.h"
 
 #define HDR_PREFIX	"# smtlsd sha256:"
 #define HDR_SUFFIX	" (written by smtlsd(8), do not edit)\n"
 #define HDR_LEN		(sizeof(HDR_PREFIX) - 1 + 2 * CERT_FPLEN + \
 			    sizeof(HDR_SUFFIX) - 1)
-/* 3 had no trust settings, 2 no block lines, 1 held mtimes. */
-#define INDEX_MAGIC	"smtlsd-index 4\n"
-#define INDEX_MAX	(64 * 1024 * 1024)
-#define INDEX_CHUNK	(64 * 1024)
 #define OWNED_MAX	(1024 * 1024)
-#define SLAB_ENTRIES	256
 
+/* What a hash-named entry of the directory is, once classified. */
+enum fstate {
+	FS_FOREIGN,		/* not ours: never touched */
+	FS_VOUCHED,		/* ours as the index recorded it: holds id,
+				   and was written under this name */
+	FS_HOLDS,		/* ours, read: holds exactly id, as we
+				   would write it */
+	FS_STALE		/* ours, but not what we would write now */
+};
+
+/* What the pass does with it. */
 enum plan {
 	P_NONE,
 	P_KEEP,
@@ -81,69 +83,24 @@ enum plan {
 	P_REMOVE
 };
 
-/* What identifies a file's state: what the index records, and more. */
-struct fstate {
-	dev_t		 dev;
-	ino_t		 ino;
-	off_t		 size;
-	struct timespec	 ctim;
-	mode_t		 mode;
-};
-
-/* What a file written by the pass needs besides. */
-struct entwrite {
-	char		 tmp[40];	/* its temporary name, or "" */
-	struct fstate	 newst;
-	int		 committed;	/* in place under its name */
-};
-
 struct entry {
 	unsigned long	 hash;
 	unsigned long	 n;
-	unsigned int	 exists:1;	/* in the directory now */
-	unsigned int	 owned:1;	/* ours */
-	unsigned int	 known:1;	/* ours, and holds fp */
-	unsigned int	 vouched:1;	/* the index says we wrote it here */
-	unsigned int	 fixed:1;	/* keeps its number and content */
-	unsigned int	 idknown:1;	/* fp and trust settings below */
-	unsigned int	 trusted:1;	/* holds a TRUSTED CERTIFICATE */
-	unsigned int	 aux:1;		/* with trust settings: tid */
+	enum fstate	 state;
 	enum plan	 plan;
-	unsigned char	 fp[CERT_FPLEN];
-	unsigned char	 tid[CERT_FPLEN];
-	struct fstate	 st;
-	struct cert	*put;		/* what P_ADD/P_REPLACE write */
-	struct entwrite	*w;		/* when written */
+	int		 fixed;		/* keeps its number: see plan_bucket */
+	unsigned char	 id[CERT_FPLEN];	/* FS_VOUCHED, FS_HOLDS */
+	struct filestamp st;
+	struct cert	*put;		/* what P_ADD and P_REPLACE write */
+	char		 tmp[40];	/* its temporary name, or "" */
+	struct filestamp newst;		/* of what was written */
+	int		 committed;	/* in place under its name */
 };
 
-/* Entries are allocated in slabs, never one by one. */
-struct entslab {
-	struct entslab	*next;
-	size_t		 used;
-	struct entry	 ents[SLAB_ENTRIES];
-};
-
-/* A file line of the index. */
-struct idxrec {
+/* A wanted certificate and its hash. */
+struct want {
+	struct cert	*c;
 	unsigned long	 hash;
-	unsigned long	 n;
-	unsigned long long ino;
-	long long	 size, sec, nsec;
-	unsigned char	 fp[CERT_FPLEN];
-	unsigned char	 tid[CERT_FPLEN];
-	int		 trusted;
-	int		 aux;
-};
-
-/* The index as read, and which file it was read from. */
-struct idx {
-	int		 reusable;	/* the file below, unchanged since */
-	int		 handed;	/* blocks given to a set as read */
-	struct filestamp stamp;
-	char		*dir;
-	struct idxrec	*recs;		/* sorted by name, no two alike */
-	size_t		 nrecs;
-	struct blockmap	 blocks;
 };
 
 struct warned {
@@ -154,15 +111,6 @@ RB_HEAD(warntree, warned);
 
 struct store {
 	struct warntree	 warned;	/* foreign names reported already */
-	struct idx	 idx;		/* from store_known to store_sync */
-};
-
-struct bucket {
-	unsigned long	  hash;
-	struct entry	**ents;
-	size_t		  nents;
-	struct cert	**certs;
-	size_t		  ncerts;
 };
 
 struct pass {
@@ -170,23 +118,25 @@ struct pass {
 	const char		*dir;
 	int			 dirfd;
 	int			 flags;
-	struct certset		*want;
+	struct certset		*set;
 	struct store_stats	*st;
+	struct store_index	 idx;
 	struct entry		**ents;		/* by name, after scan */
 	size_t			 nents;
 	size_t			 entcap;
-	struct entry		**byfp;		/* ours and known, by fp */
-	size_t			 fpsize;	/* 0 or a power of two */
-	struct entry		**adds;		/* new names, not in ents yet */
+	struct entry		**byid;		/* vouched ones, by id */
+	size_t			 nbyid;
+	struct want		*wants;		/* by hash, then bundle order */
+	size_t			 nwants;
+	struct cert		**ids;		/* the wanted ones, by id */
+	int			 ids_sorted;	/* ids is filled in */
+	struct entry		**adds;		/* new names, planned */
 	size_t			 nadds;
-	struct entslab		*slabs;
-	unsigned long		*slotbuf;	/* for plan_bucket */
-	size_t			 slotcap;
-	int			 handed;	/* want read with idx.blocks */
+	size_t			 addcap;
 	store_report_fn		 report;
 	void			*arg;
-	size_t			 hits;		/* files the index vouched for */
-	int			 stale;		/* the index must be rewritten */
+	size_t			 hits;		/* files the index vouched */
+	int			 stale;		/* the index is written again */
 	int			 said;		/* the failure is reported */
 };
 
@@ -197,15 +147,6 @@ warned_cmp(struct warned *a, struct warned *b)
 }
 
 RB_GENERATE_STATIC(warntree, warned, entry, warned_cmp)
-
-static void
-idx_clear(struct idx *x)
-{
-	free(x->recs);
-	free(x->dir);
-	blockmap_free(&x->blocks);
-	memset(x, 0, sizeof(*x));
-}
 
 struct store *
 store_new(void)
@@ -229,411 +170,82 @@ store_free(struct store *s)
 		RB_REMOVE(warntree, &s->warned, w);
 		free(w);
 	}
-	idx_clear(&s->idx);
 	free(s);
 }
 
-/*
- * Parses "<8 hex>.<decimal>" (len bytes), the names OpenSSL looks up.
- * Returns 0, or -1 for any other name.
- */
-static int
-parse_name(const char *name, size_t len, unsigned long *hash,
-    unsigned long *n)
-{
-	const char	*p, *end = name + len;
-	unsigned long	 h = 0, v = 0;
-	int		 i, d;
-
-	if (len < 10)
-		return (-1);
-	for (i = 0; i < 8; i++) {
-		if (name[i] >= '0' && name[i] <= '9')
-			d = name[i] - '0';
-		else if (name[i] >= 'a' && name[i] <= 'f')
-			d = name[i] - 'a' + 10;
-		else
-			return (-1);
-		h = h << 4 | (unsigned long)d;
-	}
-	if (name[8] != '.' || (name[9] == '0' && len != 10))
-		return (-1);
-	for (p = name + 9; p < end; p++) {
-		if (*p < '0' || *p > '9' || v > 100000)
-			return (-1);
-		v = v * 10 + (unsigned long)(*p - '0');
-	}
-	*hash = h;
-	*n = v;
-	return (0);
-}
-
-/* Writes "<8 hex>.<decimal>" at d; returns the end (not terminated). */
-static char *
-fmt_name(char *d, unsigned long hash, unsigned long n)
-{
-	static const char	digits[] = "0123456789abcdef";
-	char			tmp[24];
-	int			i, k = 0;
-
-	for (i = 7; i >= 0; i--)
-		*d++ = digits[(hash >> (4 * i)) & 0xf];
-	*d++ = '.';
-	do
-		tmp[k++] = (char)('0' + n % 10);
-	while ((n /= 10) != 0);
-	while (k > 0)
-		*d++ = tmp[--k];
-	return (d);
-}
-
 static void
-slot_name(unsigned long hash, unsigned long n, char *buf, size_t len)
+ent_name(const struct entry *e, char *buf, size_t len)
 {
-	snprintf(buf, len, "%08lx.%lu", hash, n);
-}
-
-/* ------------------------------------------------------------- index */
-
-/* Value + 1 of each lower-case hex digit; 0 for anything else. */
-static const unsigned char	hexdig[256] = {
-	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
-	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
-	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
-};
-
-/*
- * Parses 64 hex digits followed by one of the characters in stop at p
- * (before end).  Returns the character after them, or NULL.
- */
-static const char *
-scan_hex(const char *p, const char *end, unsigned char *fp, char stop)
-{
-	const unsigned char	*u = (const unsigned char *)p;
-	unsigned int		 hi, lo, bad = 0;
-	size_t			 i;
-
-	if (end - p < 2 * CERT_FPLEN + 1 || p[2 * CERT_FPLEN] != stop)
-		return (NULL);
-	for (i = 0; i < CERT_FPLEN; i++) {
-		hi = hexdig[u[2 * i]];
-		lo = hexdig[u[2 * i + 1]];
-		bad |= (hi == 0) | (lo == 0);
-		fp[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
-	}
-	return (bad ? NULL : p + 2 * CERT_FPLEN + 1);
-}
-
-/* A decimal number followed by ' ', or NULL. */
-static const char *
-scan_unum(const char *p, const char *end, unsigned long long *v)
-{
-	unsigned long long	x = 0;
-
-	if (p >= end || *p < '0' || *p > '9')
-		return (NULL);
-	for (; p < end && *p >= '0' && *p <= '9'; p++) {
-		if (x > (ULLONG_MAX - 9) / 10)
-			return (NULL);
-		x = x * 10 + (unsigned long long)(*p - '0');
-	}
-	if (p >= end || *p != ' ')
-		return (NULL);
-	*v = x;
-	return (p + 1);
-}
-
-static const char *
-scan_num(const char *p, const char *end, long long *v)
-{
-	unsigned long long	x;
-	int			neg = 0;
-
-	if (p < end && *p == '-') {
-		neg = 1;
-		p++;
-	}
-	if ((p = scan_unum(p, end, &x)) == NULL ||
-	    x > (unsigned long long)LLONG_MAX)
-		return (NULL);
-	*v = neg ? -(long long)x : (long long)x;
-	return (p);
+	snprintf(buf, len, "%08lx.%lu", e->hash, e->n);
 }
 
 static int
-rec_cmp(const void *a, const void *b)
+ent_cmp(const void *a, const void *b)
 {
-	const struct idxrec	*x = a, *y = b;
+	const struct entry	*x = *(struct entry * const *)a;
+	const struct entry	*y = *(struct entry * const *)b;
 
 	if (x->hash != y->hash)
 		return (x->hash < y->hash ? -1 : 1);
-	if (x->n != y->n)
-		return (x->n < y->n ? -1 : 1);
-	return (0);
-}
-
-/*
- * "<0|1>[ <tid>]" from p to exactly eol: a TRUSTED CERTIFICATE (1) or
- * not, and the SHA-256 of its whole DER when it holds trust settings.
- * Returns 0, or -1 when malformed.
- */
-static int
-scan_trust(const char *p, const char *eol, int *trusted, int *aux,
-    unsigned char *tid)
-{
-	if (p >= eol || (*p != '0' && *p != '1'))
-		return (-1);
-	*trusted = *p == '1';
-	*aux = p + 1 != eol;
-	if (*aux && (p[1] != ' ' || scan_hex(p + 2, eol + 1, tid, *eol) !=
-	    eol + 1))
-		return (-1);
-	return (0);
-}
-
-/*
- * "<name> <inode> <size> <ctime s> <ctime ns> <fingerprint> <trust>",
- * trust as scan_trust reads it.
- */
-static int
-parse_file_line(struct idxrec *r, const char *p, const char *eol)
-{
-	const char	*q;
-
-	if ((q = memchr(p, ' ', (size_t)(eol - p))) == NULL ||
-	    parse_name(p, (size_t)(q - p), &r->hash, &r->n) == -1 ||
-	    (q = scan_unum(q + 1, eol, &r->ino)) == NULL ||
-	    (q = scan_num(q, eol, &r->size)) == NULL ||
-	    (q = scan_num(q, eol, &r->sec)) == NULL ||
-	    (q = scan_num(q, eol, &r->nsec)) == NULL ||
-	    (q = scan_hex(q, eol, r->fp, ' ')) == NULL ||
-	    scan_trust(q, eol, &r->trusted, &r->aux, r->tid) == -1)
-		return (-1);
-	return (0);
-}
-
-/* "t <text digest> <fingerprint> <trust>": a block of the bundles. */
-static void
-parse_block_line(struct idx *x, const char *p, const char *eol)
-{
-	struct certblock	*b;
-	unsigned char		 td[CERT_FPLEN], fp[CERT_FPLEN];
-	unsigned char		 tid[CERT_FPLEN];
-	const char		*q;
-	int			 trusted, aux;
-
-	if ((q = scan_hex(p + 2, eol, td, ' ')) == NULL ||
-	    (q = scan_hex(q, eol, fp, ' ')) == NULL ||
-	    scan_trust(q, eol, &trusted, &aux, tid) == -1)
-		return;
-	if (blockmap_add(&x->blocks, td, fp, trusted, aux ? tid : NULL) == 1 &&
-	    (b = blockmap_find(&x->blocks, td, trusted)) != NULL &&
-	    (memcmp(b->fp, fp, CERT_FPLEN) != 0 ||
-	    !(BLOCKMAP_STATE(&x->blocks, b) & BLOCK_AUX) != !aux ||
-	    (aux && memcmp(b->tid, tid, CERT_FPLEN) != 0)))
-		BLOCKMAP_STATE(&x->blocks, b) |= BLOCK_BAD;	/* trust neither */
-}
-
-/* Reading an index. */
-struct idxparse {
-	int		 version;	/* 0 until the first line is read */
-	size_t		 cap;
-	int		 sorted;
-};
-
-/*
- * One line of the index, p to eol (its newline).  Lines that do not
- * parse are skipped: each one stands alone.  Returns -1 when the first
- * line says it is no index of ours.
- */
-static int
-idx_line(struct idx *x, struct idxparse *ps, const char *p, const char *eol)
-{
-	struct idxrec	*r, *recs;
-	size_t		 cap;
-
-	if (ps->version == 0) {
-		/* An older one is no index: rebuilt from the files. */
-		if ((size_t)(eol - p) == sizeof(INDEX_MAGIC) - 2 &&
-		    memcmp(p, INDEX_MAGIC, sizeof(INDEX_MAGIC) - 2) == 0)
-			ps->version = 4;
-		else
-			return (-1);
-		ps->sorted = 1;
-		return (0);
-	}
-	if (p[0] == 't' && eol - p > 2 && p[1] == ' ') {
-		parse_block_line(x, p, eol);
-		return (0);
-	}
-	if (x->nrecs == ps->cap) {
-		cap = ps->cap == 0 ? 256 : ps->cap * 2;
-		if ((recs = reallocarray(x->recs, cap, sizeof(*recs))) == NULL)
-			return (0);
-		x->recs = recs;
-		ps->cap = cap;
-	}
-	r = &x->recs[x->nrecs];
-	if (parse_file_line(r, p, eol) == -1)
-		return (0);
-	if (x->nrecs > 0 && rec_cmp(r - 1, r) >= 0)
-		ps->sorted = 0;
-	x->nrecs++;
-	return (0);
-}
-
-/* Once every line is read: the records sorted, one for each name. */
-static void
-idx_end(struct idx *x, struct idxparse *ps)
-{
-	size_t	i, j;
-
-	if (!ps->sorted)
-		qsort(x->recs, x->nrecs, sizeof(*x->recs), rec_cmp);
-	for (i = j = 0; i < x->nrecs; i++)
-		if (j == 0 || rec_cmp(&x->recs[j - 1], &x->recs[i]) != 0)
-			x->recs[j++] = x->recs[i];
-	x->nrecs = j;
-}
-
-/*
- * Reads the index from fd (size bytes, as far as it knows) into x, a
- * chunk at a time.  A line longer than a chunk is no line of ours.
- */
-static void
-idx_read(struct idx *x, int fd, off_t size)
-{
-	struct idxparse	 ps;
-	char		*buf, *p, *end, *eol;
-	size_t		 len = 0;
-	ssize_t		 n;
-	int		 eof = 0, skip = 0;
-
-	memset(&ps, 0, sizeof(ps));
-	/* About one line of each kind for each certificate. */
-	ps.cap = (size_t)size / 200 + 16;
-	if ((x->recs = reallocarray(NULL, ps.cap, sizeof(*x->recs))) == NULL ||
-	    blockmap_reserve(&x->blocks, (size_t)size / 240 + 16) == -1 ||
-	    (buf = malloc(INDEX_CHUNK)) == NULL)
-		return;
-	while (!eof) {
-		if ((n = read(fd, buf + len, INDEX_CHUNK - len)) == -1 &&
-		    errno == EINTR)
-			continue;
-		if (n <= 0) {
-			eof = 1;
-			n = 0;
-		}
-		len += (size_t)n;
-		p = buf;
-		end = buf + len;
-		while ((eol = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-			if (!skip && idx_line(x, &ps, p, eol) == -1)
-				goto out;
-			skip = 0;
-			p = eol + 1;
-		}
-		len = (size_t)(end - p);
-		if (len == INDEX_CHUNK) {
-			skip = 1;	/* to the end of this line */
-			len = 0;
-		} else
-			memmove(buf, p, len);
-	}
-	idx_end(x, &ps);
-out:
-	free(buf);
+	return (x->n < y->n ? -1 : x->n > y->n);
 }
 
 static int
-same_file(const struct idx *x, const char *dir, const struct stat *st)
+ent_idcmp(const void *a, const void *b)
 {
-	return (x->reusable && x->dir != NULL && strcmp(x->dir, dir) == 0 &&
-	    filestamp_same(&x->stamp, st));
+	const struct entry	*x = *(struct entry * const *)a;
+	const struct entry	*y = *(struct entry * const *)b;
+
+	return (memcmp(x->id, y->id, CERT_FPLEN));
+}
+
+static int
+want_cmp(const void *a, const void *b)
+{
+	const struct want	*x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return (x->hash < y->hash ? -1 : 1);
+	return (x->c->seq < y->c->seq ? -1 : x->c->seq > y->c->seq);
+}
+
+static int
+cert_idcmp(const void *a, const void *b)
+{
+	const struct cert	*x = *(struct cert * const *)a;
+	const struct cert	*y = *(struct cert * const *)b;
+
+	return (memcmp(x->id, y->id, CERT_FPLEN));
 }
 
 /*
- * Makes s->idx the index of dir (open as dirfd), reading it unless it
- * is the file read last.  Logs problems unless quiet; sets *stale when
- * the index must be written again whatever happens.
+ * Appends a cleared entry to the n of *arr (room for *cap).  Returns it,
+ * or NULL out of memory.
  */
-static void
-index_load(struct store *s, const char *dir, int dirfd, int quiet,
-    int *stale)
+static struct entry *
+ent_new(struct entry ***arr, size_t *n, size_t *cap)
 {
-	struct idx	*x = &s->idx;
-	struct stat	 st;
-	int		 fd;
+	struct entry	**ents, *e;
+	size_t		  ncap;
 
-	if ((fd = openat(dirfd, STORE_INDEX, O_RDONLY | O_NOFOLLOW |
-	    O_NONBLOCK | O_CLOEXEC)) == -1) {
-		if (errno == ELOOP || errno == EMLINK) {
-			if (!quiet)
-				log_warnx("%s/%s: is a symbolic link: not "
-				    "followed; the index is rebuilt in its "
-				    "place", dir, STORE_INDEX);
-			*stale = 1;
-		} else if (errno != ENOENT && !quiet)
-			log_warn("%s/%s", dir, STORE_INDEX);
-		idx_clear(x);
-		return;
+	if (*n == *cap) {
+		ncap = *cap == 0 ? 256 : 2 * *cap;
+		if ((ents = reallocarray(*arr, ncap, sizeof(*ents))) == NULL)
+			return (NULL);
+		*arr = ents;
+		*cap = ncap;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > INDEX_MAX) {
-		close(fd);
-		idx_clear(x);
-		return;
-	}
-	if (same_file(x, dir, &st)) {
-		close(fd);
-		return;
-	}
-	idx_clear(x);
-	idx_read(x, fd, st.st_size);
-	close(fd);
-	if ((x->dir = strdup(dir)) != NULL) {
-		filestamp_set(&x->stamp, &st);
-		x->reusable = 1;
-	}
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return (NULL);
+	(*arr)[(*n)++] = e;
+	return (e);
 }
+
+/* ------------------------------------------------------------ classify */
 
 /*
- * Before the bundles are read into set: lets bundle_read recognise the
- * blocks that the store at dir has seen before, from its index, so that
- * it decodes only new ones.  Only a cache: nothing is logged, and
- * without an index every block is decoded.  set->known stays valid until
- * store_sync, which uses what was read here unless the index changed.
- */
-void
-store_known(struct store *s, const char *dir, struct certset *set)
-{
-	int	fd, stale = 0;
-
-	set->known = NULL;
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
-		return;
-	index_load(s, dir, fd, 1, &stale);
-	close(fd);
-	s->idx.handed = 1;
-	if (s->idx.blocks.count > 0)
-		set->known = &s->idx.blocks;
-}
-
-/* ------------------------------------------------------------- files */
-
-static void
-fstate_set(struct fstate *f, const struct stat *st)
-{
-	f->dev = st->st_dev;
-	f->ino = st->st_ino;
-	f->size = st->st_size;
-	f->ctim = st->st_ctim;
-	f->mode = st->st_mode;
-}
-
-/*
- * The exact bytes we write for c: header line, then PEM.
+ * The exact bytes we write for c: our header line, then PEM.  Returns
+ * 0, or -1 after logging.
  */
 static int
 owned_content(const struct cert *c, char **out, size_t *outlen)
@@ -644,6 +256,7 @@ owned_content(const struct cert *c, char **out, size_t *outlen)
 	if (cert_pem(c, &pem, &pemlen) == -1)
 		return (-1);
 	if ((buf = malloc(HDR_LEN + pemlen + 1)) == NULL) {
+		log_warn("%s:%zu", c->file, c->line);
 		free(pem);
 		return (-1);
 	}
@@ -656,101 +269,70 @@ owned_content(const struct cert *c, char **out, size_t *outlen)
 	return (0);
 }
 
-/* e holds exactly c, trust settings and all. */
-static void
-ent_setid(struct entry *e, const struct cert *c)
-{
-	memcpy(e->fp, c->fp, CERT_FPLEN);
-	memcpy(e->tid, c->tid, CERT_FPLEN);
-	e->trusted = c->trusted != 0;
-	e->aux = c->aux != 0;
-	e->idknown = 1;
-}
-
-/* Whether the file of e holds c as we would write it. */
-static int
-ent_holds(const struct entry *e, const struct cert *c)
-{
-	return (e->idknown && cert_same(c, e->fp, e->trusted, e->aux,
-	    e->tid));
-}
-
 /*
- * Decides whether the file of e is ours by reading it: our header, and
- * for a wanted certificate exactly the content we would write.
+ * The state of the file of e, read: not ours, ours and exactly what we
+ * would write for a wanted certificate, or ours and anything else.
  */
-static void
+static enum fstate
 classify_by_content(struct pass *p, struct entry *e, const char *name)
 {
 	struct stat	 st;
 	struct cert	*c;
+	unsigned char	 fp[CERT_FPLEN];
+	enum fstate	 state = FS_FOREIGN;
 	char		*buf = NULL, *want = NULL;
-	size_t		 len = 0, wantlen;
-	ssize_t		 n;
-	int		 fd, loaded;
+	size_t		 len, wantlen;
+	int		 fd;
 
 	if ((fd = openat(p->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC)) == -1)
-		return;
+		return (FS_FOREIGN);
 	if (fstat(fd, &st) == -1 || st.st_ino != e->st.ino ||
-	    !S_ISREG(st.st_mode) || st.st_size > OWNED_MAX ||
-	    (buf = malloc((size_t)st.st_size + 1)) == NULL)
+	    file_read_fd(fd, OWNED_MAX, &buf, &len) == -1)
 		goto out;
-	while (len < (size_t)st.st_size &&
-	    (n = read(fd, buf + len, (size_t)st.st_size - len)) > 0)
-		len += (size_t)n;
 	if (len < HDR_LEN ||
 	    memcmp(buf, HDR_PREFIX, sizeof(HDR_PREFIX) - 1) != 0 ||
-	    cert_fpparse(buf + sizeof(HDR_PREFIX) - 1, e->fp) == -1)
+	    cert_fpparse(buf + sizeof(HDR_PREFIX) - 1, fp) == -1)
 		goto out;
-	e->owned = 1;
-	if ((c = certset_find(p->want, e->fp)) == NULL)
-		e->known = 1;	/* unwanted: to be removed, content moot */
-	else {
-		loaded = c->der == NULL;
-		if (cert_der(c) == 0 &&
-		    owned_content(c, &want, &wantlen) == 0) {
-			e->known = wantlen == len &&
-			    memcmp(want, buf, len) == 0;
-			free(want);
+	state = FS_STALE;
+	if ((c = certset_find(p->set, fp)) != NULL &&
+	    owned_content(c, &want, &wantlen) == 0) {
+		if (wantlen == len && memcmp(want, buf, len) == 0) {
+			memcpy(e->id, c->id, CERT_FPLEN);
+			state = FS_HOLDS;
 		}
-		/* Exactly what c is, trust settings and all. */
-		if (e->known)
-			ent_setid(e, c);
-		if (loaded)
-			cert_der_drop(c);
+		free(want);
 	}
 out:
 	free(buf);
 	close(fd);
+	return (state);
 }
 
 static void
-classify(struct pass *p, struct entry *e, const struct idxrec *r)
+classify(struct pass *p, struct entry *e)
 {
-	char	name[32];
+	const struct index_rec	*r;
+	char			 name[32];
 
+	e->state = FS_FOREIGN;
 	if (!S_ISREG(e->st.mode))
 		return;		/* a link or anything else: not ours */
-	if (r != NULL && r->ino == (unsigned long long)e->st.ino &&
-	    r->size == (long long)e->st.size &&
-	    r->sec == (long long)e->st.ctim.tv_sec &&
-	    r->nsec == (long long)e->st.ctim.tv_nsec) {
-		memcpy(e->fp, r->fp, CERT_FPLEN);
-		memcpy(e->tid, r->tid, CERT_FPLEN);
-		e->trusted = r->trusted != 0;
-		e->aux = r->aux != 0;
-		e->owned = e->known = e->vouched = e->idknown = 1;
+	r = store_index_find(&p->idx, e->hash, e->n);
+	if (r != NULL && r->st.ino == e->st.ino && r->st.size == e->st.size &&
+	    r->st.ctim.tv_sec == e->st.ctim.tv_sec &&
+	    r->st.ctim.tv_nsec == e->st.ctim.tv_nsec) {
+		memcpy(e->id, r->id, CERT_FPLEN);
+		e->state = FS_VOUCHED;
 		p->hits++;
 	} else {
-		slot_name(e->hash, e->n, name, sizeof(name));
-		classify_by_content(p, e, name);
-		if (e->owned)
+		ent_name(e, name, sizeof(name));
+		if ((e->state = classify_by_content(p, e, name)) != FS_FOREIGN)
 			p->stale = 1;
 	}
 	/* Ours but no longer 0644 (chmod): written again. */
-	if (e->owned && (e->st.mode & 07777) != 0644)
-		e->known = 0;
+	if (e->state != FS_FOREIGN && (e->st.mode & 07777) != 0644)
+		e->state = FS_STALE;
 }
 
 /*
@@ -761,11 +343,11 @@ static const char *
 foreign_unloadable(struct pass *p, const char *name)
 {
 	struct stat	 st;
-	X509		*x;
+	X509		*x = NULL;
 	BIO		*bio;
 	char		*buf;
-	ssize_t		 n;
-	int		 fd;
+	size_t		 len;
+	int		 fd, rv;
 
 	if (fstatat(p->dirfd, name, &st, 0) == -1)
 		return ("a dangling link");
@@ -774,20 +356,17 @@ foreign_unloadable(struct pass *p, const char *name)
 	if ((fd = openat(p->dirfd, name, O_RDONLY | O_NONBLOCK |
 	    O_CLOEXEC)) == -1)
 		return ("unreadable");
-	if ((buf = malloc(OWNED_MAX)) == NULL) {
-		close(fd);
-		return (NULL);
-	}
-	n = read(fd, buf, OWNED_MAX);
+	rv = file_read_fd(fd, OWNED_MAX, &buf, &len);
 	close(fd);
-	x = NULL;
-	if (n > 0 && (bio = BIO_new_mem_buf(buf, (int)n)) != NULL) {
+	if (rv == -1)
+		return (errno == EFBIG ? NULL : "unreadable");
+	if (len > 0 && (bio = BIO_new_mem_buf(buf, (int)len)) != NULL) {
 		x = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL);
 		BIO_free(bio);
 	}
 	ERR_clear_error();
 	free(buf);
-	if (n == 0)
+	if (len == 0)
 		return ("an empty file");
 	if (x == NULL)
 		return ("not a PEM certificate");
@@ -795,8 +374,9 @@ foreign_unloadable(struct pass *p, const char *name)
 	return (NULL);
 }
 
+/* A foreign entry: counted every time, said once by this store. */
 static void
-warn_foreign(struct store *s, struct pass *p, const char *name)
+warn_foreign(struct pass *p, const char *name)
 {
 	struct warned	*w;
 	const char	*why;
@@ -805,7 +385,7 @@ warn_foreign(struct store *s, struct pass *p, const char *name)
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return;
 	strlcpy(w->name, name, sizeof(w->name));
-	if (RB_INSERT(warntree, &s->warned, w) != NULL) {
+	if (RB_INSERT(warntree, &p->s->warned, w) != NULL) {
 		free(w);
 		return;
 	}
@@ -819,188 +399,7 @@ warn_foreign(struct store *s, struct pass *p, const char *name)
 		    p->dir, name);
 }
 
-/*
- * A foreign entry e at a number before last, where our certificates go:
- * when OpenSSL cannot load it, they are out of its reach.  Counted as an
- * error of the pass, naming the entry and what to do.
- */
-static void
-foreign_blocks(struct pass *p, const struct entry *e, unsigned long last)
-{
-	const char	*why;
-	char		 name[32];
-
-	slot_name(e->hash, e->n, name, sizeof(name));
-	if ((why = foreign_unloadable(p, name)) == NULL)
-		return;
-	log_warnx("%s/%s: OpenSSL cannot load it (%s) and stops there, so "
-	    "the certificates smtlsd keeps at %08lx.%lu to %08lx.%lu are out "
-	    "of reach; remove it or put a certificate there (smtlsd never "
-	    "touches it)", p->dir, name, why, e->hash, e->n + 1, e->hash,
-	    last);
-	p->st->errors++;
-}
-
-/* Something to sort by a 64-bit key. */
-struct keyed {
-	uint64_t	 key;
-	void		*item;
-};
-
-/*
- * Sorts the n items of a by key, keeping the order of equal keys (a
- * radix sort, a byte at a time).  Returns 0, or -1 when out of memory.
- */
-static int
-keyed_sort(struct keyed *a, size_t n)
-{
-	struct keyed	*tmp, *src = a, *dst, *t;
-	size_t		 count[256], i, c, sum, k;
-	int		 shift;
-
-	if (n < 2)
-		return (0);
-	if ((tmp = reallocarray(NULL, n, sizeof(*tmp))) == NULL)
-		return (-1);
-	dst = tmp;
-	for (shift = 0; shift < 64; shift += 8) {
-		memset(count, 0, sizeof(count));
-		for (i = 0; i < n; i++)
-			count[(src[i].key >> shift) & 0xff]++;
-		if (count[(src[0].key >> shift) & 0xff] == n)
-			continue;	/* one value of this byte */
-		for (sum = 0, c = 0; c < 256; c++) {
-			k = count[c];
-			count[c] = sum;
-			sum += k;
-		}
-		for (i = 0; i < n; i++)
-			dst[count[(src[i].key >> shift) & 0xff]++] = src[i];
-		t = src;
-		src = dst;
-		dst = t;
-	}
-	if (src != a)
-		memcpy(a, src, n * sizeof(*a));
-	free(tmp);
-	return (0);
-}
-
-/* The entries in name order.  Returns 0, or -1 when out of memory. */
-static int
-sort_entries(struct pass *p)
-{
-	struct keyed	*k;
-	size_t		 i;
-
-	if ((k = reallocarray(NULL, p->nents + 1, sizeof(*k))) == NULL)
-		return (-1);
-	for (i = 0; i < p->nents; i++) {
-		k[i].key = (uint64_t)p->ents[i]->hash << 32 | p->ents[i]->n;
-		k[i].item = p->ents[i];
-	}
-	if (keyed_sort(k, p->nents) == -1) {
-		free(k);
-		return (-1);
-	}
-	for (i = 0; i < p->nents; i++)
-		p->ents[i] = k[i].item;
-	free(k);
-	return (0);
-}
-
-/* A cleared entry, owned by the pass. */
-static struct entry *
-entry_new(struct pass *p)
-{
-	struct entslab	*s = p->slabs;
-	struct entry	*e;
-
-	if (s == NULL || s->used == SLAB_ENTRIES) {
-		if ((s = malloc(sizeof(*s))) == NULL)
-			return (NULL);
-		s->next = p->slabs;
-		s->used = 0;
-		p->slabs = s;
-	}
-	e = &s->ents[s->used++];
-	memset(e, 0, sizeof(*e));
-	return (e);
-}
-
-/* Appends e to the entries (sorted again by the caller). */
-static int
-entry_push(struct pass *p, struct entry *e)
-{
-	struct entry	**ents;
-	size_t		  cap;
-
-	if (p->nents == p->entcap) {
-		cap = p->entcap == 0 ? 256 : p->entcap * 2;
-		if ((ents = reallocarray(p->ents, cap, sizeof(*ents))) == NULL)
-			return (-1);
-		p->ents = ents;
-		p->entcap = cap;
-	}
-	p->ents[p->nents++] = e;
-	return (0);
-}
-
-static size_t
-fp_slot(const unsigned char *fp, size_t size)
-{
-	uint64_t	h;
-
-	memcpy(&h, fp, sizeof(h));
-	return ((size_t)h & (size - 1));
-}
-
-/*
- * Our file that holds fp (a vouched one when there are several), or
- * NULL.
- */
-static struct entry *
-byfp_find(struct pass *p, const unsigned char *fp)
-{
-	struct entry	*e;
-	size_t		 i;
-
-	if (p->fpsize == 0)
-		return (NULL);
-	for (i = fp_slot(fp, p->fpsize); (e = p->byfp[i]) != NULL;
-	    i = (i + 1) & (p->fpsize - 1))
-		if (memcmp(e->fp, fp, CERT_FPLEN) == 0)
-			return (e);
-	return (NULL);
-}
-
-static int
-byfp_build(struct pass *p)
-{
-	struct entry	*e, **slot;
-	size_t		 i, j, n = 0;
-
-	for (i = 0; i < p->nents; i++)
-		n += p->ents[i]->owned && p->ents[i]->known;
-	for (p->fpsize = 16; p->fpsize < 2 * n; p->fpsize *= 2)
-		;
-	if ((p->byfp = calloc(p->fpsize, sizeof(*p->byfp))) == NULL) {
-		p->fpsize = 0;
-		return (-1);
-	}
-	for (i = 0; i < p->nents; i++) {
-		e = p->ents[i];
-		if (!e->owned || !e->known)
-			continue;
-		for (j = fp_slot(e->fp, p->fpsize); *(slot = &p->byfp[j]) !=
-		    NULL; j = (j + 1) & (p->fpsize - 1))
-			if (memcmp((*slot)->fp, e->fp, CERT_FPLEN) == 0)
-				break;
-		if (*slot == NULL || (e->vouched && !(*slot)->vouched))
-			*slot = e;
-	}
-	return (0);
-}
+/* ---------------------------------------------------------------- scan */
 
 /*
  * The state of every entry read again, after scan removed temporary
@@ -1021,29 +420,31 @@ restat(struct pass *p)
 
 	for (i = j = 0; i < p->nents; i++) {
 		e = p->ents[i];
-		slot_name(e->hash, e->n, name, sizeof(name));
-		if (fstatat(p->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		ent_name(e, name, sizeof(name));
+		if (fstatat(p->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+			free(e);
 			continue;
-		fstate_set(&e->st, &st);
+		}
+		filestamp_set(&e->st, &st);
 		p->ents[j++] = e;
 	}
 	p->nents = j;
 }
 
 /*
- * Reads the directory: removes temporary files a crash left behind and
- * records every hash-named file, ours or not, in name order.
+ * Reads the directory: removes temporary files a crash left behind,
+ * then records and classifies every hash-named entry, ours or not, in
+ * name order.  Returns 0, or -1 after logging.
  */
 static int
-scan(struct store *s, struct pass *p)
+scan(struct pass *p)
 {
 	struct dirent	*de;
 	struct entry	*e;
-	struct idxrec	*r;
 	struct stat	 st;
 	DIR		*d;
 	unsigned long	 hash, n;
-	size_t		 i, j, swept = 0;
+	size_t		 i, swept = 0;
 	int		 fd;
 	char		 name[32];
 
@@ -1054,10 +455,8 @@ scan(struct store *s, struct pass *p)
 		return (-1);
 	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.') {
-			if (strncmp(de->d_name, STORE_TMPPFX,
-			    sizeof(STORE_TMPPFX) - 1) != 0)
-				continue;
+		if (strncmp(de->d_name, STORE_TMPPFX,
+		    sizeof(STORE_TMPPFX) - 1) == 0) {
 			if (!(p->flags & STORE_DRYRUN) &&
 			    unlinkat(p->dirfd, de->d_name, 0) == 0) {
 				log_info("%s/%s: removed a temporary file "
@@ -1067,21 +466,18 @@ scan(struct store *s, struct pass *p)
 			}
 			continue;
 		}
-		if (parse_name(de->d_name, strlen(de->d_name), &hash,
-		    &n) == -1)
-			continue;
-		if (fstatat(p->dirfd, de->d_name, &st,
+		if (store_index_name(de->d_name, &hash, &n) == -1 ||
+		    fstatat(p->dirfd, de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) == -1)
-			continue;	/* gone meanwhile */
-		if ((e = entry_new(p)) == NULL || entry_push(p, e) == -1) {
+			continue;	/* not a name of ours, or gone */
+		if ((e = ent_new(&p->ents, &p->nents, &p->entcap)) == NULL) {
 			log_warn("%s", p->dir);
 			closedir(d);
 			return (-1);
 		}
 		e->hash = hash;
 		e->n = n;
-		e->exists = 1;
-		fstate_set(&e->st, &st);
+		filestamp_set(&e->st, &st);
 	}
 	if (errno != 0) {
 		log_warn("%s: readdir", p->dir);
@@ -1091,141 +487,140 @@ scan(struct store *s, struct pass *p)
 	closedir(d);
 	if (swept > 0)
 		restat(p);
+	if (p->nents > 1)
+		qsort(p->ents, p->nents, sizeof(*p->ents), ent_cmp);
 
-	/* Both sorted by name: the index's record of each file, if any. */
-	if (sort_entries(p) == -1) {
+	if ((p->byid = reallocarray(NULL, p->nents + 1,
+	    sizeof(*p->byid))) == NULL) {
 		log_warn("%s", p->dir);
 		return (-1);
 	}
-	for (i = j = 0; i < p->nents; i++) {
+	for (i = 0; i < p->nents; i++) {
 		e = p->ents[i];
-		/* No index: recs is NULL, and NULL + 0 is undefined. */
-		while (j < s->idx.nrecs && (s->idx.recs[j].hash < e->hash ||
-		    (s->idx.recs[j].hash == e->hash &&
-		    s->idx.recs[j].n < e->n)))
-			j++;
-		r = j < s->idx.nrecs ? &s->idx.recs[j] : NULL;
-		classify(p, e, r != NULL && r->hash == e->hash &&
-		    r->n == e->n ? r : NULL);
-		if (!e->owned) {
-			slot_name(e->hash, e->n, name, sizeof(name));
-			warn_foreign(s, p, name);
-		}
+		classify(p, e);
+		if (e->state == FS_FOREIGN) {
+			ent_name(e, name, sizeof(name));
+			warn_foreign(p, name);
+		} else if (e->state == FS_VOUCHED)
+			p->byid[p->nbyid++] = e;
 	}
-	if (byfp_build(p) == -1) {
-		log_warn("%s", p->dir);
-		return (-1);
-	}
+	if (p->nbyid > 1)
+		qsort(p->byid, p->nbyid, sizeof(*p->byid), ent_idcmp);
 	return (0);
 }
 
-static int
-bucket_push(void *arrp, size_t *n, void *item)
-{
-	void	***arr = arrp;
-	void	 **na;
+/* ---------------------------------------------------------------- plan */
 
-	if ((*n & (*n - 1)) == 0) {
-		na = reallocarray(*arr, *n == 0 ? 1 : *n * 2, sizeof(**arr));
-		if (na == NULL)
-			return (-1);
-		*arr = na;
-	}
-	(*arr)[(*n)++] = item;
-	return (0);
-}
-
-/*
- * certs by hash, then in the order they were read (the tree gives them
- * in fingerprint order; keyed_sort keeps the order of equal keys).
- * Returns 0, or -1 when out of memory.
- */
-static int
-sort_certs(struct cert **certs, size_t n)
-{
-	struct keyed	*k;
-	size_t		 i;
-
-	if ((k = reallocarray(NULL, n + 1, sizeof(*k))) == NULL)
-		return (-1);
-	for (i = 0; i < n; i++) {
-		k[i].key = (uint64_t)(certs[i]->hash & 0xffffffffUL) << 32 |
-		    (uint64_t)(certs[i]->seq & 0xffffffffUL);
-		k[i].item = certs[i];
-	}
-	if (keyed_sort(k, n) == -1) {
-		free(k);
-		return (-1);
-	}
-	for (i = 0; i < n; i++)
-		certs[i] = k[i].item;
-	free(k);
-	return (0);
-}
-
-/*
- * The entry of b at number n, or NULL: b's entries are in name order,
- * so in number order.
- */
+/* A vouched file holding id, or NULL. */
 static struct entry *
-entry_at(const struct bucket *b, unsigned long n)
+vouched_find(struct pass *p, const unsigned char *id)
 {
-	size_t	lo = 0, hi = b->nents, mid;
+	struct entry	key, *kp = &key, **e;
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (b->ents[mid]->n == n)
-			return (b->ents[mid]);
-		if (b->ents[mid]->n < n)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (NULL);
+	memcpy(key.id, id, CERT_FPLEN);
+	e = p->nbyid == 0 ? NULL : bsearch(&kp, p->byid, p->nbyid,
+	    sizeof(*p->byid), ent_idcmp);
+	return (e != NULL ? *e : NULL);
 }
 
 /*
- * Plans one hash: which file stays, which is written, which goes.  The
- * certificates, in the order they were read, take the numbers not held
- * by fixed files, in order; a file that already holds the certificate
- * of its number stays.  In time n log n of the files and certificates
- * under the hash: a bundle may hold thousands of certificates of one
- * subject name.
+ * Whether the file of e holds a wanted certificate.  Only asked with
+ * STORE_NOPRUNE: the certificates by id are sorted the first time.
  */
 static int
-plan_bucket(struct pass *p, struct bucket *b)
+wanted(struct pass *p, const struct entry *e)
+{
+	struct cert	key, *kp = &key;
+	size_t		i;
+
+	if (e->state == FS_STALE || e->state == FS_FOREIGN || p->nwants == 0)
+		return (0);
+	if (!p->ids_sorted) {
+		for (i = 0; i < p->nwants; i++)
+			p->ids[i] = p->wants[i].c;
+		qsort(p->ids, p->nwants, sizeof(*p->ids), cert_idcmp);
+		p->ids_sorted = 1;
+	}
+	memcpy(key.id, e->id, CERT_FPLEN);
+	return (bsearch(&kp, p->ids, p->nwants, sizeof(*p->ids),
+	    cert_idcmp) != NULL);
+}
+
+/*
+ * A foreign entry e at a number before last, where our certificates go:
+ * when OpenSSL cannot load it, they are out of its reach.  Counted as an
+ * error of the pass, naming the entry and what to do.
+ */
+static void
+foreign_blocks(struct pass *p, const struct entry *e, unsigned long last)
+{
+	const char	*why;
+	char		 name[32];
+
+	ent_name(e, name, sizeof(name));
+	if ((why = foreign_unloadable(p, name)) == NULL)
+		return;
+	log_warnx("%s/%s: OpenSSL cannot load it (%s) and stops there, so "
+	    "the certificates smtlsd keeps at %08lx.%lu to %08lx.%lu are out "
+	    "of reach; remove it or put a certificate there (smtlsd never "
+	    "touches it)", p->dir, name, why, e->hash, e->n + 1, e->hash,
+	    last);
+	p->st->errors++;
+}
+
+/*
+ * Plans one hash: the nw certificates of w, in bundle order, and the ne
+ * entries of ents, in number order.  An entry is fixed (keeps its
+ * number and content) when it is not ours, or, when the input is
+ * damaged (STORE_NOPRUNE), when it is ours but holds no wanted
+ * certificate.  The certificates take the numbers not held by fixed
+ * entries, in order; a file that already holds the certificate of its
+ * number stays.  Linear in the files and certificates of the hash.
+ */
+static int
+plan_bucket(struct pass *p, struct want *w, size_t nw, struct entry **ents,
+    size_t ne)
 {
 	struct entry	*e;
-	struct cert	*c;
-	unsigned long	 n, *slots;
-	size_t		 i, k, nslots = 0;
+	unsigned long	 n, last = 0;
+	size_t		 i, k;
 	int		 noprune = p->flags & STORE_NOPRUNE;
 
-	for (i = 0; i < b->nents; i++) {
-		e = b->ents[i];
-		e->fixed = !e->owned || (noprune && (!e->known ||
-		    (c = certset_find(p->want, e->fp)) == NULL || c->bad));
+	for (i = 0; i < ne; i++) {
+		e = ents[i];
+		e->fixed = e->state == FS_FOREIGN || (noprune && !wanted(p, e));
 		/* Kept, but what it holds is not known: not recorded. */
-		if (e->fixed && e->owned && !e->idknown)
+		if (e->fixed && e->state == FS_STALE)
 			p->stale = 1;
 	}
-	if (b->ncerts > 1)
+	if (nw > 1)
 		p->st->collisions++;
-	if (b->ncerts > p->slotcap) {
-		if ((slots = reallocarray(p->slotbuf, b->ncerts,
-		    sizeof(*slots))) == NULL)
-			return (-1);
-		p->slotbuf = slots;
-		p->slotcap = b->ncerts;
-	}
-	slots = p->slotbuf;
-	/* The first ncerts numbers not taken by fixed files, in order. */
-	for (n = 0, k = 0; nslots < b->ncerts; n++) {
-		while (k < b->nents && b->ents[k]->n < n)
+
+	/* Each certificate at the next number no fixed entry holds. */
+	for (i = 0, k = 0, n = 0; i < nw; n++) {
+		while (k < ne && ents[k]->n < n)
 			k++;
-		if (k < b->nents && b->ents[k]->n == n && b->ents[k]->fixed)
+		e = k < ne && ents[k]->n == n ? ents[k] : NULL;
+		if (e != NULL && e->fixed)
 			continue;
-		slots[nslots++] = n;
+		if (e == NULL) {
+			if ((e = ent_new(&p->adds, &p->nadds,
+			    &p->addcap)) == NULL)
+				return (-1);
+			e->hash = w[i].hash;
+			e->n = n;
+			e->plan = P_ADD;
+			e->put = w[i].c;
+		} else if (e->state != FS_STALE &&
+		    memcmp(e->id, w[i].c->id, CERT_FPLEN) == 0) {
+			e->plan = P_KEEP;
+			p->st->unchanged++;
+		} else {
+			e->plan = P_REPLACE;
+			e->put = w[i].c;
+		}
+		last = n;
+		i++;
 	}
 
 	/*
@@ -1233,165 +628,120 @@ plan_bucket(struct pass *p, struct bucket *b)
 	 * foreign entry there hides our certificates after it.  Never
 	 * touched, but the pass failed, every time, until it is fixed.
 	 */
-	if (nslots > 0)
-		for (i = 0; i < b->nents && b->ents[i]->n < slots[nslots - 1];
-		    i++)
-			if (!b->ents[i]->owned)
-				foreign_blocks(p, b->ents[i], slots[nslots - 1]);
+	for (i = 0; nw > 0 && i < ne && ents[i]->n < last; i++)
+		if (ents[i]->state == FS_FOREIGN)
+			foreign_blocks(p, ents[i], last);
 
-	/* Each certificate at its slot: kept, written over, or new. */
-	for (i = 0; i < b->ncerts; i++) {
-		c = b->certs[i];
-		if ((e = entry_at(b, slots[i])) == NULL) {
-			if ((e = entry_new(p)) == NULL)
-				return (-1);
-			e->hash = b->hash;
-			e->n = slots[i];
-			e->plan = P_ADD;
-			e->put = c;
-			if (bucket_push(&p->adds, &p->nadds, e) == -1)
-				return (-1);
-		} else if (e->known && ent_holds(e, c)) {
-			e->plan = P_KEEP;
-			p->st->unchanged++;
-		} else {
-			e->plan = P_REPLACE;
-			e->put = c;
-		}
-	}
-
-	/* Ours, not fixed, outside the slots: stale. */
-	for (i = 0; i < b->nents; i++) {
-		e = b->ents[i];
-		if (e->fixed || e->plan != P_NONE)
-			continue;
-		e->plan = P_REMOVE;
-	}
+	/* Ours, not fixed, at no certificate's number: stale. */
+	for (i = 0; i < ne; i++)
+		if (!ents[i]->fixed && ents[i]->plan == P_NONE)
+			ents[i]->plan = P_REMOVE;
 	return (0);
 }
 
 /*
- * Resolves the hash of each wanted certificate (from our files when we
- * hold it already, decoding it otherwise) and plans every hash.
+ * Resolves the hash of each wanted certificate (from the name of the
+ * file the index vouches holds it, decoding it otherwise) and plans
+ * every hash.  Returns 0, or -1 after logging.
  */
 static int
 plan(struct pass *p)
 {
-	struct cert	**certs = NULL, *c;
-	struct entry	 *e, **ents = p->ents;
-	struct bucket	  b;
-	size_t		  ncerts = 0, nents = p->nents, i, j, k;
-	int		  rv = -1;
+	struct cert	*c;
+	struct entry	*e, **ents;
+	size_t		 nents = p->nents, i, j, ki, kj;
+	unsigned long	 hash;
 
+	if ((p->wants = reallocarray(NULL, p->set->count + 1,
+	    sizeof(*p->wants))) == NULL ||
+	    (p->ids = reallocarray(NULL, p->set->count + 1,
+	    sizeof(*p->ids))) == NULL)
+		goto fail;
 	/*
 	 * A file's name gives its certificate's hash only when the index
 	 * says we wrote it under that name: a file of ours that was renamed
 	 * or copied says nothing about the hash.
 	 */
-	RB_FOREACH(c, certtree, &p->want->tree) {
-		/*
-		 * The index named the wrong certificate for its block (said
-		 * when it was found): another block may have been dropped as
-		 * its duplicate, so nothing can be removed this time.
-		 */
-		if (c->bad) {
+	RB_FOREACH(c, certtree, &p->set->tree) {
+		if ((e = vouched_find(p, c->id)) != NULL)
+			hash = e->hash;
+		else if (cert_hash(c) == 0)
+			hash = c->hash;
+		else {
 			p->st->errors++;
 			p->flags |= STORE_NOPRUNE;
 			continue;
 		}
-		if ((e = byfp_find(p, c->fp)) != NULL && e->vouched) {
-			c->hash = e->hash;
-			c->hashed = 1;
-		} else if (cert_hash(c) == -1) {
-			p->st->errors++;
-			p->flags |= STORE_NOPRUNE;
-			continue;
-		}
-		if (bucket_push(&certs, &ncerts, c) == -1)
-			goto out;
+		p->wants[p->nwants].c = c;
+		p->wants[p->nwants++].hash = hash;
 	}
-	if (sort_certs(certs, ncerts) == -1)
-		goto out;
-	p->st->certs = ncerts;
+	if (p->nwants > 1)
+		qsort(p->wants, p->nwants, sizeof(*p->wants), want_cmp);
+	p->st->certs = p->nwants;
 
-	/* Walk both lists, sorted by hash, one hash at a time. */
-	for (i = 0, j = 0; i < ncerts || j < nents; ) {
-		memset(&b, 0, sizeof(b));
-		if (j == nents || (i < ncerts && certs[i]->hash < ents[j]->hash))
-			b.hash = certs[i]->hash;
+	/* Both sorted by hash: one hash at a time. */
+	for (i = 0, j = 0; i < p->nwants || j < nents; i = ki, j = kj) {
+		if (j == nents || (i < p->nwants &&
+		    p->wants[i].hash < p->ents[j]->hash))
+			hash = p->wants[i].hash;
 		else
-			b.hash = ents[j]->hash;
-		for (k = i; k < ncerts && certs[k]->hash == b.hash; k++)
+			hash = p->ents[j]->hash;
+		for (ki = i; ki < p->nwants && p->wants[ki].hash == hash; ki++)
 			;
-		/* One list may be empty, its array NULL: no NULL + 0. */
-		b.certs = k > i ? certs + i : NULL;
-		b.ncerts = k - i;
-		i = k;
-		for (k = j; k < nents && ents[k]->hash == b.hash; k++)
+		for (kj = j; kj < nents && p->ents[kj]->hash == hash; kj++)
 			;
-		b.ents = k > j ? ents + j : NULL;
-		b.nents = k - j;
-		j = k;
-		if (plan_bucket(p, &b) == -1)
-			goto out;
+		/* No entries: ents may be NULL, and NULL + 0 is undefined. */
+		if (plan_bucket(p, p->wants + i, ki - i, kj > j ? p->ents + j :
+		    NULL, kj - j) == -1)
+			goto fail;
 	}
-
 	/* The new names join the others, in order. */
-	for (i = 0; i < p->nadds; i++)
-		if (entry_push(p, p->adds[i]) == -1)
-			goto out;
-	if (p->nadds > 0 && sort_entries(p) == -1)
-		goto out;
-	rv = 0;
-out:
-	if (rv == -1)
-		log_warn("%s: planning", p->dir);
-	free(certs);
-	return (rv);
+	if (p->nadds > 0) {
+		if ((ents = reallocarray(p->ents, p->nents + p->nadds,
+		    sizeof(*ents))) == NULL)
+			goto fail;
+		memcpy(ents + p->nents, p->adds, p->nadds * sizeof(*ents));
+		p->ents = ents;
+		p->nents += p->nadds;
+		p->entcap = p->nents;
+		p->nadds = 0;
+		qsort(p->ents, p->nents, sizeof(*p->ents), ent_cmp);
+	}
+	return (0);
+fail:
+	log_warn("%s: planning", p->dir);
+	return (-1);
 }
+
+/* -------------------------------------------------------------- commit */
 
 static int
 write_tmp(struct pass *p, struct entry *e)
 {
 	struct stat	 st;
-	char		*buf = NULL;
+	char		*buf;
 	size_t		 len;
-	ssize_t		 n;
-	int		 fd = -1, loaded;
+	int		 fd;
 
-	if (e->w == NULL && (e->w = calloc(1, sizeof(*e->w))) == NULL) {
-		log_warn("%s", p->dir);
+	if (owned_content(e->put, &buf, &len) == -1)
 		return (-1);
-	}
-	/* Read from its bundle again (and checked) when not at hand. */
-	loaded = e->put->der == NULL;
-	if (cert_der(e->put) == -1)
-		return (-1);
-	n = owned_content(e->put, &buf, &len);
-	if (loaded)
-		cert_der_drop(e->put);
-	if (n == -1) {
-		log_warn("%s", p->dir);
-		return (-1);
-	}
-	if ((fd = util_tmp_open(p->dirfd, e->w->tmp, sizeof(e->w->tmp),
+	if ((fd = file_tmp_open(p->dirfd, e->tmp, sizeof(e->tmp),
 	    0644)) == -1) {
 		if (errno == EACCES || errno == EPERM || errno == EROFS)
 			log_warnx("cert_dir %s: not writable (%s); nothing was "
 			    "changed", p->dir, strerror(errno));
 		else
 			log_warn("cert_dir %s: cannot create %s; nothing was "
-			    "changed", p->dir, e->w->tmp);
+			    "changed", p->dir, e->tmp);
 		p->said = 1;
-		e->w->tmp[0] = '\0';
+		e->tmp[0] = '\0';
 		free(buf);
 		return (-1);
 	}
-	if (fchmod(fd, 0644) == -1 || util_write_all(fd, buf, len) == -1)
+	if (fchmod(fd, 0644) == -1 || file_write_all(fd, buf, len) == -1 ||
+	    osdep_file_written(fd) == -1 || fstat(fd, &st) == -1)
 		goto fail;
-	if (osdep_file_written(fd) == -1 || fstat(fd, &st) == -1)
-		goto fail;
-	fstate_set(&e->w->newst, &st);
+	filestamp_set(&e->newst, &st);
 	if (close(fd) == -1) {
 		fd = -1;
 		goto fail;
@@ -1399,20 +749,18 @@ write_tmp(struct pass *p, struct entry *e)
 	free(buf);
 	return (0);
 fail:
-	log_warn("%s/%s: writing", p->dir, e->w->tmp);
+	log_warn("%s/%s: writing", p->dir, e->tmp);
 	if (fd != -1)
 		close(fd);
-	unlinkat(p->dirfd, e->w->tmp, 0);
-	e->w->tmp[0] = '\0';
+	unlinkat(p->dirfd, e->tmp, 0);
+	e->tmp[0] = '\0';
 	free(buf);
 	return (-1);
 }
 
-/*
- * True when the file at name is still the one we classified.
- */
+/* True when the file at name is still the one we classified. */
 static int
-still_ours(struct pass *p, struct entry *e, const char *name)
+still_ours(struct pass *p, const struct entry *e, const char *name)
 {
 	struct stat	st;
 
@@ -1432,315 +780,104 @@ committed(struct pass *p, struct entry *e, const char *name)
 {
 	struct stat	st;
 
-	e->w->committed = 1;
+	e->committed = 1;
 	if (fstatat(p->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    st.st_ino == e->w->newst.ino && st.st_dev == e->w->newst.dev)
-		fstate_set(&e->w->newst, &st);
+	    st.st_ino == e->newst.ino && st.st_dev == e->newst.dev)
+		filestamp_set(&e->newst, &st);
 }
 
 static int
-commit(struct pass *p, struct entry *e)
+put_in_place(struct pass *p, struct entry *e)
 {
 	char	name[32];
 
-	slot_name(e->hash, e->n, name, sizeof(name));
+	ent_name(e, name, sizeof(name));
 	if (e->plan == P_ADD) {
-		if (linkat(p->dirfd, e->w->tmp, p->dirfd, name, 0) == 0) {
-			unlinkat(p->dirfd, e->w->tmp, 0);
+		if (linkat(p->dirfd, e->tmp, p->dirfd, name, 0) == 0) {
+			unlinkat(p->dirfd, e->tmp, 0);
 			committed(p, e, name);
 			return (0);
 		}
 		if (errno == EEXIST) {
 			log_warnx("%s/%s: appeared while smtlsd was writing "
 			    "it; left alone", p->dir, name);
-			unlinkat(p->dirfd, e->w->tmp, 0);
+			unlinkat(p->dirfd, e->tmp, 0);
 			return (-1);
 		}
 		/* File systems without hard links. */
 	} else if (!still_ours(p, e, name)) {
 		log_warnx("%s/%s: changed while smtlsd was writing it; left "
 		    "alone", p->dir, name);
-		unlinkat(p->dirfd, e->w->tmp, 0);
+		unlinkat(p->dirfd, e->tmp, 0);
 		return (-1);
 	}
-	if (renameat(p->dirfd, e->w->tmp, p->dirfd, name) == -1) {
+	if (renameat(p->dirfd, e->tmp, p->dirfd, name) == -1) {
 		log_warn("%s/%s: rename", p->dir, name);
-		unlinkat(p->dirfd, e->w->tmp, 0);
+		unlinkat(p->dirfd, e->tmp, 0);
 		return (-1);
 	}
 	committed(p, e, name);
 	return (0);
 }
 
-/* --------------------------------------------------- writing the index */
-
-static char *
-fmt_unum(char *d, unsigned long long v)
-{
-	char	tmp[24];
-	int	k = 0;
-
-	do
-		tmp[k++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (k > 0)
-		*d++ = tmp[--k];
-	return (d);
-}
-
-static char *
-fmt_num(char *d, long long v)
-{
-	if (v < 0) {
-		*d++ = '-';
-		return (fmt_unum(d, 0ULL - (unsigned long long)v));
-	}
-	return (fmt_unum(d, (unsigned long long)v));
-}
-
-static char *
-fmt_hex(char *d, const unsigned char *fp)
-{
-	cert_fphex(fp, d);
-	return (d + 2 * CERT_FPLEN);
-}
-
-/* Whether c's text is to be recorded: read from a file, and right. */
-static int
-block_recorded(const struct cert *c)
-{
-	return (c->src != NULL && !c->bad);
-}
-
-/* Whether the block b of m names fp, with trust settings tid or none. */
-static int
-block_names(const struct blockmap *m, const struct certblock *b,
-    const unsigned char *fp, const unsigned char *tid)
-{
-	int	aux = (BLOCKMAP_STATE(m, b) & BLOCK_AUX) != 0;
-
-	return (memcmp(b->fp, fp, CERT_FPLEN) == 0 && aux == (tid != NULL) &&
-	    (!aux || memcmp(b->tid, tid, CERT_FPLEN) == 0));
-}
-
 /*
- * Whether the block lines of the index must change: a block of the
- * bundles read this time is not there (or names another certificate),
- * or, unless the bundles were damaged, a block there was not read.
- * Marks the blocks of the index that were read.
+ * The index of what the directory holds now: files kept, ours left in
+ * place whose content is known, and files written.
  */
 static int
-blocks_stale(struct pass *p)
+write_index(struct pass *p)
 {
-	struct blockmap		*m = &p->s->idx.blocks, *xm = &p->want->extra;
-	struct certblock	*b;
-	struct cert		*c;
-	size_t			 seen = 0, i;
-	int			 stale = 0;
-
-	/*
-	 * The bundles were read with these very blocks at hand, and none
-	 * had to be decoded: every block is there, naming the certificate
-	 * it names.  The index has others only when it has more.
-	 */
-	if (p->handed && p->want->decoded == 0 &&
-	    certset_bad(p->want) == 0 && !(p->flags & STORE_NOPRUNE))
-		return (p->want->fromfiles + xm->count != m->count);
-
-	RB_FOREACH(c, certtree, &p->want->tree) {
-		if (c->bad) {
-			/* The index named another certificate: forget it. */
-			stale = 1;
-			if ((b = blockmap_find(m, c->td, c->trusted)) != NULL)
-				BLOCKMAP_STATE(m, b) |= BLOCK_BAD;
-		}
-		if (!block_recorded(c))
-			continue;
-		if ((b = blockmap_find(m, c->td, c->trusted)) == NULL ||
-		    !block_names(m, b, c->fp, c->aux ? c->tid : NULL))
-			stale = 1;
-		else if (!(BLOCKMAP_STATE(m, b) & BLOCK_SEEN)) {
-			BLOCKMAP_STATE(m, b) |= BLOCK_SEEN;
-			seen++;
-		}
-	}
-	for (i = 0; i < xm->size; i++) {
-		if (xm->state[i] == 0)
-			continue;
-		if ((b = blockmap_find(m, xm->slots[i].td,
-		    xm->state[i] & BLOCK_TRUSTED)) == NULL ||
-		    !block_names(m, b, xm->slots[i].fp,
-		    (xm->state[i] & BLOCK_AUX) ? xm->slots[i].tid : NULL))
-			stale = 1;
-		else if (!(BLOCKMAP_STATE(m, b) & BLOCK_SEEN)) {
-			BLOCKMAP_STATE(m, b) |= BLOCK_SEEN;
-			seen++;
-		}
-	}
-	if (!(p->flags & STORE_NOPRUNE) && seen != m->count)
-		stale = 1;
-	return (stale);
-}
-
-#define TRUST_LEN	(2 + 2 * CERT_FPLEN)
-#define BLOCK_LINE	(2 + 2 * (2 * CERT_FPLEN + 1) + TRUST_LEN + 2)
-#define FILE_LINE	(32 + 4 * 22 + 2 * CERT_FPLEN + 1 + TRUST_LEN + 1)
-
-/* What scan_trust reads, and the line's newline. */
-static char *
-fmt_trust(char *d, int trusted, const unsigned char *tid)
-{
-	*d++ = trusted ? '1' : '0';
-	if (tid != NULL) {
-		*d++ = ' ';
-		d = fmt_hex(d, tid);
-	}
-	*d++ = '\n';
-	return (d);
-}
-
-static char *
-fmt_block(char *d, const unsigned char *td, const unsigned char *fp,
-    int trusted, const unsigned char *tid)
-{
-	*d++ = 't';
-	*d++ = ' ';
-	d = fmt_hex(d, td);
-	*d++ = ' ';
-	d = fmt_hex(d, fp);
-	*d++ = ' ';
-	return (fmt_trust(d, trusted, tid));
-}
-
-static int
-index_write(struct pass *p)
-{
-	struct blockmap		*m = &p->s->idx.blocks, *xm = &p->want->extra;
+	struct index_rec	*recs, *r;
 	struct entry		*e;
-	struct fstate		*st;
-	struct cert		*c;
-	char			 tmp[40], *buf, *d;
-	size_t			 nents, i, k, len;
-	int			 fd;
+	size_t			 i, n = 0;
+	int			 rv;
 
-	nents = p->nents;
-	len = sizeof(INDEX_MAGIC) + nents * FILE_LINE +
-	    (p->want->count + p->want->extra.count +
-	    p->s->idx.blocks.count) * BLOCK_LINE;
-	if ((buf = malloc(len)) == NULL) {
+	if ((recs = reallocarray(NULL, p->nents + 1, sizeof(*recs))) == NULL) {
 		log_warn("%s/%s", p->dir, STORE_INDEX);
 		return (-1);
 	}
-	d = buf;
-	memcpy(d, INDEX_MAGIC, sizeof(INDEX_MAGIC) - 1);
-	d += sizeof(INDEX_MAGIC) - 1;
-	for (k = 0; k < p->nents; k++) {
-		e = p->ents[k];
-		if (e->plan == P_KEEP ||
-		    (e->fixed && e->owned && e->known && e->idknown))
-			st = &e->st;
-		else if ((e->plan == P_ADD || e->plan == P_REPLACE) &&
-		    e->w != NULL && e->w->committed)
-			st = &e->w->newst;
-		else
+	for (i = 0; i < p->nents; i++) {
+		e = p->ents[i];
+		r = &recs[n];
+		if (e->committed) {
+			r->st = e->newst;
+			memcpy(r->id, e->put->id, CERT_FPLEN);
+		} else if ((e->plan == P_KEEP || e->fixed) &&
+		    (e->state == FS_VOUCHED || e->state == FS_HOLDS)) {
+			r->st = e->st;
+			memcpy(r->id, e->id, CERT_FPLEN);
+		} else
 			continue;
-		d = fmt_name(d, e->hash, e->n);
-		*d++ = ' ';
-		d = fmt_unum(d, (unsigned long long)st->ino);
-		*d++ = ' ';
-		d = fmt_num(d, (long long)st->size);
-		*d++ = ' ';
-		d = fmt_num(d, (long long)st->ctim.tv_sec);
-		*d++ = ' ';
-		d = fmt_num(d, (long long)st->ctim.tv_nsec);
-		*d++ = ' ';
-		if (e->put != NULL && e->w != NULL && e->w->committed) {
-			d = fmt_hex(d, e->put->fp);
-			*d++ = ' ';
-			d = fmt_trust(d, e->put->trusted, e->put->aux ?
-			    e->put->tid : NULL);
-		} else {
-			d = fmt_hex(d, e->fp);
-			*d++ = ' ';
-			d = fmt_trust(d, e->trusted, e->aux ? e->tid : NULL);
-		}
+		r->hash = e->hash;
+		r->n = e->n;
+		n++;
 	}
-	RB_FOREACH(c, certtree, &p->want->tree)
-		if (block_recorded(c))
-			d = fmt_block(d, c->td, c->fp, c->trusted,
-			    c->aux ? c->tid : NULL);
-	for (i = 0; i < xm->size; i++)
-		if (xm->state[i] != 0)
-			d = fmt_block(d, xm->slots[i].td, xm->slots[i].fp,
-			    xm->state[i] & BLOCK_TRUSTED,
-			    (xm->state[i] & BLOCK_AUX) ? xm->slots[i].tid :
-			    NULL);
-	/* Damaged bundles: what was not read this time is kept. */
-	if (p->flags & STORE_NOPRUNE)
-		for (i = 0; i < m->size; i++)
-			if ((m->state[i] & (BLOCK_USED | BLOCK_BAD |
-			    BLOCK_SEEN)) == BLOCK_USED)
-				d = fmt_block(d, m->slots[i].td,
-				    m->slots[i].fp, m->state[i] &
-				    BLOCK_TRUSTED, (m->state[i] & BLOCK_AUX) ?
-				    m->slots[i].tid : NULL);
-	len = (size_t)(d - buf);
-
-	if ((fd = util_tmp_open(p->dirfd, tmp, sizeof(tmp), 0644)) == -1) {
-		log_warn("%s/%s: cannot create", p->dir, tmp);
-		free(buf);
-		return (-1);
-	}
-	if (util_write_all(fd, buf, len) == -1) {
-		log_warn("%s/%s: writing", p->dir, STORE_INDEX);
-		close(fd);
-		unlinkat(p->dirfd, tmp, 0);
-		free(buf);
-		return (-1);
-	}
-	free(buf);
-	if (close(fd) == -1) {
-		log_warn("%s/%s: writing", p->dir, STORE_INDEX);
-		unlinkat(p->dirfd, tmp, 0);
-		return (-1);
-	}
-	if (renameat(p->dirfd, tmp, p->dirfd, STORE_INDEX) == -1) {
-		log_warn("%s/%s: rename", p->dir, STORE_INDEX);
-		unlinkat(p->dirfd, tmp, 0);
-		return (-1);
-	}
-	return (0);
+	rv = store_index_write(p->dirfd, p->dir, recs, n);
+	free(recs);
+	return (rv);
 }
 
-/* Whether a certificate proved not to be what the index said. */
+/*
+ * Writes every new file to a temporary name, puts them in place, then
+ * removes the stale ones, and writes the index when it changed.
+ * Returns 0, or -1 when anything failed.
+ */
 static int
-any_bad(struct pass *p)
-{
-	struct cert	*c;
-
-	RB_FOREACH(c, certtree, &p->want->tree)
-		if (c->bad)
-			return (1);
-	return (0);
-}
-
-static int
-execute(struct pass *p)
+commit(struct pass *p)
 {
 	struct entry	*e;
 	char		 name[32];
 	size_t		 k;
-	int		 writes = 0, removes = 0, failed = 0, blocks;
+	int		 writes = 0, removes = 0, failed = 0;
 
-	for (k = 0; k < p->nents; k++) {
+	for (k = 0; k < p->nents && !failed; k++) {
 		e = p->ents[k];
 		if (e->plan != P_ADD && e->plan != P_REPLACE)
 			continue;
-		if (write_tmp(p, e) == -1) {
+		if (write_tmp(p, e) == -1)
 			failed = 1;
-			break;
-		}
-		writes++;
+		else
+			writes++;
 	}
 	if (!failed && writes > 0 && osdep_dir_flush(p->dirfd) == -1) {
 		log_warn("%s: flushing", p->dir);
@@ -1749,24 +886,18 @@ execute(struct pass *p)
 	if (failed) {
 		/* Nothing is in place yet: take every temporary back. */
 		for (k = 0; k < p->nents; k++)
-			if (p->ents[k]->w != NULL &&
-			    p->ents[k]->w->tmp[0] != '\0')
-				unlinkat(p->dirfd, p->ents[k]->w->tmp, 0);
+			if (p->ents[k]->tmp[0] != '\0')
+				unlinkat(p->dirfd, p->ents[k]->tmp, 0);
 		if (!p->said)
 			log_warnx("%s: nothing was changed", p->dir);
 		p->st->errors++;
-		/* Not again next time: the index forgets a wrong block. */
-		if (any_bad(p)) {
-			(void)blocks_stale(p);
-			index_write(p);
-		}
 		return (-1);
 	}
 	for (k = 0; k < p->nents; k++) {
 		e = p->ents[k];
 		if (e->plan != P_ADD && e->plan != P_REPLACE)
 			continue;
-		if (commit(p, e) == -1) {
+		if (put_in_place(p, e) == -1) {
 			p->st->errors++;
 			failed = 1;
 		} else if (e->plan == P_ADD)
@@ -1788,13 +919,13 @@ execute(struct pass *p)
 	if (failed)
 		log_warnx("%s: not every file could be put in place; removing "
 		    "nothing this time", p->dir);
-	for (k = p->nents; k-- > 0; ) {
+	for (k = p->nents; k-- > 0 && !failed; ) {
 		e = p->ents[k];
-		if (e->plan != P_REMOVE || failed)
+		if (e->plan != P_REMOVE)
 			continue;
-		slot_name(e->hash, e->n, name, sizeof(name));
+		ent_name(e, name, sizeof(name));
 		if (!still_ours(p, e, name)) {
-			/* Not what was asked: the pass failed (and is retried). */
+			/* Not what was asked: the pass failed, is retried. */
 			log_warnx("%s/%s: changed meanwhile; left alone",
 			    p->dir, name);
 			p->st->errors++;
@@ -1810,22 +941,14 @@ execute(struct pass *p)
 	}
 	if (removes > 0 && fsync(p->dirfd) == -1)
 		log_warn("%s: fsync", p->dir);
-	blocks = blocks_stale(p);
-	if (p->hits != p->s->idx.nrecs || blocks)
+	if (p->hits != p->idx.nrecs)
 		p->stale = 1;
-	if ((writes > 0 || removes > 0 || p->stale) && index_write(p) == -1)
+	if ((writes > 0 || removes > 0 || p->stale) && write_index(p) == -1)
 		p->st->errors++;
 	return (p->st->errors > 0 ? -1 : 0);
 }
 
-static void
-pass_report(struct pass *p, enum store_action a, const char *name,
-    const struct cert *c)
-{
-	if (p->report != NULL)
-		p->report(p->arg, a, name, c);
-}
-
+/* What a dry run would do, told to the report function. */
 static void
 dryrun(struct pass *p)
 {
@@ -1835,19 +958,22 @@ dryrun(struct pass *p)
 
 	for (k = 0; k < p->nents; k++) {
 		e = p->ents[k];
-		slot_name(e->hash, e->n, name, sizeof(name));
+		ent_name(e, name, sizeof(name));
 		switch (e->plan) {
 		case P_ADD:
 			p->st->added++;
-			pass_report(p, STORE_ADD, name, e->put);
+			if (p->report != NULL)
+				p->report(p->arg, STORE_ADD, name, e->put);
 			break;
 		case P_REPLACE:
 			p->st->replaced++;
-			pass_report(p, STORE_REPLACE, name, e->put);
+			if (p->report != NULL)
+				p->report(p->arg, STORE_REPLACE, name, e->put);
 			break;
 		case P_REMOVE:
 			p->st->removed++;
-			pass_report(p, STORE_REMOVE, name, NULL);
+			if (p->report != NULL)
+				p->report(p->arg, STORE_REMOVE, name, NULL);
 			break;
 		default:
 			break;
@@ -1881,17 +1007,16 @@ open_dir(const char *dir)
 }
 
 /*
- * Makes dir hold exactly the certificates of want (or, with
+ * Makes dir hold exactly the certificates of set (or, with
  * STORE_NOPRUNE, at least them).  Returns 0, or -1 when anything failed;
  * every problem is logged with its path, and whatever could not be done
  * leaves the previous state in place.
  */
 int
-store_sync(struct store *s, const char *dir, struct certset *want,
-    int flags, struct store_stats *st, store_report_fn report, void *arg)
+store_sync(struct store *s, const char *dir, struct certset *set, int flags,
+    struct store_stats *st, store_report_fn report, void *arg)
 {
 	struct pass	 p;
-	struct entslab	*slab, *next;
 	size_t		 k;
 	int		 rv = -1;
 
@@ -1900,46 +1025,39 @@ store_sync(struct store *s, const char *dir, struct certset *want,
 	p.s = s;
 	p.dir = dir;
 	p.flags = flags;
-	p.want = want;
+	p.set = set;
 	p.st = st;
 	p.report = report;
 	p.arg = arg;
-	/* Its blocks are only for reading the bundles. */
-	p.handed = want->known == &s->idx.blocks && s->idx.handed;
-	want->known = NULL;
-
 	if ((p.dirfd = open_dir(dir)) == -1) {
 		st->errors++;
-		idx_clear(&s->idx);
 		return (-1);
 	}
 	if (flock(p.dirfd, (flags & STORE_DRYRUN) ? LOCK_SH : LOCK_EX) == -1)
 		log_warn("%s: lock", dir);
-	index_load(s, dir, p.dirfd, 0, &p.stale);
-	if (!s->idx.handed)
-		p.handed = 0;	/* read again: not the blocks the set saw */
-	if (scan(s, &p) == -1 || plan(&p) == -1)
+	/* None, or none to use: written again whatever happens. */
+	if (store_index_read(p.dirfd, dir, &p.idx) == -1)
+		p.stale = 1;
+	if (scan(&p) == -1 || plan(&p) == -1)
 		goto out;
 	if (flags & STORE_DRYRUN) {
 		dryrun(&p);
 		rv = st->errors > 0 ? -1 : 0;
 	} else
-		rv = execute(&p);
+		rv = commit(&p);
 out:
 	if (rv == -1 && st->errors == 0)
 		st->errors++;
 	for (k = 0; k < p.nents; k++)
-		free(p.ents[k]->w);
+		free(p.ents[k]);
+	for (k = 0; k < p.nadds; k++)
+		free(p.adds[k]);
 	free(p.ents);
-	free(p.byfp);
 	free(p.adds);
-	free(p.slotbuf);
-	for (slab = p.slabs; slab != NULL; slab = next) {
-		next = slab->next;
-		free(slab);
-	}
-	/* Read again next time: a daemon keeps no copy between passes. */
-	idx_clear(&s->idx);
+	free(p.byid);
+	free(p.wants);
+	free(p.ids);
+	store_index_free(&p.idx);
 	close(p.dirfd);
 	return (rv);
 }

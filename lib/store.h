@@ -8,14 +8,13 @@
 
 #include <stddef.h>
 
-#include "bundle.h"
-#include "util.h"
+#include "certset.h"
+#include "file.h"
 
 #define STORE_DRYRUN	0x01	/* plan only, report it, change nothing */
 #define STORE_NOPRUNE	0x02	/* the input is damaged: keep what we have */
 
-#define STORE_INDEX	".smtlsd.index"
-#define STORE_TMPPFX	UTIL_TMPPFX
+#define STORE_TMPPFX	FILE_TMPPFX
 
 struct store_stats {
 	size_t	certs;		/* certificates wanted */
@@ -42,7 +41,6 @@ struct store;
 
 struct store	*store_new(void);
 void		 store_free(struct store *);
-void		 store_known(struct store *, const char *, struct certset *);
 int		 store_sync(struct store *, const char *, struct certset *,
 		    int, struct store_stats *, store_report_fn, void *);
 

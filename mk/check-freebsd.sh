@@ -201,7 +201,7 @@ done
 grep -E 'warning:' "$log" >&2 && failed "warnings (the log: $log)"
 
 # What came out: FreeBSD executables, and what they need at run time.
-for p in daemon/smtlsd tests/conf_test tests/bundle_test \
+for p in daemon/smtlsd tests/conf_test tests/bundle_test tests/storelib_test \
     tests/fake_sendmail tests/hardening/capath_check bench/out/gencerts \
     bench/out/bare bench/out/measure bench/out/lat; do
 	[ -x "$tr/$p" ] || failed "$p was not built"

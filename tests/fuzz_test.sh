@@ -32,7 +32,7 @@ atf_test_case fuzz
 fuzz_head()
 {
 	atf_set descr "Every seed and regression input of each fuzzer" \
-	    "(bundle reader, configuration parser, pidfile reader, store" \
+	    "(PEM scanner and certificate set, configuration parser, pidfile reader, store" \
 	    "index) runs" \
 	    "without a crash or a sanitizer report, and then each fuzzer" \
 	    "runs ${FUZZ_CI_SECONDS:-10} s without finding one"
@@ -45,14 +45,14 @@ fuzz_body()
 	# "fuzz: TARGET: CRASH ..." on stdout, and exit 1).
 	re="replayed [1-9][0-9]* corpus files, no crash"
 	set --
-	for t in bundle conf pidfile index; do
+	for t in certset conf pidfile index; do
 		set -- "$@" -o "match:fuzz: $t: $re"
 	done
 	atf_check -o save:replay.log -e save:replay.err "$@" sh "$run" replay
 	cat replay.log
 	# Each fuzzer runs without finding a crash.
 	set --
-	for t in bundle conf pidfile index; do
+	for t in certset conf pidfile index; do
 		set -- "$@" -o "match:fuzz: $t: [0-9]+ executions .* no crash"
 	done
 	atf_check -o save:run.log -e save:run.err "$@" \

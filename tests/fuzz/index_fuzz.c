@@ -1,19 +1,15 @@
 /*
- * libFuzzer target: the store's index (cert_dir/.smtlsd.index), which
- * smtlsd parses by hand.  Initialization fills a directory of its own
- * with a real pass over a bundle file of three certificates (two share a
+ * libFuzzer target: the store's index (cert_dir/.smtlsd.index, read by
+ * lib/store_index.c).  Initialization fills a directory of its own with
+ * a real pass over a bundle file of three certificates (two share a
  * subject hash: .0 and .1); each input then replaces the index, and a
- * dry-run pass reads it twice, as the daemon does: store_known hands its
- * block digests to the bundle reader, store_sync classifies the files
- * with it.  A pass never trusts a record whose inode, size and times do
- * not match the file, and checks a block's certificate before it writes
- * or compares it, so over the same directory and bundle a dry run must
- * plan no change, whatever the index says (it may fail, naming the
- * block: store_test.sh damaged_index_heals).
+ * dry-run pass reads it.  A pass never trusts a record whose inode, size
+ * and ctime do not match the file, and reads a file whose record is
+ * missing or damaged, so over the same directory and bundle a dry run
+ * must plan no change, whatever the index says.
  *
  * SMTLSD_FUZZ_INDEX_OUT=file copies the index the real pass wrote there
- * (how the seed corpus/index/real was made).
- */
+ * (how the seed corpus/index/real was made). */
 
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -26,11 +22,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bundle.h"
+#include "certset.h"
+#include "file.h"
 #include "fuzz.h"
 #include "log.h"
 #include "store.h"
-#include "util.h"
+#include "store_index.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -83,9 +80,7 @@ pass(int flags, struct store_stats *st)
 	if ((s = store_new()) == NULL)
 		errx(1, "store_new");
 	certset_init(&set);
-	store_known(s, dir, &set);
-	/* An index may merge blocks (a cache's word): count not checked. */
-	if (bundle_read(&set, bundle_path) == -1)
+	if (certset_read(&set, bundle_path) == -1)
 		errx(1, "the fuzzer's own bundle does not read");
 	rv = store_sync(s, dir, &set, flags, st, NULL, NULL);
 	certset_free(&set);
@@ -106,17 +101,16 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_init();
 	fuzz_dir(dir, sizeof(dir), "index");
 	snprintf(index_path, sizeof(index_path), "%s/%s", dir, STORE_INDEX);
-	/* Read from a file, as only then the index records its blocks. */
 	snprintf(bundle_path, sizeof(bundle_path), "%s/bundle.pem", dir);
-	if (util_write_atomic(bundle_path, bundle, sizeof(bundle) - 1,
+	if (file_write_atomic(bundle_path, bundle, sizeof(bundle) - 1,
 	    0644) == -1)
 		errx(1, "%s: not written", bundle_path);
 	if (pass(0, &st) == -1 || st.added != 3)
 		errx(1, "the first pass into %s failed", dir);
 	if ((out = getenv("SMTLSD_FUZZ_INDEX_OUT")) != NULL) {
-		if (util_read_file(index_path, 0, 1 << 20, &buf, &len) == -1)
+		if (file_read_file(index_path, 0, 1 << 20, &buf, &len) == -1)
 			err(1, "%s", index_path);
-		if (util_write_atomic(out, buf, len, 0644) == -1)
+		if (file_write_atomic(out, buf, len, 0644) == -1)
 			errx(1, "%s: not written", out);
 		free(buf);
 	}

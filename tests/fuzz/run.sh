@@ -13,7 +13,7 @@
 #  fuzz    fuzz each (built) target for FUZZ_SECONDS
 #  run     build, replay, then fuzz
 #
-# Targets: bundle (bundle_read_mem), conf (conf_load), pidfile
+# Targets: certset (certset_read_mem, the PEM scanner), conf (conf_load), pidfile
 # (reload_read_pid), index (the store's .smtlsd.index, read by a dry-run
 # pass); all by default.
 # Environment: FUZZ_SECONDS (default 60), FUZZ_OUT (where the fuzzers are
@@ -32,7 +32,7 @@ out=${FUZZ_OUT:-$fz}
 work=${FUZZ_WORK:-${TMPDIR:-/tmp}/smtlsd-fuzz}
 secs=${FUZZ_SECONDS:-60}
 clang=${CLANG:-clang}
-all="bundle conf pidfile index"
+all="certset conf pidfile index"
 
 say()
 {
@@ -42,7 +42,7 @@ say()
 # Library sources the targets need, and the flags to build them.
 lib_srcs()
 {
-	echo log conf bundle util reload store \
+	echo log conf pem certset file reload store store_index \
 	    "osdep-$(sh "$top/mk/config.sh" osdep)"
 }
 
@@ -84,7 +84,7 @@ build()
 flags()
 {
 	case $1 in
-	bundle)	echo "-max_len=16384 -dict=$fz/bundle.dict" ;;
+	certset) echo "-max_len=16384 -dict=$fz/certset.dict" ;;
 	conf)	echo "-max_len=4096 -dict=$fz/conf.dict" ;;
 	pidfile) echo "-max_len=5000" ;;
 	index)	echo "-max_len=8192 -dict=$fz/index.dict" ;;

@@ -1,5 +1,6 @@
 /*
- * libFuzzer target: the PEM bundle reader (bundle_read_mem), and what
+ * libFuzzer target: the PEM scanner and the set of certificates
+ * (certset_read_mem, pem_scan), and what
  * the store does with each certificate it returns: hash it, write it
  * back as PEM (which must read back as the same certificate) and name
  * its subject.
@@ -11,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bundle.h"
+#include "certset.h"
 #include "fuzz.h"
 #include "log.h"
 
@@ -36,7 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t		 len;
 
 	certset_init(&set);
-	bundle_read_mem(&set, "fuzz", (const char *)data, size);
+	certset_read_mem(&set, "fuzz", (const char *)data, size);
 	RB_FOREACH(c, certtree, &set.tree) {
 		if (c->derlen == 0)
 			abort();
@@ -45,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		/* What the store writes must read back as the same block. */
 		certset_init(&again);
-		if (bundle_read_mem(&again, "pem", pem, len) == -1 ||
+		if (certset_read_mem(&again, "pem", pem, len) == -1 ||
 		    again.count != 1 ||
 		    (back = certset_find(&again, c->fp)) == NULL ||
 		    back->derlen != c->derlen ||

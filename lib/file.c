@@ -1,5 +1,6 @@
 /*
- * Atomic file replacement and bounded reads.
+ * Files: atomic replacement, bounded reads, temporary names at a
+ * directory, the sweep of what a crash left, and what identifies a file.
  */
 
 #include <sys/types.h>
@@ -18,22 +19,22 @@
 #include <vis.h>
 
 #include "log.h"
-#include "util.h"
+#include "file.h"
 
 /*
- * Creates a new temporary file in the directory dirfd, named UTIL_TMPPFX
+ * Creates a new temporary file in the directory dirfd, named FILE_TMPPFX
  * and 16 random hex digits, into name (of namelen bytes): O_EXCL and
  * O_NOFOLLOW, so that nothing already there, a link least of all, is
  * ever opened.  Returns the descriptor (close-on-exec), or -1 with errno
  * set.
  */
 int
-util_tmp_open(int dirfd, char *name, size_t namelen, mode_t mode)
+file_tmp_open(int dirfd, char *name, size_t namelen, mode_t mode)
 {
 	int	fd = -1, tries;
 
 	for (tries = 0; tries < 16; tries++) {
-		snprintf(name, namelen, "%s%08x%08x", UTIL_TMPPFX,
+		snprintf(name, namelen, "%s%08x%08x", FILE_TMPPFX,
 		    arc4random(), arc4random());
 		fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL |
 		    O_NOFOLLOW | O_CLOEXEC, mode);
@@ -48,7 +49,7 @@ util_tmp_open(int dirfd, char *name, size_t namelen, mode_t mode)
  * Returns 0, or -1 with errno set.
  */
 int
-util_write_all(int fd, const void *buf, size_t len)
+file_write_all(int fd, const void *buf, size_t len)
 {
 	size_t	off = 0;
 	ssize_t	n;
@@ -85,7 +86,7 @@ base_of(const char *path)
  * 0, or -1 with the reason logged and the old file left in place.
  */
 int
-util_write_atomic(const char *path, const void *buf, size_t len,
+file_write_atomic(const char *path, const void *buf, size_t len,
     mode_t mode)
 {
 	struct stat	 st;
@@ -105,14 +106,14 @@ util_write_atomic(const char *path, const void *buf, size_t len,
 		strlcpy(dir, base, sizeof(dir));
 	tmp[0] = '\0';
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    (fd = util_tmp_open(dfd, tmp, sizeof(tmp), mode)) == -1) {
+	    (fd = file_tmp_open(dfd, tmp, sizeof(tmp), mode)) == -1) {
 		log_warn("%s: cannot create a temporary file in %s", path,
 		    dir);
 		if (dfd != -1)
 			close(dfd);
 		return (-1);
 	}
-	if (fchmod(fd, mode) == -1 || util_write_all(fd, buf, len) == -1 ||
+	if (fchmod(fd, mode) == -1 || file_write_all(fd, buf, len) == -1 ||
 	    fsync(fd) == -1)
 		goto fail;
 	if (close(fd) == -1) {
@@ -137,14 +138,14 @@ fail:
 }
 
 /*
- * Removes the temporary files util_write_atomic left in dir when the
+ * Removes the temporary files file_write_atomic left in dir when the
  * process writing them was killed: the names that start with
- * UTIL_TMPPFX, and nothing else.  unlink(2) never follows a symbolic
+ * FILE_TMPPFX, and nothing else.  unlink(2) never follows a symbolic
  * link.  Only for a directory no other smtlsd is writing into: the daemon
  * calls it at start, holding its pidfile.
  */
 void
-util_sweep_tmp(const char *dir)
+file_sweep_tmp(const char *dir)
 {
 	struct dirent	*de;
 	DIR		*d;
@@ -157,8 +158,8 @@ util_sweep_tmp(const char *dir)
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, UTIL_TMPPFX,
-		    sizeof(UTIL_TMPPFX) - 1) != 0)
+		if (strncmp(de->d_name, FILE_TMPPFX,
+		    sizeof(FILE_TMPPFX) - 1) != 0)
 			continue;
 		if (unlinkat(fd, de->d_name, 0) == 0)
 			log_info("%s/%s: removed a temporary file left by an "
@@ -177,7 +178,7 @@ util_sweep_tmp(const char *dir)
  * is logged.
  */
 int
-util_read_fd(int fd, size_t max, char **out, size_t *outlen)
+file_read_fd(int fd, size_t max, char **out, size_t *outlen)
 {
 	struct stat	 st;
 	char		*buf;
@@ -217,11 +218,11 @@ util_read_fd(int fd, size_t max, char **out, size_t *outlen)
 }
 
 /*
- * util_read_fd of path, opened with flags added (O_NOFOLLOW, say), and
+ * file_read_fd of path, opened with flags added (O_NOFOLLOW, say), and
  * never as a controlling terminal nor blocking on a FIFO.
  */
 int
-util_read_file(const char *path, int flags, size_t max, char **out,
+file_read_file(const char *path, int flags, size_t max, char **out,
     size_t *outlen)
 {
 	int	fd, rv, saved;
@@ -229,7 +230,7 @@ util_read_file(const char *path, int flags, size_t max, char **out,
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
 	    flags)) == -1)
 		return (-1);
-	rv = util_read_fd(fd, max, out, outlen);
+	rv = file_read_fd(fd, max, out, outlen);
 	saved = errno;
 	close(fd);
 	errno = saved;
@@ -243,7 +244,7 @@ util_read_file(const char *path, int flags, size_t max, char **out,
  * filled in.
  */
 int
-util_dir_safe(const char *path, char *why, size_t whylen)
+file_dir_safe(const char *path, char *why, size_t whylen)
 {
 	struct stat	 st;
 	char		 dir[PATH_MAX], *d;
@@ -269,17 +270,17 @@ util_dir_safe(const char *path, char *why, size_t whylen)
 
 /*
  * Whether root may write path, a file of smtlsd's own (its pidfile, its
- * status file): in a directory only root can write (util_dir_safe), and
+ * status file): in a directory only root can write (file_dir_safe), and
  * not a link or anything but a regular file already.  Returns 0, or -1
  * with why filled in ("path: reason").
  */
 int
-util_own_file(const char *path, char *why, size_t whylen)
+file_own_file(const char *path, char *why, size_t whylen)
 {
 	struct stat	 st;
 	char		 dwhy[PATH_MAX + 128];
 
-	if (util_dir_safe(path, dwhy, sizeof(dwhy)) == -1) {
+	if (file_dir_safe(path, dwhy, sizeof(dwhy)) == -1) {
 		snprintf(why, whylen, "%s: %s", path, dwhy);
 		return (-1);
 	}
@@ -297,11 +298,11 @@ util_own_file(const char *path, char *why, size_t whylen)
  * path is a link: root writes that file.
  */
 struct pidfh *
-util_pidfile_open(const char *path, pid_t *other)
+file_pidfile_open(const char *path, pid_t *other)
 {
 	char	why[PATH_MAX + 128];
 
-	if (util_own_file(path, why, sizeof(why)) == -1) {
+	if (file_own_file(path, why, sizeof(why)) == -1) {
 		log_warnx("pidfile %s", why);
 		errno = EPERM;
 		return (NULL);
@@ -316,7 +317,7 @@ util_pidfile_open(const char *path, pid_t *other)
  * a terminal escape.  Output that would not fit is cut.
  */
 char *
-util_vis(char *dst, size_t dstlen, const char *s)
+file_vis(char *dst, size_t dstlen, const char *s)
 {
 	char	in[512], out[4 * sizeof(in) + 1];
 
@@ -334,6 +335,7 @@ filestamp_set(struct filestamp *f, const struct stat *st)
 	f->size = st->st_size;
 	f->mtim = st->st_mtim;
 	f->ctim = st->st_ctim;
+	f->mode = st->st_mode;
 }
 
 int
