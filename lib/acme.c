@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
+
+#include "compat.h"
 
 #include "acme.h"
 #include "certset.h"
@@ -87,13 +90,6 @@ name_ts(const char *target)
 	if (p == dash + 1 || strcmp(p, ".pem") != 0)
 		return (-1);
 	return (ts);
-}
-
-static int
-later(const struct timespec *a, const struct timespec *b)
-{
-	return (a->tv_sec > b->tv_sec ||
-	    (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec));
 }
 
 /*
@@ -179,7 +175,7 @@ set_open(int dfd, uid_t uid, size_t i, struct acme_set *s, int *fds,
 		    "others; sendmail would refuse it", name);
 		return (-1);
 	}
-	if (later(&st.st_mtim, &s->newest))
+	if (timespeccmp(&st.st_mtim, &s->newest, >))
 		s->newest = st.st_mtim;
 	return (0);
 }

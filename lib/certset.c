@@ -189,10 +189,11 @@ static int
 cert_setid(struct cert *c)
 {
 	EVP_MD_CTX	*ctx;
-	const char	*label = cert_label(c);
+	const char	*label;
 	unsigned int	 n;
 	int		 ok;
 
+	label = cert_label(c);
 	if (!c->trusted && c->certlen == c->derlen) {
 		memcpy(c->id, c->fp, CERT_FPLEN);
 		return (0);
@@ -260,8 +261,9 @@ static const char *
 set_name(struct certset *set, const char *name)
 {
 	struct certname	*n;
-	size_t		 len = strlen(name) + 1;
+	size_t		 len;
 
+	len = strlen(name) + 1;
 	if ((n = malloc(sizeof(*n) + len)) == NULL) {
 		log_warn("%s", name);
 		return (NULL);

@@ -9,4 +9,12 @@
 #define __unused	__attribute__((__unused__))
 #endif
 
+/* FreeBSD's <sys/time.h> has it; glibc and libbsd do not. */
+#ifndef timespeccmp
+#define timespeccmp(tsp, usp, cmp)					\
+	(((tsp)->tv_sec == (usp)->tv_sec) ?				\
+	    ((tsp)->tv_nsec cmp (usp)->tv_nsec) :			\
+	    ((tsp)->tv_sec cmp (usp)->tv_sec))
+#endif
+
 #endif

@@ -156,9 +156,11 @@ line_len(const char *s, const char *eol)
 static const char *
 body_rule(int *st, const char *s, const char *eol)
 {
-	size_t	len = line_len(s, eol);
-	int	first = *st == 0;
+	size_t	len;
+	int	first;
 
+	len = line_len(s, eol);
+	first = *st == 0;
 	if (*st == 0)
 		*st = 1;
 	if (len == 0) {

@@ -319,6 +319,6 @@ inotify_free_impl(void *impl)
 }
 
 const struct watch_ops	watch_native_ops = {
-	"inotify", "fs.inotify.max_user_watches", inotify_init_impl, inotify_arm, inotify_free_impl,
-	inotify_writing
+	"inotify", "fs.inotify.max_user_watches", inotify_init_impl,
+	inotify_arm, inotify_free_impl, inotify_writing
 };
