@@ -52,6 +52,8 @@ struct conf {
 	int			 reload_signal;	/* 0: do not signal */
 	char			*reload_command;	/* NULL: signal instead */
 	long			 reload_timeout_ms;
+	char			*verify_host;	/* an address; NULL: none */
+	int			 verify_port;
 };
 
 /* Platform defaults, for usage and the sample file. */

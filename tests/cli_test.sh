@@ -181,6 +181,7 @@ reload_process sendmail
 reload_signal HUP
 reload_command none
 reload_timeout 60.000
+verify_smtp 127.0.0.1:25
 EOF
 	# reload_command may be printed quoted or not.
 	sed 's/^reload_command "none"$/reload_command none/' out >got

@@ -174,7 +174,8 @@ daemon_setup()
 
 # daemon_conf [LINE...]: writes conf: the bundle, cert_dir, smtlsd's own
 # files in aux/, acme_dir le/certs, settle $D_SETTLE, ffdhe2048, and the
-# stand-in's pidfile; then the LINEs, which override (later lines win).
+# stand-in's pidfile, no verify_smtp (no listener); then the LINEs,
+# which override (later lines win).
 daemon_conf()
 {
 	_c_top=$(pwd)
@@ -188,6 +189,7 @@ daemon_conf()
 		echo "dh_params $_c_top/aux/dh.param"
 		echo "dh_params_source ffdhe2048"
 		echo "reload_pidfile $_c_top/aux/sendmail.pid"
+		echo "verify_smtp none"
 		for _c_l in "$@"; do
 			echo "$_c_l"
 		done

@@ -56,6 +56,7 @@ setup()
 	acme_cert $W/acme/mail.example.test
 	reload_signal none
 	settle 0.2
+	verify_smtp none
 	EOF
 	chmod 600 "$CONF"
 

@@ -129,6 +129,7 @@ h_conf()
 		echo "reload_pidfile $_d/aux/sendmail.pid"
 		echo "reload_signal none"
 		echo "settle 0.1"
+		echo "verify_smtp none"
 		for _l in "$@"; do
 			echo "$_l"
 		done
