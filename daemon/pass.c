@@ -36,10 +36,12 @@
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "acme.h"
 #include "bundle.h"
@@ -446,6 +448,48 @@ expiry_check(const struct conf *conf, struct domain *d,
 }
 
 /*
+ * A good set is what sendmail should serve: its name (the directory's,
+ * which dehydrated names after the first domain, when the certificate
+ * is for it; else the certificate's common name), fingerprint, serial
+ * and notAfter, for the STARTTLS probe (verify.c).
+ */
+static void
+serve_add(struct pass_result *r, const struct domain *d,
+    const struct acme_set *s)
+{
+	struct verify_expect	*e;
+	struct tm		 tm;
+	const char		*base;
+	BIGNUM			*bn;
+	char			*hex;
+
+	if (r->nserve >= VERIFY_EXPECT_MAX)
+		return;
+	e = &r->serve[r->nserve];
+	memset(e, 0, sizeof(*e));
+	base = strrchr(d->dir, '/');
+	base = base != NULL ? base + 1 : d->dir;
+	if (X509_check_host(s->cert, base, 0, 0, NULL) == 1 ||
+	    X509_NAME_get_text_by_NID(X509_get_subject_name(s->cert),
+	    NID_commonName, e->name, sizeof(e->name)) <= 0)
+		strlcpy(e->name, base, sizeof(e->name));
+	memcpy(e->fp, s->fp, VERIFY_FPLEN);
+	strlcpy(e->serial, "?", sizeof(e->serial));
+	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(s->cert),
+	    NULL)) != NULL) {
+		if ((hex = BN_bn2hex(bn)) != NULL)
+			strlcpy(e->serial, hex, sizeof(e->serial));
+		OPENSSL_free(hex);
+		BN_free(bn);
+	}
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(s->cert), &tm) == 1)
+		e->not_after = timegm(&tm);
+	ERR_clear_error();
+	r->nserve++;
+}
+
+/*
  * Steps 1 to 3.  sets[] receives each domain's set, in domain order.
  */
 static void
@@ -540,6 +584,7 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 			continue;
 		r->domains_valid++;
 		expiry_check(conf, d, s, r);
+		serve_add(r, d, s);
 		if (d->acted && memcmp(d->acted_fp, s->fp, CERT_FPLEN) == 0)
 			continue;
 		if ((d->acted || newer_than_sendmail(conf, &s->newest)) &&

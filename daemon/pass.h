@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "dhparam.h"
 #include "store.h"
+#include "verify.h"
 
 #define PASS_DRYRUN	0x01	/* report what would change, change nothing */
 #define PASS_ONESHOT	0x02	/* -1: make DH parameters and reload here */
@@ -75,6 +76,9 @@ struct pass_result {
 	time_t			 expiry_next;	/* when an expiry warning is
 						   due (again); 0: none */
 	char			 reason[256];	/* first failure, for status */
+	/* What sendmail should serve: the good sets, in domain order. */
+	struct verify_expect	 serve[VERIFY_EXPECT_MAX];
+	size_t			 nserve;
 };
 
 int	pass_state_init(struct pass_state *);

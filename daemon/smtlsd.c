@@ -18,6 +18,7 @@
 #include "pass.h"
 #include "resync.h"
 #include "store.h"
+#include "verify.h"
 
 static void __attribute__((__noreturn__))
 usage(void)
@@ -56,6 +57,7 @@ main(int argc, char *argv[])
 	struct conf		*conf;
 	struct pass_state	 ps;
 	struct pass_result	 r;
+	struct verify_result	 vr;
 	const char		*file = NULL;
 	int			 ch, debug = 0, check = 0, once = 0, dryrun = 0;
 	int			 resync = 0, verbose = 0, rv;
@@ -117,6 +119,9 @@ main(int argc, char *argv[])
 		summary(conf, &r, dryrun);
 		if (r.failed)
 			fprintf(stderr, "smtlsd: pass failed: %s\n", r.reason);
+		/* What sendmail serves now, said by the probe's log. */
+		if (once && verify_once(conf, r.serve, r.nserve, &vr) == -1)
+			rv = -1;
 		pass_state_free(&ps);
 		conf_free(conf);
 		exit(rv == 0 ? 0 : 1);
