@@ -262,6 +262,16 @@ reloader_reap(struct reloader *r, pid_t pid, int status)
 	return (1);
 }
 
+/*
+ * Whether sendmail may not have read the files yet: a reload is
+ * awaited, wanted, or reload_command runs.
+ */
+int
+reloader_busy(const struct reloader *r)
+{
+	return (r->awaiting || r->pending || r->cmd_pid > 0);
+}
+
 /* Whether the engine must watch sendmail's pidfile. */
 int
 reloader_watching(const struct reloader *r)
