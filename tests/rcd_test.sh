@@ -137,7 +137,7 @@ dead()
 
 status_field()
 {
-	cut -d ' ' -f "$1" "$W/smtlsd.status"
+	head -n 1 "$W/smtlsd.status" | cut -d ' ' -f "$1"
 }
 
 # The pass number in the status file ("pid passes resyncs time state
