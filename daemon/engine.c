@@ -149,24 +149,12 @@ status_write(struct engine *e, const char *result, const char *msg)
 static void
 served_expiry(struct engine *e, char *msg, size_t len)
 {
-	const struct verify_result	*v = &e->vres;
-	time_t				 now = time(NULL);
-	char				 on[32], issued[32];
-	long long			 days;
+	time_t	now = time(NULL);
 
 	msg[0] = '\0';
-	if (!e->verified || !v->served || v->matched != -1 ||
-	    e->conf->expiry_warn_days == 0 || v->served_not_after == 0 ||
-	    now < v->served_not_after -
-	    (time_t)e->conf->expiry_warn_days * 86400)
+	if (!e->verified ||
+	    verify_expiry(&e->vres, e->conf, msg, len) == 0)
 		return;
-	days = (long long)(v->served_not_after - now) / 86400;
-	verify_date(v->served_not_after, on, sizeof(on));
-	verify_date(v->served_not_before, issued, sizeof(issued));
-	snprintf(msg, len, "the certificate %s serves (serial %s) expires "
-	    "in %lld day%s, on %s (issued on %s; is dehydrated running, "
-	    "and sendmail reloaded?)", e->conf->reload_process,
-	    v->served_serial, days, days == 1 ? "" : "s", on, issued);
 	if (e->served_said == 0 || now - e->served_said >= 86400) {
 		log_warnx("%s", msg);
 		e->served_said = now;
@@ -188,12 +176,12 @@ status_now(struct engine *e)
 		status_write(e, "failed", e->failed_why);
 	else if (owed != NULL)
 		status_write(e, "failed", owed);
+	else if (msg[0] != '\0')	/* the probe's failure in line 2 */
+		status_write(e, "failed", msg);
 	else if (e->verified && !e->vres.ok) {
 		snprintf(msg, sizeof(msg), "verify: failed: %s", e->vres.msg);
 		status_write(e, "failed", msg);
-	} else if (msg[0] != '\0')
-		status_write(e, "failed", msg);
-	else
+	} else
 		status_write(e, "ok", "all good");
 }
 

@@ -840,6 +840,33 @@ verify_start(struct verify *v, const struct conf *conf,
 	return (0);
 }
 
+/*
+ * When what sendmail serves is not a good set's certificate (an old
+ * one, say), expiry_warn is about the one it serves: returns 1 with the
+ * warning in msg when it runs out within expiry_warn days, else 0.
+ */
+int
+verify_expiry(const struct verify_result *v, const struct conf *conf,
+    char *msg, size_t len)
+{
+	time_t		now = time(NULL);
+	char		on[32], issued[32];
+	long long	days;
+
+	if (!v->served || v->matched != -1 || conf->expiry_warn_days == 0 ||
+	    v->served_not_after == 0 || now < v->served_not_after -
+	    (time_t)conf->expiry_warn_days * 86400)
+		return (0);
+	days = (long long)(v->served_not_after - now) / 86400;
+	verify_date(v->served_not_after, on, sizeof(on));
+	verify_date(v->served_not_before, issued, sizeof(issued));
+	say(msg, len, "the certificate %s serves (serial %s) expires in "
+	    "%lld day%s, on %s (issued on %s; is dehydrated running, and "
+	    "%s reloaded?)", conf->reload_process, v->served_serial, days,
+	    days == 1 ? "" : "s", on, issued, conf->reload_process);
+	return (1);
+}
+
 static void
 once_done(void *arg, const struct verify_result *res)
 {
@@ -859,6 +886,7 @@ verify_once(const struct conf *conf, const struct verify_expect *expect,
 	struct event_base	*base;
 	struct verify		*v;
 	void			(*old)(int);
+	char			 msg[512];
 	int			 rv;
 
 	memset(res, 0, sizeof(*res));
@@ -881,6 +909,8 @@ verify_once(const struct conf *conf, const struct verify_expect *expect,
 		strlcpy(res->msg, "cannot start the probe", sizeof(res->msg));
 	signal(SIGPIPE, old);
 	rv = res->ok ? 0 : -1;
+	if (verify_expiry(res, conf, msg, sizeof(msg)))
+		log_warnx("%s", msg);
 	verify_free(v);
 	event_base_free(base);
 	return (rv);

@@ -48,6 +48,8 @@ int		 verify_start(struct verify *, const struct conf *,
 int		 verify_running(const struct verify *);
 int		 verify_once(const struct conf *, const struct verify_expect *,
 		    size_t, struct verify_result *);
+int		 verify_expiry(const struct verify_result *,
+		    const struct conf *, char *, size_t);
 void		 verify_date(time_t, char *, size_t);
 
 #endif

@@ -212,6 +212,39 @@ wrong_cert_cleanup()
 	v_cleanup
 }
 
+atf_test_case served_expiry cleanup
+served_expiry_head()
+{
+	atf_set descr "sendmail serves an old certificate that runs out" \
+	    "within expiry_warn days while the good set does not: the" \
+	    "warning is about the one served"
+	atf_set require.progs "openssl python3"
+	atf_set timeout 120
+}
+served_expiry_body()
+{
+	v_setup
+	daemon_leaf old +$((3 * 86400 + 3600))
+	v_serve old int
+	v_server ok
+	daemon_conf "verify_smtp 127.0.0.1:$V_PORT" "expiry_warn 14"
+	old=$(openssl x509 -noout -serial -in pki/old.pem | cut -d= -f2)
+	v_once_says 1 "the certificate sendmail serves \(serial $old\) expires in 3 days, on 20[0-9-]+ "
+	grep -q 'serves the wrong certificate' once.err ||
+	    atf_fail "the probe did not fail: $(cat once.err)"
+	daemon_start
+	daemon_wait 20 "the probe" v_status2_is failed
+	head -n 1 aux/status | grep -q "failed the certificate sendmail serves (serial $old) expires in 3 days" ||
+	    atf_fail "status: $(cat aux/status)"
+	v_status2 | grep -q "serves the wrong certificate: serial $old" ||
+	    atf_fail "status: $(cat aux/status)"
+	daemon_stop
+}
+served_expiry_cleanup()
+{
+	v_cleanup
+}
+
 atf_test_case chain_incomplete cleanup
 chain_incomplete_head()
 {
@@ -424,6 +457,7 @@ atf_init_test_cases()
 	atf_add_test_case no_starttls
 	atf_add_test_case garbage
 	atf_add_test_case wrong_cert
+	atf_add_test_case served_expiry
 	atf_add_test_case chain_incomplete
 	atf_add_test_case refused
 	atf_add_test_case tls_stall
