@@ -450,6 +450,50 @@ attack_reply_cleanup()
 	v_cleanup
 }
 
+atf_test_case leaks cleanup
+leaks_head()
+{
+	atf_set descr "Under valgrind: probes that succeed, fail or are cut" \
+	    "short by the daemon's exit leak nothing and touch no memory" \
+	    "they should not"
+	atf_set require.progs "openssl python3"
+	atf_set timeout 200
+}
+leaks_body()
+{
+	command -v valgrind >/dev/null 2>&1 ||
+	    atf_skip "valgrind is not installed (sh mk/deps.sh test)"
+	set -- valgrind -q --leak-check=full \
+	    --errors-for-leak-kinds=definite,indirect --error-exitcode=99
+	v_setup
+	for m in ok nostarttls garbage hugeline; do
+		v_server "$m"
+		v_conf
+		rc=0
+		"$@" "$SMTLSD" -1 -f "$(pwd)/conf" >/dev/null 2>"vg.$m" || rc=$?
+		[ "$rc" -lt 2 ] || { cat "vg.$m" >&2;
+		    atf_fail "$m: valgrind reports errors or leaks (exit $rc)"; }
+		kill "$(cat server.pid)"
+	done
+	# The daemon ends while a probe waits on a silent listener.
+	v_server silent
+	v_conf
+	"$@" "$SMTLSD" -d -f "$(pwd)/conf" 2>vg.daemon &
+	D_PID=$!
+	daemon_remember "$D_PID"
+	daemon_wait 60 "the probe to start" grep -q 'probing' aux/status
+	sleep 1
+	kill -TERM "$D_PID"
+	rc=0
+	wait "$D_PID" || rc=$?
+	[ "$rc" -eq 0 ] || { cat vg.daemon >&2;
+	    atf_fail "daemon: valgrind reports errors or leaks (exit $rc)"; }
+}
+leaks_cleanup()
+{
+	v_cleanup
+}
+
 atf_init_test_cases()
 {
 	atf_add_test_case ok
@@ -464,4 +508,5 @@ atf_init_test_cases()
 	atf_add_test_case daemon_stall
 	atf_add_test_case daemon_reload
 	atf_add_test_case attack_reply
+	atf_add_test_case leaks
 }
