@@ -566,7 +566,8 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 	if (flags & PASS_DRYRUN)
 		sflags |= STORE_DRYRUN;
 	if (store_sync(ps->store, conf->cert_dir, &set, sflags, &r->store,
-	    (flags & PASS_DRYRUN) ? pass_dryrun_report : NULL,
+	    (flags & (PASS_DRYRUN | PASS_QUIET)) == PASS_DRYRUN ?
+	    pass_dryrun_report : NULL,
 	    conf->cert_dir) == -1) {
 		pass_fail(r, "updating %s failed", conf->cert_dir);
 		r->retry = 1;
@@ -668,7 +669,8 @@ pass_dh(const struct conf *conf, struct pass_state *ps, int flags,
 		return;
 	}
 	if (flags & PASS_DRYRUN) {
-		printf("make    %s (%s)\n", conf->dh_params, why);
+		if (!(flags & PASS_QUIET))
+			printf("make    %s (%s)\n", conf->dh_params, why);
 		return;
 	}
 	if (strcmp(ps->dh_said, why) != 0)
@@ -724,8 +726,9 @@ pass_run(const struct conf *conf, struct pass_state *ps, int flags,
 	pass_dh(conf, ps, flags, r);
 
 	if (ps->reload_wanted && (flags & PASS_DRYRUN)) {
-		printf("reload  %s (%s)\n", conf->reload_process,
-		    ps->reload_why);
+		if (!(flags & PASS_QUIET))
+			printf("reload  %s (%s)\n", conf->reload_process,
+			    ps->reload_why);
 		ps->reload_wanted = 0;
 	} else if (ps->reload_wanted && (flags & PASS_ONESHOT)) {
 		if (reloader_once(conf, ps->reload_why, why,

@@ -23,6 +23,8 @@
 
 #define PASS_DRYRUN	0x01	/* report what would change, change nothing */
 #define PASS_ONESHOT	0x02	/* -1: make DH parameters and reload here */
+#define PASS_QUIET	0x04	/* with PASS_DRYRUN: print nothing either
+				   (what should be served, for a probe) */
 
 /* At most this many intermediates of all sets together join cert_dir. */
 #define PASS_PATHS_MAX	64
