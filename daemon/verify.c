@@ -241,7 +241,9 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 
 /*
  * This attempt failed, saying why.  A transient failure is tried again
- * while the window lasts; otherwise, or then, it is the outcome.
+ * while the window lasts; otherwise, or then, it is the outcome.  Once
+ * the outcome is known (QUIT is under way), what goes wrong after
+ * changes nothing of it.
  */
 static void
 fail(struct verify *v, int transient, const char *fmt, ...)
@@ -249,6 +251,10 @@ fail(struct verify *v, int transient, const char *fmt, ...)
 	struct timeval	tv;
 	va_list		ap;
 
+	if (v->decided) {
+		finish(v);
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(v->res.msg, sizeof(v->res.msg), fmt, ap);
 	va_end(ap);

@@ -16,6 +16,7 @@
 #	escapes		a greeting of 554 with terminal escapes
 #	hugeline	a greeting line of 1 MB
 #	inject		the 220 to STARTTLS and more in the same packet
+#	manylines	an EHLO reply of 200 lines
 
 import socket
 import ssl
@@ -67,7 +68,9 @@ def serve(conn, n):
                 return
             cmd = line.strip().upper()
             if cmd.startswith(b"EHLO"):
-                if mode == "nostarttls":
+                if mode == "manylines":
+                    conn.sendall(b"250-x\r\n" * 200 + b"250 end\r\n")
+                elif mode == "nostarttls":
                     conn.sendall(b"250-mail.example.test\r\n"
                                  b"250-PIPELINING\r\n250 8BITMIME\r\n")
                 else:

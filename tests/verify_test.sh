@@ -168,8 +168,8 @@ no_starttls_cleanup()
 atf_test_case garbage cleanup
 garbage_head()
 {
-	atf_set descr "A greeting that is no SMTP reply, and data after the" \
-	    "220 to STARTTLS: bad reply, quoted"
+	atf_set descr "A greeting that is no SMTP reply, data after the" \
+	    "220 to STARTTLS, an EHLO reply of 200 lines: bad reply, quoted"
 	atf_set require.progs "openssl python3"
 	atf_set timeout 120
 }
@@ -183,6 +183,10 @@ garbage_body()
 	v_server inject
 	v_conf
 	v_once_says 1 'verify: failed: bad reply: .* sent more after its 220 to STARTTLS, before the TLS handshake'
+	kill "$(cat server.pid)"
+	v_server manylines
+	v_conf
+	v_once_says 1 'verify: failed: bad reply: .* sent a reply of more than 64 lines \("250-x"\.\.\.\)'
 }
 garbage_cleanup()
 {
