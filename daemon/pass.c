@@ -448,10 +448,45 @@ expiry_check(const struct conf *conf, struct domain *d,
 }
 
 /*
+ * The certificate's first DNS name (subjectAltName), into buf; or its
+ * common name when it has none.  Returns 0, or -1 when it has neither.
+ */
+static int
+cert_dnsname(X509 *x, char *buf, size_t len)
+{
+	GENERAL_NAMES		*sans;
+	const GENERAL_NAME	*gn;
+	const unsigned char	*s;
+	int			 i, n, found = 0;
+
+	if ((sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
+	    NULL)) != NULL) {
+		for (i = 0; !found && i < sk_GENERAL_NAME_num(sans); i++) {
+			gn = sk_GENERAL_NAME_value(sans, i);
+			if (gn->type != GEN_DNS)
+				continue;
+			s = ASN1_STRING_get0_data(gn->d.dNSName);
+			n = ASN1_STRING_length(gn->d.dNSName);
+			if (n <= 0 || (size_t)n >= len ||
+			    memchr(s, '\0', (size_t)n) != NULL)
+				continue;
+			memcpy(buf, s, (size_t)n);
+			buf[n] = '\0';
+			found = 1;
+		}
+		GENERAL_NAMES_free(sans);
+		if (found)
+			return (0);
+	}
+	return (X509_NAME_get_text_by_NID(X509_get_subject_name(x),
+	    NID_commonName, buf, (int)len) > 0 ? 0 : -1);
+}
+
+/*
  * A good set is what sendmail should serve: its name (the directory's,
  * which dehydrated names after the first domain, when the certificate
- * is for it; else the certificate's common name), fingerprint, serial
- * and notAfter, for the STARTTLS probe (verify.c).
+ * is for it; else the certificate's first DNS name), fingerprint,
+ * serial and notAfter, for the STARTTLS probe (verify.c).
  */
 static void
 serve_add(struct pass_result *r, const struct domain *d,
@@ -470,8 +505,7 @@ serve_add(struct pass_result *r, const struct domain *d,
 	base = strrchr(d->dir, '/');
 	base = base != NULL ? base + 1 : d->dir;
 	if (X509_check_host(s->cert, base, 0, 0, NULL) == 1 ||
-	    X509_NAME_get_text_by_NID(X509_get_subject_name(s->cert),
-	    NID_commonName, e->name, sizeof(e->name)) <= 0)
+	    cert_dnsname(s->cert, e->name, sizeof(e->name)) == -1)
 		strlcpy(e->name, base, sizeof(e->name));
 	memcpy(e->fp, s->fp, VERIFY_FPLEN);
 	strlcpy(e->serial, "?", sizeof(e->serial));

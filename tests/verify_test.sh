@@ -249,6 +249,39 @@ served_expiry_cleanup()
 	v_cleanup
 }
 
+atf_test_case two_sets cleanup
+two_sets_head()
+{
+	atf_set descr "Two good sets: one connection, SNI the first one's" \
+	    "name; the leaf served may be either set's (sendmail has one" \
+	    "ServerCertFile), and a third certificate is wrong"
+	atf_set require.progs "openssl python3"
+	atf_set timeout 120
+}
+two_sets_body()
+{
+	v_setup
+	D_DOMAIN=www.example.test daemon_leaf www
+	mkdir -p le/certs/www.example.test
+	daemon_replay -w 0 le/certs/www.example.test pki/www.key pki/www.pem \
+	    pki/int.pem
+	v_serve www int
+	v_server ok
+	v_conf
+	# (The test PKI's leaves are all for mail.example.test: the name
+	# of the www set is its certificate's.)
+	www=$(openssl x509 -noout -serial -in pki/www.pem | cut -d= -f2)
+	v_once_says 0 "verify: ok: sendmail serves mail\.example\.test serial $www until"
+	[ "$(grep -c '^conn ' port.log)" -eq 1 ] ||
+	    atf_fail "not one connection: $(cat port.log)"
+	v_serve leaf2 int
+	v_once_says 1 'serves the wrong certificate: .*expected serial [0-9A-F]+ of mail\.example\.test .*, or another of the good sets'
+}
+two_sets_cleanup()
+{
+	v_cleanup
+}
+
 atf_test_case chain_incomplete cleanup
 chain_incomplete_head()
 {
@@ -513,6 +546,7 @@ atf_init_test_cases()
 	atf_add_test_case garbage
 	atf_add_test_case wrong_cert
 	atf_add_test_case served_expiry
+	atf_add_test_case two_sets
 	atf_add_test_case chain_incomplete
 	atf_add_test_case refused
 	atf_add_test_case tls_stall
