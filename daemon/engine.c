@@ -223,6 +223,7 @@ on_verify(void *arg, const struct verify_result *res)
 	e->resyncs += e->resyncs_probed;
 	e->resyncs_waiting -= e->resyncs_probed;
 	e->resyncs_probed = 0;
+	engine_rearm(e);	/* sendmail's pidfile, while it fails */
 	status_now(e);
 	verify_maybe(e);
 }
@@ -496,7 +497,12 @@ engine_rearm(struct engine *e)
 		watch_add(e->watch, path, 0);
 	}
 	watch_add(e->watch, e->conf->dh_params, WATCH_NOPARENT);
-	if (reloader_watching(e->reloader))
+	/*
+	 * While the last probe failed too: a sendmail that starts (at boot
+	 * after smtlsd, or by hand) writes its pidfile, and the pass that
+	 * follows probes it again.
+	 */
+	if (reloader_watching(e->reloader) || (e->verified && !e->vres.ok))
 		watch_add(e->watch, e->conf->reload_pidfile, 0);
 	watch_commit(e->watch);
 }

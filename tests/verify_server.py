@@ -2,8 +2,9 @@
 # A small scripted SMTP server for tests/verify_test.sh: what smtlsd's
 # STARTTLS probe meets, good and bad.
 #	verify_server.py PORTFILE MODE [CERTFILE KEYFILE]
-# Listens on 127.0.0.1 (a port of the kernel's choice, written to
-# PORTFILE once listening), one thread a connection, until killed.
+# Listens on 127.0.0.1 (port $VS_PORT, or one of the kernel's choice,
+# written to PORTFILE once listening), one thread a connection, until
+# killed.
 # Each connection is logged to PORTFILE.log ("conn N", "got LINE").
 # MODE:
 #	ok		220, EHLO with STARTTLS in the middle of a multi-line
@@ -18,6 +19,7 @@
 #	inject		the 220 to STARTTLS and more in the same packet
 #	manylines	an EHLO reply of 200 lines
 
+import os
 import socket
 import ssl
 import sys
@@ -107,11 +109,10 @@ def serve(conn, n):
 def main():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
+    s.bind(("127.0.0.1", int(os.environ.get("VS_PORT", "0"))))
     s.listen(16)
     with open(portfile + ".tmp", "w") as p:
         p.write("%d\n" % s.getsockname()[1])
-    import os
     os.rename(portfile + ".tmp", portfile)
     n = 0
     while True:

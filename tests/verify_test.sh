@@ -397,6 +397,45 @@ daemon_stall_cleanup()
 	v_cleanup
 }
 
+atf_test_case sendmail_later cleanup
+sendmail_later_head()
+{
+	atf_set descr "smtlsd starts before sendmail (as at boot): its probe" \
+	    "is refused; sendmail's start (its pidfile) brings a pass and a" \
+	    "probe that is ok, with no reload and no polling meanwhile"
+	atf_set require.progs "openssl python3"
+	atf_set timeout 150
+}
+sendmail_later_body()
+{
+	v_setup
+	v_server ok
+	port=$V_PORT
+	kill "$(cat server.pid)"
+	daemon_wait 10 "the server to end" sh -c "! kill -0 $(cat server.pid) 2>/dev/null"
+	v_conf
+	daemon_start
+	daemon_wait 60 "the refused probe" v_status2_is failed
+	v_status2 | grep -q 'connection refused' || atf_fail "$(cat aux/status)"
+	n=$(daemon_passes)
+	VS_PORT=$port
+	export VS_PORT
+	v_server ok
+	unset VS_PORT
+	# Nothing happens until sendmail starts: no pass, no probe.
+	sleep 1
+	[ "$(daemon_passes)" -eq "$n" ] || atf_fail "a pass without an event"
+	daemon_sendmail
+	daemon_wait 30 "the probe after sendmail's start" v_status2_is ok
+	[ "$(daemon_status 5)" = ok ] || atf_fail "status: $(cat aux/status)"
+	daemon_hups_are 0 || atf_fail "sendmail was reloaded"
+	daemon_stop
+}
+sendmail_later_cleanup()
+{
+	v_cleanup
+}
+
 atf_test_case daemon_reload cleanup
 daemon_reload_head()
 {
@@ -551,6 +590,7 @@ atf_init_test_cases()
 	atf_add_test_case refused
 	atf_add_test_case tls_stall
 	atf_add_test_case daemon_stall
+	atf_add_test_case sendmail_later
 	atf_add_test_case daemon_reload
 	atf_add_test_case attack_reply
 	atf_add_test_case leaks
