@@ -27,17 +27,18 @@ ALL_LDFLAGS=	$(LDFLAGS) $(SAN)
 LIB=		lib/libsmtls.a
 LIB_OBJS=	lib/log.o lib/conf.o lib/bundle.o lib/store.o lib/util.o \
 		lib/dhparam.o lib/acme.o lib/reload.o lib/watch.o \
+		lib/safefile.o lib/sendmailcf.o \
 		lib/watch-poll.o lib/watch-$(WATCH).o \
 		lib/osdep-$(OSDEP).o
 LIB_HDRS=	lib/compat.h lib/log.h lib/conf.h lib/bundle.h lib/store.h \
 		lib/osdep.h lib/util.h lib/dhparam.h lib/acme.h lib/reload.h \
-		lib/watch.h
+		lib/watch.h lib/safefile.h lib/sendmailcf.h
 
 PROG=		daemon/smtlsd
 PROG_OBJS=	daemon/smtlsd.o daemon/pass.o daemon/engine.o daemon/resync.o \
-		daemon/reloader.o daemon/dhchild.o daemon/verify.o
+		daemon/reloader.o daemon/dhchild.o daemon/check.o daemon/verify.o
 PROG_HDRS=	daemon/pass.h daemon/engine.h daemon/reloader.h daemon/dhchild.h \
-		daemon/resync.h daemon/verify.h
+		daemon/resync.h daemon/check.h daemon/verify.h
 
 TEST_PROGS=	tests/conf_test tests/bundle_test tests/fake_sendmail \
 		tests/attack_pty

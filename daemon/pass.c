@@ -18,6 +18,12 @@
  * due only when it is newer than sendmail's pidfile, which sendmail
  * rewrites at every start and reload: so neither a restart of smtlsd
  * nor a second -1 reloads sendmail for nothing.
+ *
+ * A reload that is due is made only when sendmail will accept its files
+ * (pass_safe, lib/safefile.c): otherwise it is held, the pass fails
+ * naming the file and the rule, and every later pass (the fix is an
+ * event on the files) checks again and reloads once they are right.
+ * This is the one place that decides, for the daemon and for -1.
  */
 
 #include <sys/types.h>
@@ -50,6 +56,8 @@
 #include "log.h"
 #include "pass.h"
 #include "reloader.h"
+#include "safefile.h"
+#include "sendmailcf.h"
 #include "store.h"
 #include "util.h"
 
@@ -733,6 +741,137 @@ pass_dh(const struct conf *conf, struct pass_state *ps, int flags,
 }
 
 /*
+ * Checks the files sendmail will read at the reload, with the rules of
+ * lib/safefile.c.  Which files:
+ *
+ *  - sendmail_cf readable and naming ServerCertFile or ServerKeyFile:
+ *    those, and CACertFile (each may be "first,second");
+ *  - sendmail_cf readable and naming neither: every good set smtlsd
+ *    uses (fullchain.pem, cert.pem, chain.pem and privkey.pem), since
+ *    any of them may be what sendmail is given;
+ *  - sendmail_cf missing, or "none": nothing.  smtlsd cannot know then
+ *    which files sendmail reads or what its DontBlameSendmail relaxes,
+ *    and a guess would hold back reloads sendmail accepts.
+ *
+ * DontBlameSendmail and TrustedUser come from sendmail_cf.  A
+ * sendmail_cf that cannot be believed (group or others can write it)
+ * holds the reload too.  Returns 0, or -1 with why filled in.
+ */
+static int
+check_list(const char *list, enum safefile_kind kind,
+    const struct safefile_rules *rules, char *why, size_t len)
+{
+	char	*copy, *p, *f;
+	int	 rv = 0;
+
+	if (list == NULL)
+		return (0);
+	if ((copy = strdup(list)) == NULL) {
+		snprintf(why, len, "out of memory");
+		return (-1);
+	}
+	p = copy;
+	while (rv == 0 && (f = strsep(&p, ",")) != NULL)
+		if (*f != '\0')
+			rv = safefile_check(f, kind, rules, why, len);
+	free(copy);
+	return (rv);
+}
+
+static int
+pass_safe(const struct conf *conf, struct pass_state *ps, char *why,
+    size_t len)
+{
+	static const char *const certs[] = { "fullchain.pem", "cert.pem",
+	    "chain.pem" };
+	struct sendmailcf	 cf;
+	struct safefile_rules	 rules;
+	struct domain		*d;
+	char			 path[PATH_MAX];
+	size_t			 i;
+	int			 rv = 0;
+
+	if (conf->sendmail_cf == NULL)
+		return (0);
+	switch (sendmailcf_read(conf->sendmail_cf, &cf, why, len)) {
+	case SMCF_MISSING:
+		sendmailcf_free(&cf);
+		return (0);
+	case SMCF_BAD:
+		sendmailcf_free(&cf);
+		return (-1);
+	case SMCF_OK:
+		break;
+	}
+	safefile_rules_init(&rules);
+	safefile_dontblame(&rules, cf.opt[SMCF_DONTBLAME], why, len);
+	if (safefile_trusted(&rules, cf.opt[SMCF_TRUSTEDUSER], why,
+	    len) == -1)
+		rv = -1;
+	else if (cf.opt[SMCF_SERVERCERT] != NULL ||
+	    cf.opt[SMCF_SERVERKEY] != NULL) {
+		if (check_list(cf.opt[SMCF_SERVERCERT], SAFEFILE_CERT, &rules,
+		    why, len) == -1 ||
+		    check_list(cf.opt[SMCF_SERVERKEY], SAFEFILE_KEY, &rules,
+		    why, len) == -1 ||
+		    check_list(cf.opt[SMCF_CACERTFILE], SAFEFILE_CERT, &rules,
+		    why, len) == -1)
+			rv = -1;
+	} else {
+		RB_FOREACH(d, domains, &ps->domains) {
+			if (d->said_state != ACME_VALID)
+				continue;
+			for (i = 0; rv == 0 && i < sizeof(certs) / sizeof(certs[0]); i++) {
+				snprintf(path, sizeof(path), "%s/%s", d->dir,
+				    certs[i]);
+				rv = safefile_check(path, SAFEFILE_CERT,
+				    &rules, why, len);
+			}
+			snprintf(path, sizeof(path), "%s/privkey.pem", d->dir);
+			if (rv == 0)
+				rv = safefile_check(path, SAFEFILE_KEY, &rules,
+				    why, len);
+			if (rv == -1)
+				break;
+		}
+	}
+	sendmailcf_free(&cf);
+	return (rv);
+}
+
+/*
+ * A reload that is due, when sendmail would refuse its files: held back
+ * (said once per reason), and the pass fails.  Once the files are right
+ * the reload goes ahead, and the reason it was due is kept.
+ */
+static void
+pass_hold(const struct conf *conf, struct pass_state *ps,
+    struct pass_result *r)
+{
+	char	why[400];
+
+	if (!ps->reload_wanted)
+		return;
+	if (pass_safe(conf, ps, why, sizeof(why)) == 0) {
+		if (ps->reload_held)
+			log_info("sendmail will accept its files again; "
+			    "reloading it");
+		ps->reload_held = 0;
+		ps->held_said[0] = '\0';
+		return;
+	}
+	if (!ps->reload_held)
+		strlcpy(ps->held_why, ps->reload_why, sizeof(ps->held_why));
+	ps->reload_held = 1;
+	ps->reload_wanted = 0;
+	if (strcmp(ps->held_said, why) != 0)
+		log_warnx("not reloading %s (%s): %s; it keeps serving the "
+		    "files it has", conf->reload_process, ps->held_why, why);
+	strlcpy(ps->held_said, why, sizeof(ps->held_said));
+	pass_fail(r, "not reloading %s: %s", conf->reload_process, why);
+}
+
+/*
  * The whole pass.  Returns 0, or -1 with r->reason saying what failed
  * first.  In the daemon, ps->dh_wanted and ps->reload_wanted tell the
  * engine what to do next.
@@ -745,6 +884,8 @@ pass_run(const struct conf *conf, struct pass_state *ps, int flags,
 	char		 why[256];
 	size_t		 n, i;
 
+	if (ps->reload_held)
+		want_reload(ps, "%s", ps->held_why);
 	domains_scan(conf, ps);
 	n = ps->ndomains;
 	if ((sets = calloc(n ? n : 1, sizeof(*sets))) == NULL) {
@@ -758,6 +899,8 @@ pass_run(const struct conf *conf, struct pass_state *ps, int flags,
 		acme_set_free(&sets[i]);
 	free(sets);
 	pass_dh(conf, ps, flags, r);
+	if (!(flags & PASS_DRYRUN))
+		pass_hold(conf, ps, r);
 
 	if (ps->reload_wanted && (flags & PASS_DRYRUN)) {
 		if (!(flags & PASS_QUIET))

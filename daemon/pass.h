@@ -64,6 +64,11 @@ struct pass_state {
 	int		 dh_wanted;	/* parameters must be generated */
 	int		 reload_wanted;
 	char		 reload_why[256];
+	/* The pass's own: a reload held back since sendmail would refuse
+	   its files (pass_safe), wanted again at every pass. */
+	int		 reload_held;
+	char		 held_why[256];
+	char		 held_said[512];
 };
 
 struct pass_result {

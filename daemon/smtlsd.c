@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 
+#include "check.h"
 #include "conf.h"
 #include "engine.h"
 #include "log.h"
@@ -24,10 +25,12 @@ static void __attribute__((__noreturn__))
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: smtlsd [-dhnNRv1] [-f file]\n"
+	    "usage: smtlsd [-CdhnNRv1] [-f file]\n"
 	    "  -f file  configuration file (default %s)\n"
 	    "  -d       stay in the foreground, log to stderr\n"
 	    "  -n       check the configuration and exit\n"
+	    "  -C       check sendmail's STARTTLS set-up, one line per "
+	    "check\n"
 	    "  -1       run one full pass and exit\n"
 	    "  -N       dry run: show what a pass would change, change "
 	    "nothing\n"
@@ -60,10 +63,13 @@ main(int argc, char *argv[])
 	struct verify_result	 vr;
 	const char		*file = NULL;
 	int			 ch, debug = 0, check = 0, once = 0, dryrun = 0;
-	int			 resync = 0, verbose = 0, rv;
+	int			 resync = 0, verbose = 0, setup = 0, rv;
 
-	while ((ch = getopt(argc, argv, "df:hnNRv1")) != -1) {
+	while ((ch = getopt(argc, argv, "Cdf:hnNRv1")) != -1) {
 		switch (ch) {
+		case 'C':
+			setup = 1;
+			break;
 		case 'd':
 			debug = 1;
 			break;
@@ -89,7 +95,7 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (optind != argc || check + once + dryrun + resync > 1)
+	if (optind != argc || check + once + dryrun + resync + setup > 1)
 		usage();
 
 	log_init(1, verbose);
@@ -104,6 +110,11 @@ main(int argc, char *argv[])
 			    conf->file);
 		conf_free(conf);
 		exit(0);
+	}
+	if (setup) {
+		rv = check_main(conf);
+		conf_free(conf);
+		exit(rv);
 	}
 	if (resync) {
 		rv = resync_main(conf);

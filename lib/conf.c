@@ -37,6 +37,8 @@
 #define DEF_RELOAD_PID	"/var/run/sendmail.pid"
 #endif
 #define DEF_CERT_DIR	"/etc/mail/certs"
+#define DEF_SENDMAIL_CF	"/etc/mail/sendmail.cf"
+#define DEF_SENDMAIL	"/usr/sbin/sendmail"
 #define DEF_PIDFILE	"/var/run/smtlsd.pid"
 #define DEF_STATUS	"/var/run/smtlsd.status"
 
@@ -397,7 +399,16 @@ parse_line(struct parse *p, char *line)
 		if (strcmp(val, "none") != 0 &&
 		    (c->reload_command = strdup(val)) == NULL)
 			parse_error(p, "out of memory");
-	} else if (strcmp(kw, "reload_timeout") == 0) {
+	} else if (strcmp(kw, "sendmail_cf") == 0) {
+		if (strcmp(val, "none") == 0) {
+			free(c->sendmail_cf);
+			c->sendmail_cf = NULL;
+			c->sendmail_cf_none = 1;
+		} else if (set_path(p, &c->sendmail_cf, kw, val) == 0)
+			c->sendmail_cf_none = 0;
+	} else if (strcmp(kw, "sendmail_path") == 0)
+		set_path(p, &c->sendmail_path, kw, val);
+	else if (strcmp(kw, "reload_timeout") == 0) {
 		if ((ms = parse_ms(val, 100, 3600 * 1000)) == -1)
 			parse_error(p, "reload_timeout: \"%s\" is not a number "
 			    "of seconds from 0.1 to 3600", val);
@@ -426,7 +437,11 @@ conf_defaults(struct conf *c)
 	    dupstr(&c->pidfile, DEF_PIDFILE) == -1 ||
 	    dupstr(&c->status_file, DEF_STATUS) == -1 ||
 	    dupstr(&c->reload_pidfile, DEF_RELOAD_PID) == -1 ||
-	    dupstr(&c->reload_process, "sendmail") == -1)
+	    dupstr(&c->reload_process, "sendmail") == -1 ||
+	    dupstr(&c->sendmail_path, DEF_SENDMAIL) == -1)
+		return (-1);
+	if (!c->sendmail_cf_none &&
+	    dupstr(&c->sendmail_cf, DEF_SENDMAIL_CF) == -1)
 		return (-1);
 	if (c->dh_params == NULL) {
 		if ((size_t)snprintf(buf, sizeof(buf), "%s/dh.param",
@@ -595,6 +610,8 @@ conf_free(struct conf *c)
 	free(c->reload_process);
 	free(c->reload_command);
 	free(c->verify_host);
+	free(c->sendmail_cf);
+	free(c->sendmail_path);
 	free(c);
 }
 
@@ -705,4 +722,7 @@ conf_dump(const struct conf *c, FILE *fp)
 	else
 		fprintf(fp, "verify_smtp %s:%d\n", c->verify_host,
 		    c->verify_port);
+	dump_value(fp, "sendmail_cf",
+	    c->sendmail_cf ? c->sendmail_cf : "none");
+	dump_value(fp, "sendmail_path", c->sendmail_path);
 }

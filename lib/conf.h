@@ -54,6 +54,9 @@ struct conf {
 	long			 reload_timeout_ms;
 	char			*verify_host;	/* an address; NULL: none */
 	int			 verify_port;
+	char			*sendmail_cf;	/* NULL: none, not checked */
+	int			 sendmail_cf_none;	/* "none" was given */
+	char			*sendmail_path;	/* for smtlsd -C */
 };
 
 /* Platform defaults, for usage and the sample file. */

@@ -13,12 +13,12 @@ usage_head()
 usage_body()
 {
 	t_need_bin
-	for args in "-h" "-x" "-1 -N" "-n -1" "-n extra" "-f"; do
+	for args in "-h" "-x" "-1 -N" "-n -1" "-C -1" "-n extra" "-f"; do
 		# shellcheck disable=SC2086
 		t_run $args
 		[ "$t_rc" -eq 2 ] || atf_fail "smtlsd $args exited $t_rc"
-		t_err_has '^usage: smtlsd \[-dhnNRv1\] \[-f file\]'
-		for f in -f -d -n -1 -N -R -v; do
+		t_err_has '^usage: smtlsd \[-CdhnNRv1\] \[-f file\]'
+		for f in -f -d -n -C -1 -N -R -v; do
 			grep -q -- "^  $f " err || atf_fail "usage lacks $f"
 		done
 		[ ! -s out ] || atf_fail "usage went to stdout"
@@ -182,6 +182,8 @@ reload_signal HUP
 reload_command none
 reload_timeout 60.000
 verify_smtp 127.0.0.1:25
+sendmail_cf /etc/mail/sendmail.cf
+sendmail_path /usr/sbin/sendmail
 EOF
 	# reload_command may be printed quoted or not.
 	sed 's/^reload_command "none"$/reload_command none/' out >got

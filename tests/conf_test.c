@@ -131,6 +131,8 @@ ATF_TC_BODY(defaults, tc)
 	ATF_CHECK_EQ(c->reload_timeout_ms, 60000);
 	ATF_CHECK_STREQ(c->verify_host, "127.0.0.1");
 	ATF_CHECK_EQ(c->verify_port, 25);
+	ATF_CHECK_STREQ(c->sendmail_cf, "/etc/mail/sendmail.cf");
+	ATF_CHECK_STREQ(c->sendmail_path, "/usr/sbin/sendmail");
 	conf_free(c);
 }
 
@@ -171,6 +173,8 @@ ATF_TC_BODY(every_keyword, tc)
 	    "reload_command \"/usr/sbin/service sendmail reload\"\n"
 	    "reload_timeout 90\n"
 	    "verify_smtp 127.0.0.2:2525\n"
+	    "sendmail_cf /m/test.cf\n"
+	    "sendmail_path /usr/libexec/sendmail/sendmail\n"
 	    "ca_bundle /b/three.crt\n");
 	ATF_REQUIRE((c = load("all.conf", 0)) != NULL);
 	ATF_CHECK_EQ(count(&c->ca_bundles), 3);
@@ -208,6 +212,15 @@ ATF_TC_BODY(every_keyword, tc)
 	mkconf("vnone.conf", 0644, "verify_smtp none\n");
 	ATF_REQUIRE((c = load("vnone.conf", 0)) != NULL);
 	ATF_CHECK(c->verify_host == NULL);
+	conf_free(c);
+	ATF_CHECK_STREQ(c->sendmail_cf, "/m/test.cf");
+	ATF_CHECK_STREQ(c->sendmail_path, "/usr/libexec/sendmail/sendmail");
+	conf_free(c);
+
+	/* sendmail_cf none: not read, not checked, whatever came before. */
+	mkconf("none.conf", 0644, "sendmail_cf /m/a.cf\nsendmail_cf none\n");
+	ATF_REQUIRE((c = load("none.conf", 0)) != NULL);
+	ATF_CHECK(c->sendmail_cf == NULL);
 	conf_free(c);
 
 	/* Values of the enumerated keywords, and explicit dh_params. */
@@ -352,6 +365,10 @@ ATF_TC_BODY(errors, tc)
 	bad_line("verify_smtp ::1:25", "verify_smtp: ");
 	bad_line("verify_smtp [127.0.0.1]:25", "verify_smtp: ");
 	bad_line("verify_smtp :25", "verify_smtp: ");
+	bad_line("sendmail_cf sendmail.cf",
+	    "sendmail_cf: \"sendmail.cf\" is not an absolute path");
+	bad_line("sendmail_path sendmail",
+	    "sendmail_path: \"sendmail\" is not an absolute path");
 	bad_line("cert_dir \"/unterminated", "unterminated quote");
 	bad_line("cert_dir \"/a\"b", "text after closing quote");
 }

@@ -181,7 +181,7 @@ script_lint_body()
 	atf_check -o ignore grep -x '# BEFORE: mail' "$s"
 	atf_check -o ignore grep -x '# KEYWORD: shutdown' "$s"
 	atf_check -o ignore grep -x 'rcvar="smtlsd_enable"' "$s"
-	atf_check -o ignore grep -x 'extra_commands="reload resync"' "$s"
+	atf_check -o ignore grep -x 'extra_commands="reload resync check"' "$s"
 }
 
 atf_test_case start_status_stop cleanup
@@ -287,6 +287,31 @@ disabled_body()
 disabled_cleanup()
 {
 	stop_daemon
+}
+
+atf_test_case check
+check_head()
+{
+	atf_set "descr" "check prints smtlsd -C's checklist and exits as it" \
+	    "does; it needs no running daemon"
+	atf_set "require.progs" "openssl"
+}
+check_body()
+{
+	setup
+	echo "sendmail_cf $W/missing.cf" >> "$CONF"
+	echo "sendmail_path $W/missing-sendmail" >> "$CONF"
+	atf_check -s exit:1 \
+	    -o match:"^FAIL sendmail.cf: $W/missing.cf: no such file" \
+	    -o match:'^ok   leftovers: ' \
+	    -o match:'^FAIL STARTTLS: ' "$RC" check
+	# A good sendmail.cf is checked against smtlsd's cert_dir.
+	echo "O CACertPath=$W/elsewhere" > "$W/missing.cf"
+	chmod 644 "$W/missing.cf"
+	atf_check -s exit:1 -o match:'^ok   sendmail.cf' \
+	    -o match:"^FAIL CACertPath: $W/elsewhere, not smtlsd's cert_dir" \
+	    "$RC" check
+	! daemon_pid > /dev/null || atf_fail "check started a daemon"
 }
 
 atf_test_case resync_running cleanup
@@ -740,7 +765,7 @@ describe_rcvar_enable_body()
 	    "$RC" describe
 	# rc.subr asks for smtlsd_enable before extracommands, too.
 	atf_check -o match:"Cannot 'extracommands' smtlsd" "$RC" extracommands
-	atf_check -o inline:"reload resync\n" "$RC" oneextracommands
+	atf_check -o inline:"reload resync check\n" "$RC" oneextracommands
 	atf_check -o inline:"# smtlsd : Keep sendmail's STARTTLS certificates, CA directory and DH parameters right\n#\nsmtlsd_enable=\"NO\"\n#   (default: \"\")\n\n" \
 	    "$RC" rcvar
 	atf_check -s exit:1 "$RC" enabled
@@ -749,7 +774,7 @@ describe_rcvar_enable_body()
 	atf_check -s exit:0 "$RC" enabled
 	atf_check -o inline:"smtlsd disabled in /etc/rc.conf\n" "$RC" disable
 	atf_check -s exit:1 "$RC" enabled
-	atf_check -s exit:1 -e match:'Usage: .*\(start\|stop\|.*\|resync\|status\|poll\)' \
+	atf_check -s exit:1 -e match:'Usage: .*\(start\|stop\|.*\|resync\|check\|status\|poll\)' \
 	    "$RC" frobnicate
 }
 
@@ -765,6 +790,7 @@ atf_init_test_cases()
 	atf_add_test_case start_status_stop
 	atf_add_test_case status_verify
 	atf_add_test_case disabled
+	atf_add_test_case check
 	atf_add_test_case resync_running
 	atf_add_test_case resync_failed
 	atf_add_test_case resync_stopped

@@ -130,4 +130,9 @@ e2e_tls_verify && e2e_log "the new chain verifies too"
 say "The status file, as service smtlsd status and smtlsd -R show it"
 sed "s/^/    /" "$E2E/run/smtlsd.status"
 
+say "smtlsd -C: the seed page's set-up checked line by line (this .mc lacks its CipherList and ServerSSLOptions)"
+e2e_smtlsd_conf "sendmail_cf $E2E/sm/test.cf" "sendmail_path $E2E_SMBIN"
+"$E2E_SMTLSD" -C -f "$E2E/smtlsd.conf" 2>&1 |
+    sed "s|$E2E|$E2E_OUTER|g; s/^/    /" || true
+
 say "All done; stopping sendmail, smtlsd, pebble"

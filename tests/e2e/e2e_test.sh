@@ -101,8 +101,16 @@ atf_init_test_cases()
 	atf_add_test_case harness_lint
 	atf_add_test_case harness_selftest
 	for c in first_start renewal renewal_repeat broken_renewal \
-	    ca_dir_live dh_param_deleted stale_pidfile verify_renewals \
-	    verify_wrong_cert; do
+	    ca_dir_live dh_param_deleted stale_pidfile check_setup \
+	    held_renewal safefile_rules verify_renewals verify_wrong_cert; do
 		atf_add_test_case "$c"
 	done
 }
+
+# Issue 12 (branch check): smtlsd -C and sendmail's safefile rules.
+e2e_case check_setup \
+    "smtlsd -C against the real sendmail.cf and binary: all ok (chain file may warn); each wrong line FAILs its check alone"
+e2e_case held_renewal \
+    "A renewal sendmail would refuse (group-readable key, group-writable directory): no reload, old certificate served with STARTTLS; the fix reloads once" 180
+e2e_case safefile_rules \
+    "Each safefile rule: smtlsd -C FAILs it and the real sendmail drops STARTTLS; DontBlameSendmail relaxes what it relaxes" 180

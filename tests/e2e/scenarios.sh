@@ -571,14 +571,251 @@ sc_verify_wrong_cert()
 	e2e_log "sendmail put right: $(sc_verify_status)"
 }
 
+# ------------------------------------------------------------------ 12
+# Issue 12 (branch check): smtlsd -C against the real sendmail.cf and
+# binary, a renewal held back because sendmail would refuse its files, and
+# each safefile rule shown against the real sendmail (it drops STARTTLS).
+# The main block follows these functions.
+
+# sc_check_cf [M4-LINE...]: $E2E/sm/check.cf, from test.mc with the
+# seed page's TLS lines, then the M4-LINEs (a later define wins).
+sc_check_cf()
+{
+	_k_mc=$E2E/sm/check.mc
+	{
+		sed '/^FEATURE(`no_default_msa/,$d' "$E2E/sm/test.mc"
+		echo "define(\`confSERVER_SSL_OPTIONS', \`SSL_OP_NO_SSLv3,SSL_OP_NO_TLSv1,SSL_OP_CIPHER_SERVER_PREFERENCE')dnl"
+		echo "define(\`confCIPHER_LIST', \`ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA256:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-SHA256:DHE-RSA-AES128-SHA:AES128-GCM-SHA256:AES128-SHA256:AES128-SHA')dnl"
+		for _k_l in "$@"; do
+			echo "$_k_l"
+		done
+		sed -n '/^FEATURE(`no_default_msa/,$p' "$E2E/sm/test.mc"
+	} >"$_k_mc"
+	m4 -D_CF_DIR_="$E2E_SMCFDIR/" "$E2E_SMCFDIR/m4/cf.m4" "$_k_mc" \
+	    >"$E2E/sm/check.cf" 2>>"$E2E/log/m4.log" ||
+	    e2e_fail "m4 could not build check.cf"
+	chmod 644 "$E2E/sm/check.cf"
+}
+
+# sc_check OUT: smtlsd -C with check.cf and the real binary into OUT;
+# its exit status.
+sc_check()
+{
+	e2e_smtlsd_conf "sendmail_cf $E2E/sm/check.cf" \
+	    "sendmail_path $E2E_SMBIN"
+	timeout 60 "$E2E_SMTLSD" -C -f "$E2E/smtlsd.conf" >"$1" 2>&1
+}
+
+sc_check_setup()
+{
+	sc_setup
+	sc_check_cf
+	sc_check "$E2E/run/check.out" ||
+	    e2e_fail "smtlsd -C FAILs with the seed page's set-up: $(grep -v '^ok' "$E2E/run/check.out" | tr '\n' '|')"
+	e2e_log "smtlsd -C, the seed page's set-up:"
+	sed 's/^/    /' "$E2E/run/check.out" >&2
+	for _n in sendmail.cf CACertPath DHParameters ServerCertFile \
+	    ServerKeyFile safefile protocols "cipher order" leftovers STARTTLS \
+	    ECDHE; do
+		grep -q "^ok   $_n:" "$E2E/run/check.out" ||
+		    e2e_fail "smtlsd -C: no ok for $_n"
+	done
+	# Debian's 8.17 lacks the chain-file FFR option: a warning only.
+	grep -Eq '^(ok  |warn) chain file:' "$E2E/run/check.out" ||
+	    e2e_fail "smtlsd -C: no chain file line"
+	# Each wrong line in turn: that check FAILs, no other.
+	for _w in \
+	    "CACertPath|define(\`confCACERT_PATH', \`/etc/mail/certs.other')dnl" \
+	    "DHParameters|define(\`confDH_PARAMETERS', \`$E2E/sm/other.param')dnl" \
+	    "ServerCertFile|define(\`confSERVER_CERT', \`$E2E/sm/test.mc')dnl" \
+	    "ServerKeyFile|define(\`confSERVER_KEY', \`$E2E_CERTS/cert.pem')dnl" \
+	    "protocols|define(\`confSERVER_SSL_OPTIONS', \`SSL_OP_NO_SSLv3,SSL_OP_CIPHER_SERVER_PREFERENCE')dnl" \
+	    "cipher order|define(\`confCIPHER_LIST', \`AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256')dnl"; do
+		_name=${_w%%|*}
+		sc_check_cf "${_w#*|}"
+		if sc_check "$E2E/run/check.out"; then
+			e2e_fail "smtlsd -C exits 0 with ${_w#*|}"
+		fi
+		grep -q "^FAIL $_name:" "$E2E/run/check.out" ||
+		    e2e_fail "smtlsd -C: no FAIL for $_name with ${_w#*|}: $(tr '\n' '|' <"$E2E/run/check.out")"
+		_others=$(grep '^FAIL' "$E2E/run/check.out" |
+		    grep -v "^FAIL $_name:" | tr '\n' '|')
+		[ -z "$_others" ] ||
+		    e2e_fail "smtlsd -C, wrong $_name: other checks FAIL too: $_others"
+		e2e_log "wrong $_name: $(grep "^FAIL $_name:" "$E2E/run/check.out" | head -n 1)"
+	done
+}
+
+# sc_watch_keys: in the background, makes every new privkey-*.pem in the
+# domain directory group-readable as soon as dehydrated writes it.
+sc_watch_keys()
+{
+	ls "$E2E_CERTS"/privkey-*.pem >"$E2E/run/keys.before" 2>/dev/null
+	cat >"$E2E/run/keywatch.sh" <<'KEYWATCH'
+trap 'exit 0' TERM
+while :; do
+	for k in "$1"/privkey-*.pem; do
+		[ -f "$k" ] && ! grep -qx "$k" "$2" && chmod 0640 "$k"
+	done
+	sleep 0.01
+done
+KEYWATCH
+	e2e_spawn keywatch sh "$E2E/run/keywatch.sh" "$E2E_CERTS" \
+	    "$E2E/run/keys.before"
+	E2E_KEYWATCH_PID=$E2E_LASTPID
+}
+
+sc_held_renewal()
+{
+	e2e_syslog_start
+	e2e_pebble_start
+	e2e_acme_register
+	e2e_acme_issue || e2e_fail "dehydrated -c failed"
+	serial0=$(e2e_cert_serial "$E2E_CERTS/cert.pem")
+	e2e_bundle_write "$E2E_ROOT"
+	e2e_sm_config "$E2E/certs"
+	e2e_smtlsd_conf "sendmail_cf $E2E/sm/test.cf"
+	e2e_smtlsd_start
+	e2e_sm_start "$E2E_CERTDIR"
+	sc_expect_serving "$serial0"
+	e2e_pidtrack_start
+
+	# 1. A renewal whose new key is group-readable: never reloaded.
+	l=$(e2e_smtlsd_log_lines)
+	sc_watch_keys
+	e2e_acme_renew || e2e_fail "renewal failed"
+	e2e_stop "$E2E_KEYWATCH_PID"
+	serial1=$(e2e_cert_serial "$E2E_CERTS/cert.pem")
+	[ "$(stat -L -c %a "$E2E_CERTS/privkey.pem")" = 640 ] ||
+	    e2e_fail "the new key is not group-readable"
+	e2e_wait 10 sc_log_says "$l" "privkey.pem is readable by group|the key is readable by its group" ||
+	    e2e_fail "smtlsd does not refuse the group-readable key: $(e2e_smtlsd_log_since "$l" | tr '\n' '|')"
+	e2e_holds 2 sc_reloads_are 0 ||
+	    e2e_fail "sendmail was reloaded into a group-readable key"
+	sc_expect_serving "$serial0"
+	e2e_log "group-readable key of $serial1: no reload, sendmail serves $serial0 with STARTTLS; smtlsd: $(e2e_smtlsd_log_since "$l" | grep -Ei 'readable by' | head -n 1)"
+	# Fixed: one reload, the new certificate served.
+	chmod 600 "$E2E_CERTS/privkey.pem"
+	e2e_wait 30 e2e_serial_is "$serial1" ||
+	    e2e_fail "after chmod 600 sendmail still serves $(e2e_tls_serial)"
+	e2e_holds 1.5 sc_reloads_are 1 ||
+	    e2e_fail "sendmail was reloaded $(sc_reloads) times after the fix"
+	sc_expect_serving "$serial1"
+	e2e_log "chmod 600: one reload, serving $serial1"
+
+	# 2. A renewal in a directory made group-writable: held by safefile.
+	e2e_pidtrack_start
+	chmod g+w "$E2E_CERTS"
+	l=$(e2e_smtlsd_log_lines)
+	e2e_acme_renew || e2e_fail "second renewal failed"
+	serial2=$(e2e_cert_serial "$E2E_CERTS/cert.pem")
+	e2e_wait 10 sc_log_says "$l" "not reloading sendmail .*on its path is writable by its group" ||
+	    e2e_fail "smtlsd does not hold the reload: $(e2e_smtlsd_log_since "$l" | tr '\n' '|')"
+	e2e_holds 2 sc_reloads_are 0 ||
+	    e2e_fail "sendmail was reloaded below a group-writable directory"
+	[ "$(e2e_smtlsd_state)" = failed ] ||
+	    e2e_fail "the status is not failed: $(e2e_smtlsd_status)"
+	sc_expect_serving "$serial1"
+	e2e_log "group-writable directory: held, sendmail serves $serial1 with STARTTLS; status: $(e2e_smtlsd_status)"
+	chmod g-w "$E2E_CERTS"
+	e2e_wait 30 e2e_serial_is "$serial2" ||
+	    e2e_fail "after chmod g-w sendmail still serves $(e2e_tls_serial)"
+	e2e_holds 1.5 sc_reloads_are 1 ||
+	    e2e_fail "sendmail was reloaded $(sc_reloads) times after the fix"
+	sc_expect_serving "$serial2"
+	e2e_log "chmod g-w: one reload, serving $serial2"
+}
+
+# sc_rule DESC BREAK FIX REGEX: BREAK; smtlsd -C FAILs safefile with
+# REGEX; sendmail, HUPed, drops STARTTLS; FIX; HUPed, offers it again.
+sc_rule()
+{
+	sh -c "$2" || e2e_fail "cannot break: $2"
+	if sc_check "$E2E/run/rule.out"; then
+		e2e_fail "$1: smtlsd -C exits 0"
+	fi
+	grep -Eq "^FAIL safefile: .*$4" "$E2E/run/rule.out" ||
+	    e2e_fail "$1: smtlsd -C does not say '$4': $(grep safefile "$E2E/run/rule.out" | tr '\n' '|')"
+	e2e_sm_hup
+	! e2e_starttls_offered ||
+	    e2e_fail "$1: the real sendmail still offers STARTTLS"
+	sh -c "$3" || e2e_fail "cannot fix: $3"
+	e2e_sm_hup
+	e2e_wait 5 e2e_starttls_offered ||
+	    e2e_fail "$1: STARTTLS not back after the fix"
+	e2e_log "$1: sendmail drops STARTTLS; smtlsd -C: $(grep '^FAIL safefile' "$E2E/run/rule.out" | head -n 1 | cut -c1-200)"
+}
+
+# sc_relaxed DESC M4-LINE BREAK FIX: with M4-LINE (a DontBlameSendmail
+# or TrustedUser) sendmail keeps STARTTLS after BREAK, and smtlsd -C
+# says ok.
+sc_relaxed()
+{
+	sc_check_cf "$2"
+	cp "$E2E/sm/check.cf" "$E2E/sm/test.cf"
+	sh -c "$3" || e2e_fail "cannot break: $3"
+	sc_check "$E2E/run/rule.out" ||
+	    e2e_fail "$1, $2: smtlsd -C FAILs: $(grep '^FAIL' "$E2E/run/rule.out" | tr '\n' '|')"
+	e2e_sm_hup
+	e2e_wait 5 e2e_starttls_offered ||
+	    e2e_fail "$1, $2: the real sendmail drops STARTTLS"
+	sh -c "$4" || e2e_fail "cannot fix: $4"
+	e2e_log "$1 with $2: sendmail keeps STARTTLS, smtlsd -C ok"
+	sc_check_cf
+	cp "$E2E/sm/check.cf" "$E2E/sm/test.cf"
+	e2e_sm_hup
+}
+
+sc_safefile_rules()
+{
+	sc_setup
+	sc_check_cf
+	cp "$E2E/sm/check.cf" "$E2E/sm/test.cf"
+	e2e_sm_hup
+	sc_expect_serving "$SERIAL0"
+	k=$(readlink -f "$E2E_CERTS/privkey.pem")
+	c=$(readlink -f "$E2E_CERTS/fullchain.pem")
+	d=$E2E_CERTS
+	sc_rule "group-readable key" "chmod 640 $k" "chmod 600 $k" \
+	    "key is readable by its group.*E_SM_GRFILE"
+	sc_rule "world-readable key" "chmod 604 $k" "chmod 600 $k" \
+	    "key is readable by others.*E_SM_WRFILE"
+	sc_rule "group-writable certificate" "chmod 620 $c" "chmod 600 $c" \
+	    "certificate is writable by its group.*E_SM_GWFILE"
+	sc_rule "world-writable certificate" "chmod 602 $c" "chmod 600 $c" \
+	    "certificate is writable by others.*E_SM_WWFILE"
+	sc_rule "group-writable directory" "chmod g+w $d" "chmod g-w $d" \
+	    "on its path is writable by its group.*E_SM_GWDIR"
+	sc_rule "world-writable directory" "chmod o+w $d" "chmod o-w $d" \
+	    "on its path is writable by others.*E_SM_WWDIR"
+	sc_rule "key not root's" "chown nobody $k" "chown root $k" \
+	    "owned by nobody.*not by root or TrustedUser"
+	mkdir -m 0775 "$E2E/open"
+	sc_rule "directory link into a group-writable directory" \
+	    "mv $d $E2E/open/dom && ln -s $E2E/open/dom $d" \
+	    "rm $d && mv $E2E/open/dom $d" \
+	    "/open on its path is writable by its group"
+	sc_relaxed "group-readable key" \
+	    "define(\`confDONT_BLAME_SENDMAIL', \`GroupReadableKeyFile')dnl" \
+	    "chmod 640 $k" "chmod 600 $k"
+	sc_relaxed "group-writable directory" \
+	    "define(\`confDONT_BLAME_SENDMAIL', \`GroupWritableDirPathSafe')dnl" \
+	    "chmod g+w $d" "chmod g-w $d"
+	sc_relaxed "key of TrustedUser" \
+	    "define(\`confTRUSTED_USER', \`nobody')dnl" \
+	    "chown nobody $k" "chown root $k"
+	sc_expect_serving "$SERIAL0"
+}
+
 # ------------------------------------------------------------------ main
 
 case "${1:-}" in
 first_start|renewal|renewal_repeat|broken_renewal|ca_dir_live|\
-dh_param_deleted|stale_pidfile|verify_renewals|verify_wrong_cert)
+dh_param_deleted|stale_pidfile|check_setup|held_renewal|safefile_rules|\
+verify_renewals|verify_wrong_cert)
 	;;
 *)
-	echo "usage: scenarios.sh first_start|renewal|renewal_repeat|broken_renewal|ca_dir_live|dh_param_deleted|stale_pidfile|verify_renewals|verify_wrong_cert" >&2
+	echo "usage: scenarios.sh first_start|renewal|renewal_repeat|broken_renewal|ca_dir_live|dh_param_deleted|stale_pidfile|check_setup|held_renewal|safefile_rules|verify_renewals|verify_wrong_cert" >&2
 	exit 2
 	;;
 esac
