@@ -201,6 +201,8 @@ ATF_TC_BODY(every_keyword, tc)
 	ATF_CHECK_EQ(c->reload_timeout_ms, 90000);
 	ATF_CHECK_STREQ(c->verify_host, "127.0.0.2");
 	ATF_CHECK_EQ(c->verify_port, 2525);
+	ATF_CHECK_STREQ(c->sendmail_cf, "/m/test.cf");
+	ATF_CHECK_STREQ(c->sendmail_path, "/usr/libexec/sendmail/sendmail");
 	conf_free(c);
 
 	/* verify_smtp: IPv6 in brackets, and none. */
@@ -212,9 +214,6 @@ ATF_TC_BODY(every_keyword, tc)
 	mkconf("vnone.conf", 0644, "verify_smtp none\n");
 	ATF_REQUIRE((c = load("vnone.conf", 0)) != NULL);
 	ATF_CHECK(c->verify_host == NULL);
-	conf_free(c);
-	ATF_CHECK_STREQ(c->sendmail_cf, "/m/test.cf");
-	ATF_CHECK_STREQ(c->sendmail_path, "/usr/libexec/sendmail/sendmail");
 	conf_free(c);
 
 	/* sendmail_cf none: not read, not checked, whatever came before. */
