@@ -216,6 +216,10 @@ on_verify(void *arg, const struct verify_result *res)
 {
 	struct engine	*e = arg;
 
+	if (res->ok)
+		log_info("verify: ok: %s", res->msg);
+	else
+		log_warnx("verify: failed: %s", res->msg);
 	e->vres = *res;
 	e->verified = 1;
 	if (res->ok || !res->served || res->matched != -1)

@@ -636,7 +636,7 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 			    "not telling anyone", d->dir);
 		else if (d->acted || newer_than_sendmail(conf, &s->newest))
 			want_reload(ps, "new certificate in %s", d->dir);
-		else
+		else if (!(flags & PASS_QUIET))
 			log_info("%s: certificate set is complete and valid",
 			    d->dir);
 		if (!(flags & PASS_DRYRUN)) {

@@ -220,11 +220,7 @@ finish(struct verify *v)
 	v->gen++;
 	res = v->res;
 	res.when = time(NULL);
-	if (res.ok)
-		log_info("verify: ok: %s", res.msg);
-	else
-		log_warnx("verify: failed: %s", res.msg);
-	v->done(v->arg, &res);
+	v->done(v->arg, &res);	/* which says it where it belongs */
 }
 
 static void
@@ -880,10 +876,11 @@ once_done(void *arg, const struct verify_result *res)
 }
 
 /*
- * The probe, here and now, in an event loop of its own (for -1, and
- * for -R with no daemon).  Returns 0 when sendmail serves what it
- * should, -1 otherwise; res says what (res->msg is "" when there was
- * nothing to probe).
+ * The probe, here and now, in an event loop of its own (for -1, -R
+ * with no daemon, and -C).  Returns 0 when sendmail serves what it
+ * should (or there was nothing to probe: res->msg is "" then), -1
+ * otherwise; res says what.  It logs nothing but the retries (at debug
+ * level): the caller says the outcome its own way.
  */
 int
 verify_once(const struct conf *conf, const struct verify_expect *expect,
@@ -892,7 +889,6 @@ verify_once(const struct conf *conf, const struct verify_expect *expect,
 	struct event_base	*base;
 	struct verify		*v;
 	void			(*old)(int);
-	char			 msg[512];
 	int			 rv;
 
 	memset(res, 0, sizeof(*res));
@@ -915,8 +911,6 @@ verify_once(const struct conf *conf, const struct verify_expect *expect,
 		strlcpy(res->msg, "cannot start the probe", sizeof(res->msg));
 	signal(SIGPIPE, old);
 	rv = res->ok ? 0 : -1;
-	if (verify_expiry(res, conf, msg, sizeof(msg)))
-		log_warnx("%s", msg);
 	verify_free(v);
 	event_base_free(base);
 	return (rv);
