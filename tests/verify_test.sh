@@ -526,6 +526,41 @@ attack_reply_cleanup()
 	v_cleanup
 }
 
+atf_test_case check_line cleanup
+check_line_head()
+{
+	atf_set descr "smtlsd -C: the live probe's line, ok when sendmail" \
+	    "serves the good set, FAIL when it serves another"
+	atf_set require.progs "openssl python3"
+	atf_set timeout 120
+}
+check_line_body()
+{
+	v_setup
+	v_server ok
+	daemon_conf "verify_smtp 127.0.0.1:$V_PORT" "sendmail_cf none"
+	daemon_once
+	rc=0
+	"$SMTLSD" -C -f "$(pwd)/conf" >check.out 2>check.err || rc=$?
+	grep -Eq "^ok   live probe: sendmail serves $D_DOMAIN serial [0-9A-F]+ until " check.out ||
+	    { cat check.out check.err >&2; atf_fail "no ok live probe line"; }
+	v_serve leaf2 int
+	rc=0
+	"$SMTLSD" -C -f "$(pwd)/conf" >check.out 2>check.err || rc=$?
+	[ "$rc" -eq 1 ] || atf_fail "-C exited $rc with the wrong certificate"
+	grep -q "^FAIL live probe: sendmail on 127.0.0.1:$V_PORT serves the wrong certificate" check.out ||
+	    { cat check.out check.err >&2; atf_fail "no FAIL live probe line"; }
+	# verify_smtp none: no such line.
+	daemon_conf "verify_smtp none" "sendmail_cf none"
+	"$SMTLSD" -C -f "$(pwd)/conf" >check.out 2>&1 || true
+	grep -q 'live probe' check.out && atf_fail "a live probe line with verify_smtp none"
+	return 0
+}
+check_line_cleanup()
+{
+	v_cleanup
+}
+
 atf_test_case leaks cleanup
 leaks_head()
 {
@@ -593,5 +628,6 @@ atf_init_test_cases()
 	atf_add_test_case sendmail_later
 	atf_add_test_case daemon_reload
 	atf_add_test_case attack_reply
+	atf_add_test_case check_line
 	atf_add_test_case leaks
 }
