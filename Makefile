@@ -37,9 +37,9 @@ LIB_HDRS=	lib/compat.h lib/log.h lib/conf.h lib/pem.h lib/certset.h \
 
 PROG=		daemon/smtlsd
 PROG_OBJS=	daemon/smtlsd.o daemon/pass.o daemon/engine.o daemon/resync.o \
-		daemon/reloader.o daemon/dhchild.o daemon/check.o
+		daemon/reloader.o daemon/dhchild.o daemon/check.o daemon/verify.o
 PROG_HDRS=	daemon/pass.h daemon/engine.h daemon/reloader.h daemon/dhchild.h \
-		daemon/resync.h daemon/check.h
+		daemon/resync.h daemon/check.h daemon/verify.h
 
 TEST_PROGS=	tests/conf_test tests/bundle_test tests/storelib_test \
 		tests/fake_sendmail tests/attack_pty

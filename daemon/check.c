@@ -51,8 +51,10 @@
 
 #include "check.h"
 #include "conf.h"
+#include "pass.h"
 #include "safefile.h"
 #include "sendmailcf.h"
+#include "verify.h"
 
 #define RUN_MS		10000		/* sendmail -d0.10 -bt, at most */
 #define RUN_OUT		(64 * 1024)	/* of its output, read at most */
@@ -623,6 +625,39 @@ check_binary(struct check *c)
 }
 
 /*
+ * The live probe (verify.c): what sendmail serves on verify_smtp now,
+ * against the good sets a dry pass finds, which changes nothing and
+ * prints nothing.  No line with verify_smtp none.
+ */
+static void
+check_probe(struct check *c)
+{
+	struct pass_state	ps;
+	struct pass_result	r;
+	struct verify_result	vr;
+
+	if (c->conf->verify_host == NULL)
+		return;
+	if (pass_state_init(&ps) == -1) {
+		say(c, FAIL, "live probe", "out of memory");
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	pass_run(c->conf, &ps, PASS_DRYRUN | PASS_QUIET, &r);
+	pass_state_free(&ps);
+	if (r.nserve == 0) {
+		say(c, WARN, "live probe", "no good certificate set to "
+		    "compare what sendmail serves with");
+		return;
+	}
+	fflush(stdout);		/* the lines before, before a wait */
+	if (verify_once(c->conf, r.serve, r.nserve, &vr) == 0)
+		say(c, OK, "live probe", "%s", vr.msg);
+	else
+		say(c, FAIL, "live probe", "%s", vr.msg);
+}
+
+/*
  * Runs every check, prints one line each.  Returns the exit status: 0
  * when nothing FAILed, 1 otherwise.
  */
@@ -643,11 +678,7 @@ check_main(const struct conf *conf)
 	check_rcconf(&c);
 	check_leftovers(&c);
 	check_binary(&c);
-	/*
-	 * LIVE PROBE: the lead adds the "live probe" line here after
-	 * merging branch verify (verify_smtp): what sendmail serves on
-	 * port 25 now, ok or FAIL.
-	 */
+	check_probe(&c);
 	if (c.have_cf)
 		sendmailcf_free(&c.cf);
 	fflush(stdout);

@@ -49,6 +49,7 @@
 #include "osdep.h"
 #include "pass.h"
 #include "reloader.h"
+#include "verify.h"
 #include "watch.h"
 
 #define SMTLSD_VERSION		"0.1"
@@ -80,6 +81,16 @@ struct engine {
 	unsigned long		 passes;
 	unsigned long		 resyncs;
 	char			 failed_why[256];	/* last pass; "": good */
+	/* The STARTTLS probe: what the last pass wants served. */
+	struct verify		*verify;
+	struct verify_expect	 expect[VERIFY_EXPECT_MAX];
+	size_t			 nexpect;
+	int			 verify_due;	/* once sendmail is settled */
+	int			 verified;	/* vres is its last outcome */
+	struct verify_result	 vres;
+	time_t			 served_said;	/* its expiry warning */
+	unsigned long		 resyncs_waiting;	/* for a probe */
+	unsigned long		 resyncs_probed;	/* by the one running */
 };
 
 static void	engine_pass(struct engine *, int);
@@ -101,29 +112,124 @@ ms_to_tv(long ms, struct timeval *tv)
 static void
 status_write(struct engine *e, const char *result, const char *msg)
 {
-	char	buf[1024], vis[400];
-	int	n;
+	char		 buf[2048], vis[400], vvis[600];
+	const char	*vr, *vm;
+	long long	 when = 0;
+	int		 n;
 
 	file_vis(vis, sizeof(vis), msg);
-	n = snprintf(buf, sizeof(buf), "%ld %lu %lu %lld %s %s\n",
-	    (long)getpid(), e->passes, e->resyncs, (long long)time(NULL),
-	    result, vis);
+	if (e->conf->verify_host == NULL) {
+		vr = "off";
+		vm = "verify_smtp none";
+	} else if (e->verified) {
+		vr = e->vres.ok ? "ok" : "failed";
+		vm = e->vres.msg;
+		when = (long long)e->vres.when;
+	} else if (e->verify_due ||
+	    (e->verify != NULL && verify_running(e->verify))) {
+		vr = "running";
+		vm = "probing what sendmail serves";
+	} else {
+		vr = "none";
+		vm = "no good certificate set to compare with";
+	}
+	file_vis(vvis, sizeof(vvis), vm);
+	n = snprintf(buf, sizeof(buf), "%ld %lu %lu %lld %s %s\n"
+	    "verify %lld %s %s\n", (long)getpid(), e->passes, e->resyncs,
+	    (long long)time(NULL), result, vis, when, vr, vvis);
 	if (n > 0 && (size_t)n < sizeof(buf))
 		file_write_atomic(e->conf->status_file, buf, (size_t)n, 0640);
 }
 
-/* The state since the last pass: its failure, a reload owed, or ok. */
+/*
+ * When sendmail serves a certificate other than the newest good set's
+ * (an old one, say), expiry_warn is about the one it serves: the
+ * warning, or "" when it is not due (logged once a day).
+ */
+static void
+served_expiry(struct engine *e, char *msg, size_t len)
+{
+	time_t	now = time(NULL);
+
+	msg[0] = '\0';
+	if (!e->verified ||
+	    verify_expiry(&e->vres, e->conf, msg, len) == 0)
+		return;
+	if (e->served_said == 0 || now - e->served_said >= 86400) {
+		log_warnx("%s", msg);
+		e->served_said = now;
+	}
+}
+
+/*
+ * The state since the last pass: its failure, a reload owed, the last
+ * probe's failure (or the expiry of what sendmail serves), or ok.
+ */
 static void
 status_now(struct engine *e)
 {
 	const char	*owed = reloader_owed(e->reloader);
+	char		 msg[600];
 
+	served_expiry(e, msg, sizeof(msg));
 	if (e->failed_why[0] != '\0')
 		status_write(e, "failed", e->failed_why);
 	else if (owed != NULL)
 		status_write(e, "failed", owed);
-	else
+	else if (msg[0] != '\0')	/* the probe's failure in line 2 */
+		status_write(e, "failed", msg);
+	else if (e->verified && !e->vres.ok) {
+		snprintf(msg, sizeof(msg), "verify: failed: %s", e->vres.msg);
+		status_write(e, "failed", msg);
+	} else
 		status_write(e, "ok", "all good");
+}
+
+/*
+ * The probe that is due, once sendmail is not coming back from a
+ * reload (nor a reload_command running): then it meets the sendmail
+ * that has read the files.  One at a time; one due meanwhile follows.
+ */
+static void
+verify_maybe(struct engine *e)
+{
+	if (!e->verify_due || verify_running(e->verify) ||
+	    reloader_busy(e->reloader))
+		return;
+	e->verify_due = 0;
+	e->resyncs_probed = e->resyncs_waiting;
+	if (verify_start(e->verify, e->conf, e->expect, e->nexpect) == -1) {
+		e->resyncs += e->resyncs_probed;
+		e->resyncs_waiting -= e->resyncs_probed;
+		e->resyncs_probed = 0;
+		status_now(e);
+	}
+}
+
+/*
+ * A probe ended.  A resync waited for it counts as done now, so that
+ * smtlsd -R reports what sendmail serves.  A failure is tried again at
+ * the next pass, not by polling.
+ */
+static void
+on_verify(void *arg, const struct verify_result *res)
+{
+	struct engine	*e = arg;
+
+	if (res->ok)
+		log_info("verify: ok: %s", res->msg);
+	else
+		log_warnx("verify: failed: %s", res->msg);
+	e->vres = *res;
+	e->verified = 1;
+	if (res->ok || !res->served || res->matched != -1)
+		e->served_said = 0;
+	e->resyncs += e->resyncs_probed;
+	e->resyncs_waiting -= e->resyncs_probed;
+	e->resyncs_probed = 0;
+	engine_rearm(e);	/* sendmail's pidfile, while it fails */
+	status_now(e);
+	verify_maybe(e);
 }
 
 static long
@@ -148,6 +254,7 @@ on_change(void *arg)
 	long		 ms, left;
 
 	reloader_check(e->reloader);
+	verify_maybe(e);	/* sendmail may be back */
 	if (e->changed_since == 0)
 		e->changed_since = now_ms();
 	ms = e->conf->settle_ms;
@@ -306,6 +413,7 @@ on_reloader(void *arg)
 
 	engine_rearm(e);
 	status_now(e);
+	verify_maybe(e);
 }
 
 /* Makes sendmail reload for what the last pass wanted. */
@@ -350,6 +458,7 @@ on_sigchld(struct engine *e)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 		if (!dhchild_reap(e->dh, pid, status))
 			reloader_reap(e->reloader, pid, status);
+	verify_maybe(e);	/* reload_command may be done */
 }
 
 static void
@@ -392,7 +501,12 @@ engine_rearm(struct engine *e)
 		watch_add(e->watch, path, 0);
 	}
 	watch_add(e->watch, e->conf->dh_params, WATCH_NOPARENT);
-	if (reloader_watching(e->reloader))
+	/*
+	 * While the last probe failed too: a sendmail that starts (at boot
+	 * after smtlsd, or by hand) writes its pidfile, and the pass that
+	 * follows probes it again.
+	 */
+	if (reloader_watching(e->reloader) || (e->verified && !e->vres.ok))
 		watch_add(e->watch, e->conf->reload_pidfile, 0);
 	watch_commit(e->watch);
 }
@@ -408,8 +522,23 @@ engine_pass(struct engine *e, int resync)
 	memset(&r, 0, sizeof(r));
 	pass_run(e->conf, &e->ps, 0, &r);
 	e->passes++;
-	if (resync)
-		e->resyncs++;
+	/*
+	 * What sendmail should serve now, for a probe after every pass
+	 * (a resync counts as done once it has run); none without a good
+	 * set or with verify_smtp none.
+	 */
+	memcpy(e->expect, r.serve, sizeof(e->expect));
+	e->nexpect = r.nserve;
+	if (e->conf->verify_host != NULL && e->nexpect > 0) {
+		e->verify_due = 1;
+		if (resync)
+			e->resyncs_waiting++;
+	} else {
+		e->verify_due = 0;
+		e->verified = 0;
+		if (resync)
+			e->resyncs++;
+	}
 	log_debug("pass %lu: %zu certificates, %zu added, %zu replaced, "
 	    "%zu removed, %zu unchanged; %zu of %zu certificate sets good",
 	    e->passes, r.store.certs, r.store.added, r.store.replaced,
@@ -440,6 +569,7 @@ engine_pass(struct engine *e, int resync)
 	/* Before the status: a refused reload writes it, as "failed". */
 	if (!e->ps.reload_wanted || engine_reload(e) == 0)
 		status_now(e);
+	verify_maybe(e);
 }
 
 static int
@@ -592,7 +722,8 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 	e.ev_settle = evtimer_new(e.base, on_settle, &e);
 	e.ev_retry = evtimer_new(e.base, on_retry, &e);
 	if ((e.reloader = reloader_new(e.base, e.conf, on_reloader, &e)) ==
-	    NULL || (e.dh = dhchild_new(e.base, on_dh, &e)) == NULL)
+	    NULL || (e.dh = dhchild_new(e.base, on_dh, &e)) == NULL ||
+	    (e.verify = verify_new(e.base, on_verify, &e)) == NULL)
 		fatal("engine");
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		e.ev_sig[i] = evsignal_new(e.base, sigs[i], on_signal, &e);
@@ -615,6 +746,8 @@ engine_main(struct conf *conf, const char *conf_path, int debug)
 
 	dhchild_free(e.dh);
 	reloader_free(e.reloader);
+	verify_free(e.verify);
+	e.verify = NULL;
 	status_write(&e, "stopped", "exited");
 	pidfile_remove(e.pfh);
 	watch_free(e.watch);

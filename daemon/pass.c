@@ -42,10 +42,12 @@
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "acme.h"
 #include "certset.h"
@@ -454,6 +456,82 @@ expiry_check(const struct conf *conf, struct domain *d,
 }
 
 /*
+ * The certificate's first DNS name (subjectAltName), into buf; or its
+ * common name when it has none.  Returns 0, or -1 when it has neither.
+ */
+static int
+cert_dnsname(X509 *x, char *buf, size_t len)
+{
+	GENERAL_NAMES		*sans;
+	const GENERAL_NAME	*gn;
+	const unsigned char	*s;
+	int			 i, n, found = 0;
+
+	if ((sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
+	    NULL)) != NULL) {
+		for (i = 0; !found && i < sk_GENERAL_NAME_num(sans); i++) {
+			gn = sk_GENERAL_NAME_value(sans, i);
+			if (gn->type != GEN_DNS)
+				continue;
+			s = ASN1_STRING_get0_data(gn->d.dNSName);
+			n = ASN1_STRING_length(gn->d.dNSName);
+			if (n <= 0 || (size_t)n >= len ||
+			    memchr(s, '\0', (size_t)n) != NULL)
+				continue;
+			memcpy(buf, s, (size_t)n);
+			buf[n] = '\0';
+			found = 1;
+		}
+		GENERAL_NAMES_free(sans);
+		if (found)
+			return (0);
+	}
+	return (X509_NAME_get_text_by_NID(X509_get_subject_name(x),
+	    NID_commonName, buf, (int)len) > 0 ? 0 : -1);
+}
+
+/*
+ * A good set is what sendmail should serve: its name (the directory's,
+ * which dehydrated names after the first domain, when the certificate
+ * is for it; else the certificate's first DNS name), fingerprint,
+ * serial and notAfter, for the STARTTLS probe (verify.c).
+ */
+static void
+serve_add(struct pass_result *r, const struct domain *d,
+    const struct acme_set *s)
+{
+	struct verify_expect	*e;
+	struct tm		 tm;
+	const char		*base;
+	BIGNUM			*bn;
+	char			*hex;
+
+	if (r->nserve >= VERIFY_EXPECT_MAX)
+		return;
+	e = &r->serve[r->nserve];
+	memset(e, 0, sizeof(*e));
+	base = strrchr(d->dir, '/');
+	base = base != NULL ? base + 1 : d->dir;
+	if (X509_check_host(s->cert, base, 0, 0, NULL) == 1 ||
+	    cert_dnsname(s->cert, e->name, sizeof(e->name)) == -1)
+		strlcpy(e->name, base, sizeof(e->name));
+	memcpy(e->fp, s->fp, VERIFY_FPLEN);
+	strlcpy(e->serial, "?", sizeof(e->serial));
+	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(s->cert),
+	    NULL)) != NULL) {
+		if ((hex = BN_bn2hex(bn)) != NULL)
+			strlcpy(e->serial, hex, sizeof(e->serial));
+		OPENSSL_free(hex);
+		BN_free(bn);
+	}
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(s->cert), &tm) == 1)
+		e->not_after = timegm(&tm);
+	ERR_clear_error();
+	r->nserve++;
+}
+
+/*
  * Steps 1 to 3.  sets[] receives each domain's set, in domain order.
  */
 static void
@@ -529,7 +607,8 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 	if (flags & PASS_DRYRUN)
 		sflags |= STORE_DRYRUN;
 	if (store_sync(ps->store, conf->cert_dir, &set, sflags, &r->store,
-	    (flags & PASS_DRYRUN) ? pass_dryrun_report : NULL,
+	    (flags & (PASS_DRYRUN | PASS_QUIET)) == PASS_DRYRUN ?
+	    pass_dryrun_report : NULL,
 	    conf->cert_dir) == -1) {
 		pass_fail(r, "updating %s failed", conf->cert_dir);
 		r->retry = 1;
@@ -547,6 +626,7 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 			continue;
 		r->domains_valid++;
 		expiry_check(conf, d, s, r);
+		serve_add(r, d, s);
 		if (d->acted && memcmp(d->acted_fp, s->fp, CERT_FPLEN) == 0)
 			continue;
 		if ((d->acted || newer_than_sendmail(conf, &s->newest)) &&
@@ -555,7 +635,7 @@ pass_ca(const struct conf *conf, struct pass_state *ps, int flags,
 			    "not telling anyone", d->dir);
 		else if (d->acted || newer_than_sendmail(conf, &s->newest))
 			want_reload(ps, "new certificate in %s", d->dir);
-		else
+		else if (!(flags & PASS_QUIET))
 			log_info("%s: certificate set is complete and valid",
 			    d->dir);
 		if (!(flags & PASS_DRYRUN)) {
@@ -630,7 +710,8 @@ pass_dh(const struct conf *conf, struct pass_state *ps, int flags,
 		return;
 	}
 	if (flags & PASS_DRYRUN) {
-		printf("make    %s (%s)\n", conf->dh_params, why);
+		if (!(flags & PASS_QUIET))
+			printf("make    %s (%s)\n", conf->dh_params, why);
 		return;
 	}
 	if (strcmp(ps->dh_said, why) != 0)
@@ -821,8 +902,9 @@ pass_run(const struct conf *conf, struct pass_state *ps, int flags,
 		pass_hold(conf, ps, r);
 
 	if (ps->reload_wanted && (flags & PASS_DRYRUN)) {
-		printf("reload  %s (%s)\n", conf->reload_process,
-		    ps->reload_why);
+		if (!(flags & PASS_QUIET))
+			printf("reload  %s (%s)\n", conf->reload_process,
+			    ps->reload_why);
 		ps->reload_wanted = 0;
 	} else if (ps->reload_wanted && (flags & PASS_ONESHOT)) {
 		if (reloader_once(conf, ps->reload_why, why,

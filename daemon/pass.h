@@ -19,9 +19,12 @@
 #include "conf.h"
 #include "dhparam.h"
 #include "store.h"
+#include "verify.h"
 
 #define PASS_DRYRUN	0x01	/* report what would change, change nothing */
 #define PASS_ONESHOT	0x02	/* -1: make DH parameters and reload here */
+#define PASS_QUIET	0x04	/* with PASS_DRYRUN: print nothing either
+				   (what should be served, for a probe) */
 
 /* At most this many intermediates of all sets together join cert_dir. */
 #define PASS_PATHS_MAX	64
@@ -80,6 +83,9 @@ struct pass_result {
 	time_t			 expiry_next;	/* when an expiry warning is
 						   due (again); 0: none */
 	char			 reason[256];	/* first failure, for status */
+	/* What sendmail should serve: the good sets, in domain order. */
+	struct verify_expect	 serve[VERIFY_EXPECT_MAX];
+	size_t			 nserve;
 };
 
 int	pass_state_init(struct pass_state *);

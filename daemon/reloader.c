@@ -262,6 +262,16 @@ reloader_reap(struct reloader *r, pid_t pid, int status)
 	return (1);
 }
 
+/*
+ * Whether sendmail may not have read the files yet: a reload is
+ * awaited, wanted, or reload_command runs.
+ */
+int
+reloader_busy(const struct reloader *r)
+{
+	return (r->awaiting || r->pending || r->cmd_pid > 0);
+}
+
 /* Whether the engine must watch sendmail's pidfile. */
 int
 reloader_watching(const struct reloader *r)
@@ -318,6 +328,38 @@ reloader_owed_due(struct reloader *r)
 }
 
 /*
+ * After -1's reload, when the STARTTLS probe follows: waits (at most
+ * AWAIT_MS) until the pidfile names a new live sendmail, as the daemon
+ * does, so that the probe meets the new one and not the old one.
+ */
+static void
+once_await(const struct conf *conf, pid_t old)
+{
+	struct timespec	 ts = { 0, 20 * 1000 * 1000 };
+	pid_t		 pid;
+	char		 err[256];
+	long		 waited;
+
+	if (conf->verify_host == NULL || conf->reload_signal == SIGUSR1 ||
+	    conf->reload_signal == SIGUSR2)
+		return;
+	for (waited = 0; waited < AWAIT_MS; waited += 20) {
+		if (reload_read_pid(conf->reload_pidfile, &pid, err,
+		    sizeof(err)) == 0 && pid != old &&
+		    reload_check_pid(pid, conf->reload_process, err,
+		    sizeof(err)) == 0) {
+			log_info("%s is back as pid %ld",
+			    conf->reload_process, (long)pid);
+			return;
+		}
+		nanosleep(&ts, NULL);
+	}
+	log_warnx("%s did not come back with a new pid in %s within %d s "
+	    "of the reload; check it", conf->reload_process,
+	    conf->reload_pidfile, AWAIT_MS / 1000);
+}
+
+/*
  * The reload of a one-shot pass (-1), done here: reload_command waited
  * for, or the signal sent.  Returns 0, or -1 with err filled in (and
  * logged).
@@ -351,8 +393,10 @@ reloader_once(const struct conf *conf, const char *why, char *err,
 	}
 	if (rv == RELOAD_NONE)
 		log_info("%s: nothing to reload", msg);
-	else
+	else {
 		log_info("reloaded %s (pid %ld): %s", conf->reload_process,
 		    (long)pid, why);
+		once_await(conf, pid);
+	}
 	return (0);
 }

@@ -23,6 +23,7 @@ int		 reloader_reload(struct reloader *, const char *);
 void		 reloader_check(struct reloader *);
 int		 reloader_reap(struct reloader *, pid_t, int);
 int		 reloader_watching(const struct reloader *);
+int		 reloader_busy(const struct reloader *);
 const char	*reloader_owed(const struct reloader *);
 int		 reloader_owed_due(struct reloader *);
 int		 reloader_once(const struct conf *, const char *, char *,

@@ -2,7 +2,9 @@
  * smtlsd -R: make the running daemon do a full pass and say how it went,
  * or do the pass here when no daemon runs.  The daemon counts the passes
  * that SIGUSR1 asked for in its status file ("pid passes resyncs time
- * result message"); we wait for that count to grow.
+ * result message"); we wait for that count to grow, which it does once
+ * the STARTTLS probe after the pass is done too.  The second line,
+ * "verify time result message", says what sendmail serves.
  */
 
 #include <sys/types.h>
@@ -22,6 +24,7 @@
 #include "resync.h"
 #include "log.h"
 #include "pass.h"
+#include "verify.h"
 
 #define RESYNC_WAIT_MS	(300 * 1000)
 
@@ -30,12 +33,15 @@ struct status {
 	unsigned long	 passes, resyncs;
 	char		 result[16];
 	char		 msg[400];
+	long long	 vtime;		/* verify: when; 0: none yet */
+	char		 vresult[16];	/* ok failed running none off */
+	char		 vmsg[600];
 };
 
 static int
 status_read(const char *path, struct status *st)
 {
-	char	*buf;
+	char	*buf, *line2;
 	size_t	 len;
 	int	 n, off = 0;
 
@@ -48,8 +54,30 @@ status_read(const char *path, struct status *st)
 		strlcpy(st->msg, buf + off, sizeof(st->msg));
 		st->msg[strcspn(st->msg, "\n")] = '\0';
 	}
+	if ((line2 = strchr(buf, '\n')) != NULL && (off = 0,
+	    sscanf(line2 + 1, "verify %lld %15s %n", &st->vtime, st->vresult,
+	    &off)) == 2 && off > 0) {
+		strlcpy(st->vmsg, line2 + 1 + off, sizeof(st->vmsg));
+		st->vmsg[strcspn(st->vmsg, "\n")] = '\0';
+	}
 	free(buf);
 	return (n == 4 ? 0 : -1);
+}
+
+/*
+ * The probe's line: what sendmail serves and when that was seen, or
+ * why it does not serve what it should.
+ */
+static void
+verify_say(const char *result, long long when, const char *msg)
+{
+	char	date[32];
+
+	if (strcmp(result, "ok") != 0 && strcmp(result, "failed") != 0)
+		return;
+	verify_date((time_t)when, date, sizeof(date));
+	printf("smtlsd: verified %s: %s%s\n", date,
+	    strcmp(result, "ok") == 0 ? "" : "failed: ", msg);
 }
 
 /*
@@ -61,21 +89,29 @@ resync_here(struct conf *conf, struct pidfh *pfh)
 {
 	struct pass_state	ps;
 	struct pass_result	r;
+	struct verify_result	vr;
+	int			vrv;
 
 	if (pass_state_init(&ps) == -1)
 		fatal("pass_state_init");
 	memset(&r, 0, sizeof(r));
 	pass_run(conf, &ps, PASS_ONESHOT, &r);
 	pass_state_free(&ps);
+	vrv = verify_once(conf, r.serve, r.nserve, &vr);
 	if (pfh != NULL)
 		pidfile_remove(pfh);
-	if (r.failed) {
+	if (r.failed)
 		printf("smtlsd: no daemon running; ran one pass: failed: %s\n",
 		    r.reason);
-		return (1);
-	}
-	printf("smtlsd: no daemon running; ran one pass: ok\n");
-	return (0);
+	else if (vrv == -1)
+		printf("smtlsd: no daemon running; ran one pass: failed: "
+		    "verify: %s\n", vr.msg);
+	else
+		printf("smtlsd: no daemon running; ran one pass: ok\n");
+	if (vr.msg[0] != '\0')
+		verify_say(vr.ok ? "ok" : "failed", (long long)vr.when,
+		    vr.msg);
+	return (r.failed || vrv == -1 ? 1 : 0);
 }
 
 int
@@ -110,12 +146,13 @@ resync_main(struct conf *conf)
 		if (status_read(conf->status_file, &now) == -1 ||
 		    now.pid != (long)pid || now.resyncs <= before.resyncs)
 			continue;
-		if (strcmp(now.result, "ok") == 0) {
+		if (strcmp(now.result, "ok") == 0)
 			printf("smtlsd: resync finished: ok\n");
-			return (0);
-		}
-		printf("smtlsd: resync finished: failed: %s\n", now.msg);
-		return (1);
+		else
+			printf("smtlsd: resync finished: failed: %s\n",
+			    now.msg);
+		verify_say(now.vresult, now.vtime, now.vmsg);
+		return (strcmp(now.result, "ok") == 0 ? 0 : 1);
 	}
 	printf("smtlsd: resync: no answer from pid %ld within %d s "
 	    "(see %s and the system log)\n", (long)pid,

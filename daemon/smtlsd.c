@@ -19,6 +19,7 @@
 #include "pass.h"
 #include "resync.h"
 #include "store.h"
+#include "verify.h"
 
 static void __attribute__((__noreturn__))
 usage(void)
@@ -59,6 +60,8 @@ main(int argc, char *argv[])
 	struct conf		*conf;
 	struct pass_state	 ps;
 	struct pass_result	 r;
+	struct verify_result	 vr;
+	char			 why[512];
 	const char		*file = NULL;
 	int			 ch, debug = 0, check = 0, once = 0, dryrun = 0;
 	int			 resync = 0, verbose = 0, setup = 0, rv;
@@ -128,6 +131,17 @@ main(int argc, char *argv[])
 		summary(conf, &r, dryrun);
 		if (r.failed)
 			fprintf(stderr, "smtlsd: pass failed: %s\n", r.reason);
+		/* What sendmail serves now. */
+		if (once && verify_once(conf, r.serve, r.nserve, &vr) == -1)
+			rv = -1;
+		if (once && vr.msg[0] != '\0') {
+			if (vr.ok)
+				log_info("verify: ok: %s", vr.msg);
+			else
+				log_warnx("verify: failed: %s", vr.msg);
+			if (verify_expiry(&vr, conf, why, sizeof(why)))
+				log_warnx("%s", why);
+		}
 		pass_state_free(&ps);
 		conf_free(conf);
 		exit(rv == 0 ? 0 : 1);

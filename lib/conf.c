@@ -6,7 +6,11 @@
  */
 
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -225,6 +229,53 @@ add_path(struct parse *p, struct conf_paths *head, const char *kw,
 	return (0);
 }
 
+/*
+ * verify_smtp: "none", "ADDRESS:PORT" with an IPv4 address, or
+ * "[ADDRESS]:PORT" with an IPv6 one.  An address, not a name: the probe
+ * runs inside the event loop, where a name lookup would block it.
+ */
+static void
+set_verify(struct parse *p, const char *val)
+{
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+	char		 host[INET6_ADDRSTRLEN + 2];
+	const char	*colon, *e;
+	size_t		 len;
+	int		 port, ok;
+
+	free(p->conf->verify_host);
+	p->conf->verify_host = NULL;
+	if (strcmp(val, "none") == 0)
+		return;
+	if ((colon = strrchr(val, ':')) == NULL ||
+	    (len = (size_t)(colon - val)) == 0 || len >= sizeof(host))
+		goto bad;
+	memcpy(host, val, len);
+	host[len] = '\0';
+	if (host[0] == '[' && host[len - 1] == ']') {
+		host[len - 1] = '\0';
+		memmove(host, host + 1, len - 1);
+		ok = inet_pton(AF_INET6, host, &a6) == 1;
+	} else
+		ok = inet_pton(AF_INET, host, &a4) == 1;
+	if (!ok)
+		goto bad;
+	port = (int)strtonum(colon + 1, 1, 65535, &e);
+	if (e != NULL)
+		goto bad;
+	if ((p->conf->verify_host = strdup(host)) == NULL) {
+		parse_error(p, "out of memory");
+		return;
+	}
+	p->conf->verify_port = port;
+	return;
+bad:
+	parse_error(p, "verify_smtp: \"%s\" is not ADDRESS:PORT (an IPv4 "
+	    "address, or an IPv6 one in brackets, and a port from 1 to "
+	    "65535) or none", val);
+}
+
 static void
 parse_line(struct parse *p, char *line)
 {
@@ -363,7 +414,9 @@ parse_line(struct parse *p, char *line)
 			    "of seconds from 0.1 to 3600", val);
 		else
 			c->reload_timeout_ms = ms;
-	} else
+	} else if (strcmp(kw, "verify_smtp") == 0)
+		set_verify(p, val);
+	else
 		parse_error(p, "unknown keyword \"%s\"", kw);
 }
 
@@ -426,6 +479,11 @@ conf_new(void)
 	c->dh_source = DH_GENERATE;
 	c->reload_signal = SIGHUP;
 	c->reload_timeout_ms = 60000;
+	c->verify_port = 25;
+	if ((c->verify_host = strdup("127.0.0.1")) == NULL) {
+		free(c);
+		return (NULL);
+	}
 	return (c);
 }
 
@@ -551,6 +609,7 @@ conf_free(struct conf *c)
 	free(c->reload_pidfile);
 	free(c->reload_process);
 	free(c->reload_command);
+	free(c->verify_host);
 	free(c->sendmail_cf);
 	free(c->sendmail_path);
 	free(c);
@@ -655,6 +714,14 @@ conf_dump(const struct conf *c, FILE *fp)
 	    c->reload_command ? c->reload_command : "none");
 	fprintf(fp, "reload_timeout %ld.%03ld\n", c->reload_timeout_ms / 1000,
 	    c->reload_timeout_ms % 1000);
+	if (c->verify_host == NULL)
+		fprintf(fp, "verify_smtp none\n");
+	else if (strchr(c->verify_host, ':') != NULL)
+		fprintf(fp, "verify_smtp [%s]:%d\n", c->verify_host,
+		    c->verify_port);
+	else
+		fprintf(fp, "verify_smtp %s:%d\n", c->verify_host,
+		    c->verify_port);
 	dump_value(fp, "sendmail_cf",
 	    c->sendmail_cf ? c->sendmail_cf : "none");
 	dump_value(fp, "sendmail_path", c->sendmail_path);

@@ -52,6 +52,8 @@ struct conf {
 	int			 reload_signal;	/* 0: do not signal */
 	char			*reload_command;	/* NULL: signal instead */
 	long			 reload_timeout_ms;
+	char			*verify_host;	/* an address; NULL: none */
+	int			 verify_port;
 	char			*sendmail_cf;	/* NULL: none, not checked */
 	int			 sendmail_cf_none;	/* "none" was given */
 	char			*sendmail_path;	/* for smtlsd -C */

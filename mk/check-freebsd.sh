@@ -66,7 +66,8 @@ multi=$(gcc -print-multiarch 2>/dev/null ||
 libdir=/usr/lib/$multi
 for f in /usr/include/openssl/ssl.h /usr/include/event2/event.h \
     /usr/include/atf-c.h "$libdir/libssl.so" "$libdir/libcrypto.so" \
-    "$libdir/libevent.so" "$libdir/libatf-c.so"; do
+    "$libdir/libevent.so" "$libdir/libevent_openssl.so" \
+    "$libdir/libatf-c.so"; do
 	[ -e "$f" ] ||
 	    cannot "no $f (sh mk/deps.sh build test installs it)"
 done
@@ -122,7 +123,8 @@ stub()
 }
 
 for s in ssl:libssl.so.30 crypto:libcrypto.so.30 \
-    event:libevent-2.1.so.7 atf-c:libatf-c.so.1; do
+    event:libevent-2.1.so.7 event_openssl:libevent_openssl-2.1.so.7 \
+    atf-c:libatf-c.so.1; do
 	stub "${s%%:*}" "${s#*:}" ||
 	    failed "could not make the stub lib${s%%:*}.so"
 done
@@ -158,7 +160,7 @@ esac
 OPENSSL_CFLAGS="-I$inc"
 OPENSSL_LIBS="-L$lib -lssl -lcrypto"
 LIBEVENT_CFLAGS="-I$inc"
-LIBEVENT_LIBS="-L$lib -levent"
+LIBEVENT_LIBS="-L$lib -levent_openssl -levent"
 SMTLSD_OS=FreeBSD
 PKG_CONFIG=false
 export OPENSSL_CFLAGS OPENSSL_LIBS LIBEVENT_CFLAGS LIBEVENT_LIBS \

@@ -59,20 +59,21 @@ openssl()
 	esac
 }
 
-# libevent --cflags|--libs
+# libevent --cflags|--libs: libevent and its OpenSSL part (the STARTTLS
+# probe's bufferevent_openssl); FreeBSD's devel/libevent has both.
 libevent()
 {
 	if [ -n "${LIBEVENT_CFLAGS+set}${LIBEVENT_LIBS+set}" ]; then
 		case "$1" in
 		--cflags) echo "${LIBEVENT_CFLAGS:-}" ;;
-		--libs)	echo "${LIBEVENT_LIBS:--levent}" ;;
+		--libs)	echo "${LIBEVENT_LIBS:--levent_openssl -levent}" ;;
 		esac
 		return
 	fi
-	pc "$1" libevent && return
+	pc "$1" libevent_openssl && return
 	case "$1" in
 	--cflags) echo "-I$lb/include" ;;
-	--libs)	echo "-L$lb/lib -levent" ;;
+	--libs)	echo "-L$lb/lib -levent_openssl -levent" ;;
 	esac
 }
 

@@ -23,13 +23,13 @@ zig=no
 for g in "$@"; do
 	case "$os:$g" in
 	Linux:build)	want="$want gcc make pkg-config libssl-dev libevent-dev libbsd-dev" ;;
-	Linux:test)	want="$want libatf-dev atf-sh kyua bmake clang libclang-rt-14-dev openssl mandoc shellcheck strace systemd valgrind" ;;
+	Linux:test)	want="$want libatf-dev atf-sh kyua bmake clang libclang-rt-14-dev openssl mandoc shellcheck strace systemd valgrind python3" ;;
 	Linux:e2e)	want="$want m4 liblockfile1 libwrap0 libdb5.3 libldap-2.5-0 libnsl2 libsasl2-2 mount openssl pebble dehydrated curl socat util-linux iproute2" ;;
 	Linux:bench)	want="$want openssl strace" ;;
 	Linux:fuzz)	want="$want clang libclang-rt-14-dev" ;;
 	Linux:freebsd)	want="$want binutils python3-pip"; zig=yes ;;
 	FreeBSD:build)	want="$want pkgconf libevent" ;;
-	FreeBSD:test)	want="$want atf kyua valgrind" ;;
+	FreeBSD:test)	want="$want atf kyua valgrind python3" ;;
 	FreeBSD:e2e)	want="$want pebble dehydrated curl socat" ;;
 	FreeBSD:bench)	;;
 	FreeBSD:fuzz)	;;

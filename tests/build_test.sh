@@ -191,14 +191,14 @@ openssl_pairing_body()
 	# system's headers (a port's OpenSSL headers there cannot shadow).
 	atf_check -o inline:"-idirafter $L/include\n" "$@" sh "$C" cflags
 	atf_check \
-	    -o inline:"-L/usr/lib -lssl -lcrypto -L$L/lib -levent -lutil\n" \
+	    -o inline:"-L/usr/lib -lssl -lcrypto -L$L/lib -levent_openssl -levent -lutil\n" \
 	    "$@" sh "$C" libs
 	# Ports' OpenSSL installed: its headers with its libraries.
 	mkdir local/include/openssl
 	touch local/include/openssl/opensslv.h local/lib/libssl.so
 	atf_check -o inline:"-I$L/include -I$L/include\n" "$@" sh "$C" cflags
 	atf_check \
-	    -o inline:"-L$L/lib -lssl -lcrypto -L$L/lib -levent -lutil\n" \
+	    -o inline:"-L$L/lib -lssl -lcrypto -L$L/lib -levent_openssl -levent -lutil\n" \
 	    "$@" sh "$C" libs
 	# A port's USES=ssl: OPENSSLINC/OPENSSLLIB through the environment
 	# win over what is in LOCALBASE.
@@ -207,11 +207,11 @@ openssl_pairing_body()
 	atf_check -o inline:"-I/usr/include -idirafter $L/include\n" \
 	    "$@" sh "$C" cflags
 	atf_check \
-	    -o inline:"-L/usr/lib -lssl -lcrypto -L$L/lib -levent -lutil\n" \
+	    -o inline:"-L/usr/lib -lssl -lcrypto -L$L/lib -levent_openssl -levent -lutil\n" \
 	    "$@" sh "$C" libs
 	atf_check -o inline:"-I/usr/include -I/opt/ev/include\n" \
 	    "$@" LIBEVENT_CFLAGS=-I/opt/ev/include sh "$C" cflags
-	atf_check -o inline:"-L/usr/lib -lssl -lcrypto -levent -lutil\n" \
+	atf_check -o inline:"-L/usr/lib -lssl -lcrypto -levent_openssl -levent -lutil\n" \
 	    "$@" LIBEVENT_CFLAGS= sh "$C" libs
 }
 

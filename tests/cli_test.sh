@@ -173,6 +173,7 @@ reload_process sendmail
 reload_signal HUP
 reload_command none
 reload_timeout 60.000
+verify_smtp 127.0.0.1:25
 sendmail_cf /etc/mail/sendmail.cf
 sendmail_path /usr/sbin/sendmail
 EOF

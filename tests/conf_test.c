@@ -129,6 +129,8 @@ ATF_TC_BODY(defaults, tc)
 	ATF_CHECK_EQ(c->reload_signal, SIGHUP);
 	ATF_CHECK(c->reload_command == NULL);
 	ATF_CHECK_EQ(c->reload_timeout_ms, 60000);
+	ATF_CHECK_STREQ(c->verify_host, "127.0.0.1");
+	ATF_CHECK_EQ(c->verify_port, 25);
 	ATF_CHECK_STREQ(c->sendmail_cf, "/etc/mail/sendmail.cf");
 	ATF_CHECK_STREQ(c->sendmail_path, "/usr/sbin/sendmail");
 	conf_free(c);
@@ -170,6 +172,7 @@ ATF_TC_BODY(every_keyword, tc)
 	    "reload_signal USR1\n"
 	    "reload_command \"/usr/sbin/service sendmail reload\"\n"
 	    "reload_timeout 90\n"
+	    "verify_smtp 127.0.0.2:2525\n"
 	    "sendmail_cf /m/test.cf\n"
 	    "sendmail_path /usr/libexec/sendmail/sendmail\n"
 	    "ca_bundle /b/three.crt\n");
@@ -196,8 +199,21 @@ ATF_TC_BODY(every_keyword, tc)
 	ATF_CHECK_EQ(c->reload_signal, SIGUSR1);
 	ATF_CHECK_STREQ(c->reload_command, "/usr/sbin/service sendmail reload");
 	ATF_CHECK_EQ(c->reload_timeout_ms, 90000);
+	ATF_CHECK_STREQ(c->verify_host, "127.0.0.2");
+	ATF_CHECK_EQ(c->verify_port, 2525);
 	ATF_CHECK_STREQ(c->sendmail_cf, "/m/test.cf");
 	ATF_CHECK_STREQ(c->sendmail_path, "/usr/libexec/sendmail/sendmail");
+	conf_free(c);
+
+	/* verify_smtp: IPv6 in brackets, and none. */
+	mkconf("v6.conf", 0644, "verify_smtp [::1]:25\n");
+	ATF_REQUIRE((c = load("v6.conf", 0)) != NULL);
+	ATF_CHECK_STREQ(c->verify_host, "::1");
+	ATF_CHECK_EQ(c->verify_port, 25);
+	conf_free(c);
+	mkconf("vnone.conf", 0644, "verify_smtp none\n");
+	ATF_REQUIRE((c = load("vnone.conf", 0)) != NULL);
+	ATF_CHECK(c->verify_host == NULL);
 	conf_free(c);
 
 	/* sendmail_cf none: not read, not checked, whatever came before. */
@@ -339,6 +355,15 @@ ATF_TC_BODY(errors, tc)
 	bad_line("reload_signal 9", "reload_signal: ");
 	bad_line("reload_timeout 0", "reload_timeout: ");
 	bad_line("reload_timeout 3601", "reload_timeout: ");
+	bad_line("verify_smtp localhost:25",
+	    "verify_smtp: \"localhost:25\" is not ADDRESS:PORT");
+	bad_line("verify_smtp 127.0.0.1", "verify_smtp: ");
+	bad_line("verify_smtp 127.0.0.1:0", "verify_smtp: ");
+	bad_line("verify_smtp 127.0.0.1:65536", "verify_smtp: ");
+	bad_line("verify_smtp 127.0.0.1:", "verify_smtp: ");
+	bad_line("verify_smtp ::1:25", "verify_smtp: ");
+	bad_line("verify_smtp [127.0.0.1]:25", "verify_smtp: ");
+	bad_line("verify_smtp :25", "verify_smtp: ");
 	bad_line("sendmail_cf sendmail.cf",
 	    "sendmail_cf: \"sendmail.cf\" is not an absolute path");
 	bad_line("sendmail_path sendmail",

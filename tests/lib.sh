@@ -667,7 +667,8 @@ daemon_setup()
 # 0644, through a temporary file): the bundle DIR/bundle.pem, CERT_DIR,
 # ACME_DIR, smtlsd's own files and the DH parameters (a built-in group)
 # in DIR/aux, settle $D_SETTLE, the stand-in's pidfile DIR/aux/
-# sendmail.pid; then the LINEs, which override (later lines win).
+# sendmail.pid, no verify_smtp (no listener); then the LINEs, which
+# override (later lines win).
 daemon_conf_in()
 {
 	_c_file=$1 _c_top=$2 _c_certs=$3 _c_acme=$4
@@ -682,6 +683,7 @@ daemon_conf_in()
 		echo "dh_params $_c_top/aux/dh.param"
 		echo "dh_params_source ffdhe2048"
 		echo "reload_pidfile $_c_top/aux/sendmail.pid"
+		echo "verify_smtp none"
 		for _c_l in "$@"; do
 			echo "$_c_l"
 		done

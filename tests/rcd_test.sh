@@ -60,6 +60,7 @@ setup()
 	acme_cert $W/acme/mail.example.test
 	reload_signal none
 	settle 0.2
+	verify_smtp none
 	EOF
 	chmod 600 "$CONF"
 
@@ -190,6 +191,41 @@ start_status_stop_body()
 	    "$RC" stop
 }
 start_status_stop_cleanup()
+{
+	stop_daemon
+}
+
+atf_test_case status_verify cleanup
+status_verify_head()
+{
+	atf_set "descr" "status shows the STARTTLS probe's line of the status" \
+	    "file: what sendmail serves, until when, how long ago"
+	atf_set "require.progs" "openssl"
+}
+status_verify_body()
+{
+	setup
+	atf_check -s exit:0 -o ignore -e empty "$RC" start
+	pid=$(daemon_pid) || atf_fail "no live smtlsd in $W/smtlsd.pid"
+	# verify_smtp none here: the probe's line says off, and status
+	# shows none of it.
+	atf_check -s exit:0 -o not-match:'verify' -e empty "$RC" status
+	# The line a probe writes (the daemon rewrites the file only at a
+	# pass, which nothing causes meanwhile).
+	now=$(date +%s)
+	{
+		head -n 1 "$W/smtlsd.status"
+		echo "verify $((now - 7)) ok sendmail serves mail.example.test" \
+		    "serial 1A2B until 2027-03-01 12:00 UTC"
+	} > "$W/status.tmp"
+	mv "$W/status.tmp" "$W/smtlsd.status"
+	atf_check -s exit:0 -o match:"^smtlsd is running as pid $pid\.\$" \
+	    -o match:'^smtlsd: pass [0-9]+ ok [0-9]+ s ago' \
+	    -o match:'^smtlsd: verify ok [0-9]+ s ago: sendmail serves mail\.example\.test serial 1A2B until 2027-03-01 12:00 UTC$' \
+	    -e empty "$RC" status
+	atf_check -s exit:0 -o ignore "$RC" stop
+}
+status_verify_cleanup()
 {
 	stop_daemon
 }
@@ -716,6 +752,7 @@ atf_init_test_cases()
 	atf_add_test_case describe_rcvar_enable
 	atf_add_test_case script_lint
 	atf_add_test_case start_status_stop
+	atf_add_test_case status_verify
 	atf_add_test_case disabled
 	atf_add_test_case check
 	atf_add_test_case resync_running

@@ -82,7 +82,8 @@ set -- "$E2E_ROOT"
 e2e_bundle_write "$@"
 e2e_log "$(grep -c 'BEGIN CERTIFICATE' "$E2E/bundle.pem") certificates in $(show "$E2E/bundle.pem")"
 
-say "smtlsd's configuration"
+say "smtlsd's configuration (verify_smtp: where sendmail listens, for the STARTTLS probe)"
+E2E_VERIFY=127.0.0.1:$E2E_PORT
 e2e_smtlsd_conf
 sed "s|$E2E|$E2E_OUTER|g; s/^/    /" "$E2E/smtlsd.conf"
 
@@ -105,6 +106,9 @@ e2e_log "chain sent (the intermediate comes from the CA directory):"
 e2e_tls_chain | sed 's/^/    depth /'
 e2e_tls_verify && e2e_log "verifies against pebble's root, host name $E2E_DOMAIN checked"
 
+say "smtlsd -R: a full pass, then smtlsd's own STARTTLS probe of what sendmail serves"
+"$E2E_SMTLSD" -R -f "$E2E/smtlsd.conf" 2>&1 | sed 's/^/    /'
+
 say "dehydrated -c --force: a renewal (takes a few seconds; cert-TS.pem sits empty meanwhile)"
 e2e_pidtrack_start
 l=$(e2e_smtlsd_log_lines)
@@ -118,9 +122,13 @@ e2e_wait 10 e2e_serial_is "$serial1" ||
 e2e_log "sendmail serves $serial1 $(( $(e2e_now_ms) - done_ms )) ms after dehydrated finished"
 e2e_holds 1.5 e2e_sm_running
 e2e_log "sendmail reloaded $(e2e_reloads) time(s): pid $old -> $(e2e_sm_pid)"
-say "What smtlsd said meanwhile"
+e2e_wait 30 sh -c "sed -n 2p '$E2E/run/smtlsd.status' | grep -q ' ok .* serial $serial1 '" ||
+    e2e_fail "smtlsd's probe does not say $serial1 is served: $(e2e_smtlsd_status)"
+say "What smtlsd said meanwhile (its probe once sendmail was back)"
 smtlsd_says "$l"
 e2e_tls_verify && e2e_log "the new chain verifies too"
+say "The status file, as service smtlsd status and smtlsd -R show it"
+sed "s/^/    /" "$E2E/run/smtlsd.status"
 
 say "smtlsd -C: the seed page's set-up checked line by line (this .mc lacks its CipherList and ServerSSLOptions)"
 e2e_smtlsd_conf "sendmail_cf $E2E/sm/test.cf" "sendmail_path $E2E_SMBIN"

@@ -91,6 +91,10 @@ e2e_case dh_param_deleted \
     "dh.param deleted: recreated and sendmail reloaded once"
 e2e_case stale_pidfile \
     "Stale sendmail pidfile: no signal, clear message; sendmail restarted is reloaded next time"
+e2e_case verify_renewals \
+    "verify_smtp: renewals verified as served each time, once sendmail is back" 180
+e2e_case verify_wrong_cert \
+    "verify_smtp: a sendmail restarted by hand with another ServerCertFile serves the wrong certificate" 180
 
 atf_init_test_cases()
 {
@@ -98,7 +102,7 @@ atf_init_test_cases()
 	atf_add_test_case harness_selftest
 	for c in first_start renewal renewal_repeat broken_renewal \
 	    ca_dir_live dh_param_deleted stale_pidfile check_setup \
-	    held_renewal safefile_rules; do
+	    held_renewal safefile_rules verify_renewals verify_wrong_cert; do
 		atf_add_test_case "$c"
 	done
 }

@@ -800,6 +800,9 @@ e2e_smtlsd_conf()
 		echo "dh_params_source ${E2E_DH_SOURCE:-ffdhe2048}"
 		echo "reload_pidfile $E2E_SMPID"
 		echo "reload_process sendmail"
+		# The STARTTLS probe: off, unless a scenario names sendmail's
+		# listener (E2E_VERIFY=127.0.0.1:$E2E_PORT).
+		echo "verify_smtp ${E2E_VERIFY:-none}"
 		for _c_l in "$@"; do
 			echo "$_c_l"
 		done

@@ -469,6 +469,108 @@ sc_stale_pidfile()
 	e2e_log "second renewal: one reload, serving $serial2"
 }
 
+# ------------------------------------------------------------------ verify
+# The STARTTLS probe (verify_smtp) against the real sendmail: each renewal
+# is verified as served once sendmail is back; a sendmail killed and
+# started by hand with another ServerCertFile is reported as serving the
+# wrong certificate.
+
+# sc_verify_status: the status file's second line, the probe's.
+sc_verify_status()
+{
+	sed -n 2p "$E2E/run/smtlsd.status" 2>/dev/null
+}
+
+# sc_verify_ok SERIAL: the probe's line says sendmail serves SERIAL.
+sc_verify_ok()
+{
+	sc_verify_status | grep -Eq "^verify [0-9]+ ok sendmail serves $E2E_DOMAIN serial $1 until "
+}
+
+# sc_resync: smtlsd -R, its output in $E2E/run/resync.out; its status.
+sc_resync()
+{
+	timeout 120 "$E2E_SMTLSD" -R -f "$E2E/smtlsd.conf" \
+	    >"$E2E/run/resync.out" 2>&1
+}
+
+sc_verify_renewals()
+{
+	E2E_VERIFY=127.0.0.1:$E2E_PORT
+	sc_setup
+	# smtlsd started before sendmail: its first probe was refused (or
+	# met sendmail while it tried again); a resync probes anew.
+	sc_resync || e2e_fail "smtlsd -R failed: $(cat "$E2E/run/resync.out")"
+	grep -Eq "^smtlsd: verified .*: sendmail serves $E2E_DOMAIN serial $SERIAL0 until " \
+	    "$E2E/run/resync.out" ||
+	    e2e_fail "-R does not say sendmail serves $SERIAL0: $(cat "$E2E/run/resync.out")"
+	e2e_log "smtlsd -R: $(tail -n 1 "$E2E/run/resync.out")"
+	serial=$SERIAL0
+	for i in 1 2; do
+		l=$(e2e_smtlsd_log_lines)
+		e2e_acme_renew || e2e_fail "renewal $i: dehydrated failed"
+		new=$(e2e_cert_serial "$E2E_CERTS/cert.pem")
+		[ "$new" != "$serial" ] || e2e_fail "renewal $i kept the serial"
+		e2e_wait 30 sc_verify_ok "$new" ||
+		    e2e_fail "renewal $i: the probe does not say $new is served: $(sc_verify_status)"
+		e2e_serial_is "$new" ||
+		    e2e_fail "renewal $i: the probe said ok, s_client sees $(e2e_tls_serial)"
+		# The probe came after sendmail was back, and said ok.
+		e2e_smtlsd_log_since "$l" >"$E2E/run/log.$i"
+		back=$(grep -n 'is back as pid' "$E2E/run/log.$i" | head -n 1 | cut -d: -f1)
+		ok=$(grep -n "verify: ok: sendmail serves $E2E_DOMAIN serial $new" "$E2E/run/log.$i" | head -n 1 | cut -d: -f1)
+		if [ -z "$back" ] || [ -z "$ok" ] || [ "$back" -ge "$ok" ]; then
+			e2e_fail "renewal $i: no 'back' before 'verify: ok' in the log"
+		fi
+		grep -q 'verify: failed' "$E2E/run/log.$i" &&
+		    e2e_fail "renewal $i: a probe failed: $(grep 'verify: failed' "$E2E/run/log.$i" | head -n 1)"
+		[ "$(e2e_smtlsd_state)" = ok ] ||
+		    e2e_fail "renewal $i: status $(e2e_smtlsd_status)"
+		e2e_log "renewal $i: $(sc_verify_status)"
+		serial=$new
+	done
+}
+
+sc_verify_wrong_cert()
+{
+	E2E_VERIFY=127.0.0.1:$E2E_PORT
+	sc_setup
+	sc_resync || e2e_fail "smtlsd -R failed: $(cat "$E2E/run/resync.out")"
+	# Another certificate and key, as a hand-edited sendmail.cf names.
+	w=$E2E/wrong
+	mkdir -m 0700 "$w"
+	openssl req -x509 -newkey rsa:2048 -nodes -subj "/CN=$E2E_DOMAIN" \
+	    -days 30 -keyout "$w/key.pem" -out "$w/cert.pem" \
+	    >"$E2E/log/wrong.log" 2>&1 || e2e_fail "openssl req failed"
+	chmod 0600 "$w/key.pem"
+	wrong=$(e2e_cert_serial "$w/cert.pem")
+	e2e_sm_stop
+	cp "$E2E/sm/test.cf" "$E2E/sm/test.cf.good"
+	sed -e "s|^O ServerCertFile=.*|O ServerCertFile=$w/cert.pem|" \
+	    -e "s|^O ServerKeyFile=.*|O ServerKeyFile=$w/key.pem|" \
+	    "$E2E/sm/test.cf.good" >"$E2E/sm/test.cf"
+	grep -q "^O ServerCertFile=$w/cert.pem" "$E2E/sm/test.cf" ||
+	    e2e_fail "no ServerCertFile line in test.cf"
+	e2e_sm_start "$E2E_CERTDIR"
+	e2e_serial_is "$wrong" || e2e_fail "sendmail does not serve the wrong certificate"
+	e2e_log "sendmail restarted by hand with another ServerCertFile: serves $wrong"
+	rc=0
+	sc_resync || rc=$?
+	[ "$rc" -eq 1 ] || e2e_fail "smtlsd -R exited $rc, not 1: $(cat "$E2E/run/resync.out")"
+	grep -q "serves the wrong certificate: serial $wrong" "$E2E/run/resync.out" ||
+	    e2e_fail "-R does not report the wrong certificate: $(cat "$E2E/run/resync.out")"
+	[ "$(e2e_smtlsd_state)" = failed ] ||
+	    e2e_fail "status is not failed: $(e2e_smtlsd_status)"
+	e2e_log "smtlsd -R: $(tail -n 1 "$E2E/run/resync.out")"
+	# Put right by hand again: the next probe says so.
+	e2e_sm_stop
+	cp "$E2E/sm/test.cf.good" "$E2E/sm/test.cf"
+	e2e_sm_start "$E2E_CERTDIR"
+	sc_resync || e2e_fail "smtlsd -R failed: $(cat "$E2E/run/resync.out")"
+	sc_verify_ok "$SERIAL0" || e2e_fail "status: $(sc_verify_status)"
+	e2e_log "sendmail put right: $(sc_verify_status)"
+}
+
 # ------------------------------------------------------------------ 12
 # Issue 12 (branch check): smtlsd -C against the real sendmail.cf and
 # binary, a renewal held back because sendmail would refuse its files, and
@@ -709,10 +811,11 @@ sc_safefile_rules()
 
 case "${1:-}" in
 first_start|renewal|renewal_repeat|broken_renewal|ca_dir_live|\
-dh_param_deleted|stale_pidfile|check_setup|held_renewal|safefile_rules)
+dh_param_deleted|stale_pidfile|check_setup|held_renewal|safefile_rules|\
+verify_renewals|verify_wrong_cert)
 	;;
 *)
-	echo "usage: scenarios.sh first_start|renewal|renewal_repeat|broken_renewal|ca_dir_live|dh_param_deleted|stale_pidfile|check_setup|held_renewal|safefile_rules" >&2
+	echo "usage: scenarios.sh first_start|renewal|renewal_repeat|broken_renewal|ca_dir_live|dh_param_deleted|stale_pidfile|check_setup|held_renewal|safefile_rules|verify_renewals|verify_wrong_cert" >&2
 	exit 2
 	;;
 esac
