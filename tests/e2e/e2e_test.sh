@@ -102,7 +102,8 @@ atf_init_test_cases()
 	atf_add_test_case harness_selftest
 	for c in first_start renewal renewal_repeat broken_renewal \
 	    ca_dir_live dh_param_deleted stale_pidfile check_setup \
-	    held_renewal safefile_rules verify_renewals verify_wrong_cert; do
+	    held_renewal safefile_rules verify_renewals verify_wrong_cert \
+	    expiry_short; do
 		atf_add_test_case "$c"
 	done
 }
@@ -114,3 +115,7 @@ e2e_case held_renewal \
     "A renewal sendmail would refuse (group-readable key, group-writable directory): no reload, old certificate served with STARTTLS; the fix reloads once" 180
 e2e_case safefile_rules \
     "Each safefile rule: smtlsd -C FAILs it and the real sendmail drops STARTTLS; DontBlameSendmail relaxes what it relaxes" 180
+
+# Issue 12: the expiry watch with a certificate pebble issues for 10 days.
+e2e_case expiry_short \
+    "pebble issues a 10-day certificate, expiry_warn 14: status failed with the expiry warning, logged; sendmail serves it"

@@ -323,6 +323,11 @@ e2e_pebble_start()
 	    -subj "/CN=pebble e2e" \
 	    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
 	    >/dev/null 2>&1 || e2e_fail "cannot make pebble's TLS certificate"
+	# E2E_PEBBLE_VALIDITY (seconds): the lifetime of the certificates
+	# pebble issues (its default is five years).
+	_e2e_validity=
+	[ -n "${E2E_PEBBLE_VALIDITY:-}" ] && _e2e_validity="
+    \"certificateValidityPeriod\": $E2E_PEBBLE_VALIDITY,"
 	cat >"$_p/pebble.json" <<EOF
 {
   "pebble": {
@@ -332,7 +337,7 @@ e2e_pebble_start()
     "privateKey": "$_p/tls.key",
     "httpPort": 5002,
     "tlsPort": 5001,
-    "ocspResponderURL": "",
+    "ocspResponderURL": "",$_e2e_validity
     "externalAccountBindingRequired": false
   }
 }

@@ -807,15 +807,49 @@ sc_safefile_rules()
 	sc_expect_serving "$SERIAL0"
 }
 
+# ------------------------------------------------------------------ expiry
+# pebble issues certificates for 10 days, expiry_warn is 14: the status is
+# failed with "expires in 9 days (renewed last on ...; is dehydrated
+# running?)", the warning is logged, and sendmail still serves the set
+# (it is valid; the warning is about the renewals that did not come).
+sc_expiry_short()
+{
+	E2E_PEBBLE_VALIDITY=864000
+	E2E_VERIFY=127.0.0.1:$E2E_PORT
+	E2E_CONF_EXTRA="expiry_warn 14"
+	sc_setup
+	_until=$(openssl x509 -in "$E2E_CERTS/cert.pem" -noout -enddate |
+	    cut -d= -f2)
+	e2e_log "pebble issued $SERIAL0 valid until $_until"
+	e2e_wait 20 sc_expiry_said ||
+	    e2e_fail "no expiry warning in the status: $(e2e_smtlsd_status)"
+	_today=$(date -u +%Y-%m-%d)
+	e2e_smtlsd_status | head -n 1 |
+	    grep -q "renewed last on $_today; is dehydrated running?" ||
+	    e2e_fail "the warning does not say when it was renewed: $(e2e_smtlsd_status)"
+	sc_log_says 0 "the certificate expires in 9 days" ||
+	    e2e_fail "the expiry warning is not in the log"
+	sc_expect_serving "$SERIAL0"
+	e2e_log "status: $(e2e_smtlsd_status | head -n 1)"
+}
+
+# sc_expiry_said: the status is failed with the expiry warning.
+sc_expiry_said()
+{
+	[ "$(e2e_smtlsd_state)" = failed ] &&
+	    e2e_smtlsd_status | head -n 1 |
+	    grep -q "the certificate expires in 9 days"
+}
+
 # ------------------------------------------------------------------ main
 
 case "${1:-}" in
 first_start|renewal|renewal_repeat|broken_renewal|ca_dir_live|\
 dh_param_deleted|stale_pidfile|check_setup|held_renewal|safefile_rules|\
-verify_renewals|verify_wrong_cert)
+verify_renewals|verify_wrong_cert|expiry_short)
 	;;
 *)
-	echo "usage: scenarios.sh first_start|renewal|renewal_repeat|broken_renewal|ca_dir_live|dh_param_deleted|stale_pidfile|check_setup|held_renewal|safefile_rules|verify_renewals|verify_wrong_cert" >&2
+	echo "usage: scenarios.sh first_start|renewal|renewal_repeat|broken_renewal|ca_dir_live|dh_param_deleted|stale_pidfile|check_setup|held_renewal|safefile_rules|verify_renewals|verify_wrong_cert|expiry_short" >&2
 	exit 2
 	;;
 esac
