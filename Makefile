@@ -32,7 +32,7 @@ LIB_OBJS=	lib/log.o lib/conf.o lib/pem.o lib/certset.o lib/store.o \
 		lib/osdep-$(OSDEP).o
 LIB_HDRS=	lib/compat.h lib/log.h lib/conf.h lib/pem.h lib/certset.h \
 		lib/store.h lib/store_index.h lib/osdep.h lib/file.h \
-		lib/dhparam.h lib/acme.h lib/reload.h \
+		lib/evtime.h lib/dhparam.h lib/acme.h lib/reload.h \
 		lib/watch.h lib/safefile.h lib/sendmailcf.h
 
 PROG=		daemon/smtlsd

@@ -162,6 +162,7 @@ dh_params "$d/dh.param"
 acme_cert "$live"
 settle $SETTLE
 reload_command ": > $d/run/reloaded"
+verify_smtp none
 pidfile "$d/run/smtlsd.pid"
 status_file "$d/run/smtlsd.status"
 EOF

@@ -242,6 +242,7 @@ dh_params_source ffdhe2048
 dh_params "$1/dh.param"
 acme_cert "$1/acme-empty"
 reload_signal none
+verify_smtp none
 pidfile "$1/smtlsd.pid"
 status_file "$1/smtlsd.status"
 EOF

@@ -29,6 +29,7 @@ max_domains $3
 dh_params_source ffdhe2048
 dh_params "$1/dh.param"
 reload_signal none
+verify_smtp none
 pidfile "$1/smtlsd.pid"
 status_file "$1/smtlsd.status"
 EOF

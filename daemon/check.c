@@ -201,11 +201,12 @@ check_paths(struct check *c)
 static void
 check_set(struct check *c)
 {
-	const char	*cert = opt(c, SMCF_SERVERCERT);
-	const char	*key = opt(c, SMCF_SERVERKEY);
+	const char	*cert, *key;
 	char		 cdir[PATH_MAX], kdir[PATH_MAX], copy[PATH_MAX];
 	const char	*base;
 
+	cert = opt(c, SMCF_SERVERCERT);
+	key = opt(c, SMCF_SERVERKEY);
 	if (cert == NULL) {
 		say(c, FAIL, "ServerCertFile", "not set: sendmail offers no "
 		    "STARTTLS; define(`confSERVER_CERT', "
@@ -334,12 +335,13 @@ has_option(const char *list, const char *word)
 static void
 check_tls(struct check *c)
 {
-	const char	*ssl = opt(c, SMCF_SSLOPTIONS);
-	const char	*ciphers = opt(c, SMCF_CIPHERLIST);
+	const char	*ssl, *ciphers;
 	char		 first[128];
 	size_t		 n;
 	int		 no3, no1;
 
+	ssl = opt(c, SMCF_SSLOPTIONS);
+	ciphers = opt(c, SMCF_CIPHERLIST);
 	if (!c->have_cf)
 		return;
 	no3 = has_option(ssl, "SSL_OP_NO_SSLv3");
@@ -553,9 +555,10 @@ run_sendmail(const char *path, const char *real, char *out, size_t outlen,
 static int
 has_word(const char *text, const char *word)
 {
-	size_t		 n = strlen(word);
+	size_t		 n;
 	const char	*p;
 
+	n = strlen(word);
 	for (p = text; (p = strstr(p, word)) != NULL; p += n)
 		if ((p == text || p[-1] == ' ' || p[-1] == '\t' ||
 		    p[-1] == '\n') && (p[n] == '\0' || p[n] == ' ' ||

@@ -44,6 +44,7 @@
 #include "dhchild.h"
 #include "dhparam.h"
 #include "engine.h"
+#include "evtime.h"
 #include "file.h"
 #include "log.h"
 #include "osdep.h"
@@ -96,18 +97,12 @@ struct engine {
 static void	engine_pass(struct engine *, int);
 static void	engine_rearm(struct engine *);
 
-static void
-ms_to_tv(long ms, struct timeval *tv)
-{
-	tv->tv_sec = ms / 1000;
-	tv->tv_usec = (ms % 1000) * 1000;
-}
-
 /*
- * The status file, one line: "pid passes resyncs time result message".
+ * The status file, two lines: "pid passes resyncs time result message"
+ * and "verify time result message", the last STARTTLS probe's outcome.
  * Mode 0640, group root's: it may name what smtlsd found in directories
  * other users own, and is for root (smtlsd -R, service smtlsd status).
- * The message is made visible (strvis) like the log.
+ * The messages are made visible (strvis) like the log.
  */
 static void
 status_write(struct engine *e, const char *result, const char *msg)
@@ -149,8 +144,9 @@ status_write(struct engine *e, const char *result, const char *msg)
 static void
 served_expiry(struct engine *e, char *msg, size_t len)
 {
-	time_t	now = time(NULL);
+	time_t	now;
 
+	now = time(NULL);
 	msg[0] = '\0';
 	if (!e->verified ||
 	    verify_expiry(&e->vres, e->conf, msg, len) == 0)
@@ -168,9 +164,10 @@ served_expiry(struct engine *e, char *msg, size_t len)
 static void
 status_now(struct engine *e)
 {
-	const char	*owed = reloader_owed(e->reloader);
+	const char	*owed;
 	char		 msg[600];
 
+	owed = reloader_owed(e->reloader);
 	served_expiry(e, msg, sizeof(msg));
 	if (e->failed_why[0] != '\0')
 		status_write(e, "failed", e->failed_why);
@@ -333,8 +330,9 @@ static void
 expiry_arm(struct engine *e, time_t when)
 {
 	struct timeval	tv;
-	time_t		now = time(NULL);
+	time_t		now;
 
+	now = time(NULL);
 	if (when != 0 && when == e->expiry_when)
 		return;		/* armed already, as most passes find */
 	expiry_disarm(e);

@@ -28,6 +28,7 @@
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -241,9 +242,7 @@ newer_than_sendmail(const struct conf *conf, const struct timespec *t)
 
 	if (stat(conf->reload_pidfile, &st) == -1)
 		return (0);
-	return (t->tv_sec > st.st_mtim.tv_sec ||
-	    (t->tv_sec == st.st_mtim.tv_sec &&
-	    t->tv_nsec > st.st_mtim.tv_nsec));
+	return (timespeccmp(t, &st.st_mtim, >));
 }
 
 static void
@@ -416,10 +415,11 @@ expiry_check(const struct conf *conf, struct domain *d,
     const struct acme_set *s, struct pass_result *r)
 {
 	struct tm	 tm;
-	time_t		 now = time(NULL), warn_at, next;
+	time_t		 now, warn_at, next;
 	char		 on[32], issued[32], msg[512];
 	long long	 days;
 
+	now = time(NULL);
 	if (conf->expiry_warn_days == 0 || s->expires == 0)
 		return;
 	warn_at = s->expires - (time_t)conf->expiry_warn_days * 86400;

@@ -30,6 +30,7 @@
 #include <event2/event.h>
 
 #include "conf.h"
+#include "evtime.h"
 #include "log.h"
 #include "reload.h"
 #include "reloader.h"
@@ -51,13 +52,6 @@ struct reloader {
 	struct timespec		 owed_since;
 	char			 owed_why[256];
 };
-
-static void
-ms_to_tv(long ms, struct timeval *tv)
-{
-	tv->tv_sec = ms / 1000;
-	tv->tv_usec = (ms % 1000) * 1000;
-}
 
 /* A reload that waited for the way to be clear, if any. */
 static void

@@ -58,6 +58,7 @@
 #include <openssl/x509v3.h>
 
 #include "conf.h"
+#include "evtime.h"
 #include "log.h"
 #include "verify.h"
 
@@ -262,8 +263,7 @@ fail(struct verify *v, int transient, const char *fmt, ...)
 	log_debug("verify: %s; trying again in %ld ms", v->res.msg,
 	    v->retry_ms);
 	attempt_end(v);
-	tv.tv_sec = v->retry_ms / 1000;
-	tv.tv_usec = (v->retry_ms % 1000) * 1000;
+	ms_to_tv(v->retry_ms, &tv);
 	v->retry_ms *= 2;
 	if ((v->ev_retry = evtimer_new(v->base, on_retry, v)) == NULL ||
 	    evtimer_add(v->ev_retry, &tv) == -1) {
@@ -629,13 +629,14 @@ static void
 on_read(struct bufferevent *bev, void *arg)
 {
 	struct verify	*v = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
+	struct evbuffer	*in;
 	struct evbuffer_ptr eol;
 	size_t		 eollen, len;
 	char		 line[LINE_MAX_LEN + 1], raw[QUOTE_MAX];
 	unsigned int	 gen = v->gen;
 	int		 n;
 
+	in = bufferevent_get_input(bev);
 	if (v->step == STEP_HANDSHAKE) {
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
@@ -695,8 +696,9 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	struct verify	*v = arg;
 	const char	*why;
 	char		 buf[256];
-	int		 err = EVUTIL_SOCKET_ERROR();
+	int		 err;
 
+	err = EVUTIL_SOCKET_ERROR();
 	if (what & BEV_EVENT_CONNECTED) {
 		if (v->step == STEP_CONNECT) {
 			v->step = STEP_GREETING;
@@ -851,10 +853,11 @@ int
 verify_expiry(const struct verify_result *v, const struct conf *conf,
     char *msg, size_t len)
 {
-	time_t		now = time(NULL);
+	time_t		now;
 	char		on[32], issued[32];
 	long long	days;
 
+	now = time(NULL);
 	if (!v->served || v->matched != -1 || conf->expiry_warn_days == 0 ||
 	    v->served_not_after == 0 || now < v->served_not_after -
 	    (time_t)conf->expiry_warn_days * 86400)

@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "evtime.h"
 #include "log.h"
 #include "watch.h"
 
@@ -105,8 +106,7 @@ poll_init(struct event_base *base, long poll_ms, watch_cb cb, void *arg)
 		return (NULL);
 	p->cb = cb;
 	p->arg = arg;
-	p->tv.tv_sec = poll_ms / 1000;
-	p->tv.tv_usec = (poll_ms % 1000) * 1000;
+	ms_to_tv(poll_ms, &p->tv);
 	p->timer = event_new(base, -1, EV_PERSIST, poll_tick, p);
 	if (p->timer == NULL || event_add(p->timer, &p->tv) == -1) {
 		log_warnx("poll: cannot register with libevent");
