@@ -518,6 +518,15 @@ engine_pass(struct engine *e, int resync)
 	e->writing_since = 0;
 	e->changed_since = 0;
 	memset(&r, 0, sizeof(r));
+	/*
+	 * A reload refused before, and due now: wanted before the pass, so
+	 * that the pass checks sendmail's files for it as for its own.
+	 */
+	if (reloader_owed_due(e->reloader) && !e->ps.reload_wanted) {
+		e->ps.reload_wanted = 1;
+		strlcpy(e->ps.reload_why, "owed since it was refused",
+		    sizeof(e->ps.reload_why));
+	}
 	pass_run(e->conf, &e->ps, 0, &r);
 	e->passes++;
 	/*
@@ -545,12 +554,6 @@ engine_pass(struct engine *e, int resync)
 		log_info("%s: %zu added, %zu replaced, %zu removed",
 		    e->conf->cert_dir, r.store.added, r.store.replaced,
 		    r.store.removed);
-	/* A reload refused before, and due now. */
-	if (reloader_owed_due(e->reloader) && !e->ps.reload_wanted) {
-		e->ps.reload_wanted = 1;
-		strlcpy(e->ps.reload_why, "owed since it was refused",
-		    sizeof(e->ps.reload_why));
-	}
 	engine_retry(e, r.retry);
 	expiry_arm(e, r.expiry_next);
 	if (e->ps.dh_wanted) {

@@ -484,6 +484,51 @@ reload_held_cleanup()
 	daemon_cleanup
 }
 
+atf_test_case reload_owed_held
+reload_owed_held_head()
+{
+	atf_set descr "a reload owed since a stale pidfile is checked too: held while sendmail would refuse its files"
+}
+reload_owed_held_body()
+{
+	D_SETTLE=0.5
+	ck_setup
+	ck_start_daemon
+	good=$(daemon_sendmail_pid)
+	sleep 100 &
+	sp=$!
+	daemon_remember $sp
+	# The renewal meets a stale pidfile: the reload is refused, owed.
+	mv aux/sendmail.pid aux/sendmail.pid.good
+	echo "$sp" >aux/sendmail.pid
+	daemon_replay -w 0.1 "$DOM" pki/leaf2.key pki/leaf2.pem pki/int.pem
+	daemon_wait_log "not reloading sendmail: process $sp is \"sleep\""
+	# Meanwhile sendmail's files become ones it refuses; then the
+	# pidfile names the old sendmail again and the owed reload is due.
+	chmod g+w "$DOM"
+	sleep 1
+	mv aux/sendmail.pid.good aux/sendmail.pid
+	kill -USR1 "$D_PID"
+	daemon_wait_log "not reloading sendmail \(owed since it was refused\): .*mail.example.test on its path is writable by its group"
+	sleep 1
+	daemon_hups_are 0 || atf_fail "sendmail got $(daemon_hups) SIGHUPs"
+	[ "$(daemon_status 5)" = failed ] ||
+	    atf_fail "status is not failed: $(cat aux/status)"
+	# The fix: the owed reload goes, once.
+	chmod g-w "$DOM"
+	daemon_wait "$D_DEADLINE" "one SIGHUP" daemon_hups_are 1
+	daemon_wait 10 "sendmail back" daemon_sendmail_back 1
+	[ "$(daemon_sendmail_pid)" != "$good" ] ||
+	    atf_fail "sendmail was not reloaded: pid $good still"
+	touch "$DOM/cert.csr"
+	sleep 1.5
+	daemon_hups_are 1 || atf_fail "sendmail got $(daemon_hups) SIGHUPs"
+}
+reload_owed_held_cleanup()
+{
+	daemon_cleanup
+}
+
 atf_test_case reload_held_once
 reload_held_once_head()
 {
@@ -621,6 +666,7 @@ atf_init_test_cases()
 	atf_add_test_case sticky_tmp
 	atf_add_test_case reload_held
 	atf_add_test_case reload_held_once
+	atf_add_test_case reload_owed_held
 	atf_add_test_case reload_no_cf
 	atf_add_test_case attack_group_readable
 	atf_add_test_case attack_dir_link
