@@ -359,14 +359,22 @@ fail:
 	return (-1);
 }
 
-/* c's certificate decoded, without its trust settings; NULL if not. */
+/*
+ * c's certificate decoded, with its trust settings when aux is set;
+ * NULL when it does not decode (logged).
+ */
 static X509 *
-cert_decode(const struct cert *c)
+cert_decode(const struct cert *c, int aux)
 {
-	const unsigned char	*p = c->der;
+	const unsigned char	*p;
 	X509			*x;
 
-	if ((x = d2i_X509(NULL, &p, (long)c->certlen)) == NULL)
+	p = c->der;
+	if (aux)
+		x = d2i_X509_AUX(NULL, &p, (long)c->derlen);
+	else
+		x = d2i_X509(NULL, &p, (long)c->certlen);
+	if (x == NULL)
 		log_ssl("%s:%zu: certificate does not decode", c->file,
 		    c->line);
 	return (x);
@@ -384,7 +392,7 @@ cert_hash(struct cert *c)
 
 	if (c->hashed)
 		return (0);
-	if ((x = cert_decode(c)) == NULL)
+	if ((x = cert_decode(c, 0)) == NULL)
 		return (-1);
 	c->hash = X509_subject_name_hash(x);
 	c->hashed = 1;
@@ -399,13 +407,7 @@ cert_hash(struct cert *c)
 X509 *
 cert_x509(const struct cert *c)
 {
-	const unsigned char	*p = c->der;
-	X509			*x;
-
-	if ((x = d2i_X509_AUX(NULL, &p, (long)c->derlen)) == NULL)
-		log_ssl("%s:%zu: certificate does not decode", c->file,
-		    c->line);
-	return (x);
+	return (cert_decode(c, 1));
 }
 
 /*
@@ -417,7 +419,7 @@ cert_subject(const struct cert *c)
 	X509	*x;
 	char	*s;
 
-	if ((x = cert_decode(c)) == NULL)
+	if ((x = cert_decode(c, 0)) == NULL)
 		return (strdup("(undecodable)"));
 	s = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
 	X509_free(x);
