@@ -224,6 +224,60 @@ loop_responsive_cleanup()
 	daemon_cleanup
 }
 
+atf_test_case the_block_sendmail_reads cleanup
+the_block_sendmail_reads_head()
+{
+	atf_set descr "-1 judges dh.param by the block sendmail's" \
+	    "PEM_read_bio_DHparams reads (the first DH PARAMETERS or X9.42" \
+	    "DH PARAMETERS block): kept after a certificate, replaced when" \
+	    "X9.42, damaged, not DH or too small, each saying why"
+	atf_set require.progs "openssl"
+	atf_set timeout 60
+}
+the_block_sendmail_reads_body()
+{
+	daemon_setup
+	daemon_conf "dh_params_source ffdhe2048" "dh_bits 2048"
+	atf_check -e ignore openssl genpkey -genparam -algorithm DH \
+	    -pkeyopt group:ffdhe3072 -out good.pem
+	atf_check -e ignore openssl genpkey -genparam -algorithm DHX \
+	    -pkeyopt dh_rfc5114:2 -out x942.pem
+	atf_check -e ignore openssl genpkey -genparam -algorithm DH \
+	    -pkeyopt group:modp_1536 -out weak.pem
+
+	# A certificate first: sendmail skips to the DH block, and so do we.
+	cat bundle.pem good.pem >aux/dh.param
+	cp aux/dh.param before.pem
+	daemon_once
+	cmp -s aux/dh.param before.pem || atf_fail "a good dh.param replaced"
+	grep -q "dh_params" once.err && atf_fail "said: $(cat once.err)"
+
+	# Each of these is replaced by ffdhe2048 and the reason is said.
+	head -c 200 good.pem >damaged.pem
+	{
+		echo "-----BEGIN DH PARAMETERS-----"
+		sed -n 2p bundle.pem
+		echo "-----END DH PARAMETERS-----"
+	} >notdh.pem
+	cat x942.pem good.pem >x942first.pem
+	for f in x942:"X9.42 DH parameters, not PKCS#3" \
+	    x942first:"X9.42 DH parameters, not PKCS#3" \
+	    damaged:"damaged DH PARAMETERS block" \
+	    notdh:"not DH parameters" \
+	    weak:"1536 bits, fewer than dh_bits 2048"; do
+		cp "${f%%:*}.pem" aux/dh.param
+		daemon_once
+		grep -q "dh_params .*: ${f#*:}; making ffdhe2048" once.err ||
+		    atf_fail "${f%%:*}: not said: $(cat once.err)"
+		is_group aux/dh.param ffdhe2048 ||
+		    atf_fail "${f%%:*}: dh.param not replaced by ffdhe2048"
+	done
+}
+the_block_sendmail_reads_cleanup()
+{
+	daemon_cleanup
+}
+
 atf_init_test_cases()
 {
 	atf_add_test_case generated_at_start
@@ -231,4 +285,5 @@ atf_init_test_cases()
 	atf_add_test_case comes_back
 	atf_add_test_case replaced_by_admin
 	atf_add_test_case loop_responsive
+	atf_add_test_case the_block_sendmail_reads
 }
