@@ -1,7 +1,7 @@
 /*
  * bare: the lower bounds smtlsd is measured against.
  *
- * usage: bare [-n] bundle dir
+ * usage: bare [-ns] bundle dir
  *        bare -r [-d] bundle [dir]
  *
  * The first form reads a PEM bundle and, for every certificate block,
@@ -11,7 +11,9 @@
  * files, no fsync, no index: the floor for any implementation that decodes
  * every certificate.  With -n it decodes only the subject name out of the
  * DER instead of the whole certificate (the floor for one that does not
- * need the rest).
+ * need the rest).  With -s it then makes the files durable as smtlsd
+ * does: one syncfs(2) on Linux, an fsync(2) per file elsewhere, then an
+ * fsync of the directory.
  *
  * The second form only reads the bundle and computes the SHA-256 of every
  * PEM block's text, without decoding anything: the floor for a pass that
@@ -22,6 +24,10 @@
  * a pass that knows certificates by fingerprint and keeps no digest of
  * bundle text.  It prints the number of blocks.
  */
+
+#ifdef __linux__
+#define _GNU_SOURCE		/* syncfs */
+#endif
 
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -61,7 +67,7 @@ static void	usage(void) __attribute__((__noreturn__));
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bare [-n] bundle dir\n"
+	fprintf(stderr, "usage: bare [-ns] bundle dir\n"
 	    "       bare -r [-d] bundle [dir]\n");
 	exit(2);
 }
@@ -278,10 +284,10 @@ main(int argc, char *argv[])
 	char		*buf, path[4096];
 	size_t		 len, pos, start, body, bodyend, blocks, written;
 	unsigned long	 h;
-	int		 ch, rflag, nflag, dflag, dl, fl, fd, i;
+	int		 ch, rflag, nflag, dflag, sflag, dl, fl, fd, i;
 
-	rflag = nflag = dflag = 0;
-	while ((ch = getopt(argc, argv, "dnr")) != -1) {
+	rflag = nflag = dflag = sflag = 0;
+	while ((ch = getopt(argc, argv, "dnrs")) != -1) {
 		switch (ch) {
 		case 'd':
 			dflag = 1;
@@ -292,13 +298,16 @@ main(int argc, char *argv[])
 		case 'r':
 			rflag = 1;
 			break;
+		case 's':
+			sflag = 1;
+			break;
 		default:
 			usage();
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (rflag ? argc > 2 || nflag : argc != 2 || dflag)
+	if (rflag ? argc > 2 || nflag || sflag : argc != 2 || dflag)
 		usage();
 
 	buf = file_read(argv[0], &len);
@@ -355,9 +364,26 @@ main(int argc, char *argv[])
 		    hashcount_next(&hc, h));
 		if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) ==
 		    -1 || write(fd, buf + start, pos - start) !=
-		    (ssize_t)(pos - start) || close(fd) == -1)
+		    (ssize_t)(pos - start))
+			err(1, "%s", path);
+#ifndef __linux__
+		if (sflag && fsync(fd) == -1)
+			err(1, "%s: fsync", path);
+#endif
+		if (close(fd) == -1)
 			err(1, "%s", path);
 		written++;
+	}
+	if (sflag) {
+		if ((fd = open(argv[1], O_RDONLY | O_DIRECTORY)) == -1)
+			err(1, "%s", argv[1]);
+#ifdef __linux__
+		if (syncfs(fd) == -1)
+			err(1, "%s: syncfs", argv[1]);
+#endif
+		if (fsync(fd) == -1)
+			err(1, "%s: fsync", argv[1]);
+		close(fd);
 	}
 	if (rflag && argc == 2)
 		printf("%zu entries in %s\n", stat_all(argv[1]), argv[1]);

@@ -18,11 +18,11 @@
 # Environment:
 #   SMTLSD=path        the binary (default daemon/smtlsd next to bench/)
 #   CA_BUNDLE=path     the system bundle (default: the Debian or FreeBSD one)
-#   ROUNDS=n           rounds of every case (default 5)
-#   ROUNDS_BIG=n       rounds on the generated bundle (default 3)
+#   ROUNDS=n           rounds of every case (default 7)
+#   ROUNDS_BIG=n       rounds on the generated bundle (default 5)
 #   ROUNDS_MANUAL=n    rounds of the manual method (default 3)
 #   NOOP_PAIRS=n       no-op passes per round, each followed by the floors
-#                      it is compared with (default 3): whichever process
+#                      it is compared with (default 5): whichever process
 #                      runs first after a full pass pays for it (seen: 2x
 #                      the system time at 10,000 certificates, the floors
 #                      alike), which one sample per round would let decide
@@ -48,10 +48,10 @@ out=$here/out
 cache=$here/cache
 bin=$out
 SMTLSD=${SMTLSD:-$top/daemon/smtlsd}
-ROUNDS=${ROUNDS:-5}
-ROUNDS_BIG=${ROUNDS_BIG:-3}
+ROUNDS=${ROUNDS:-7}
+ROUNDS_BIG=${ROUNDS_BIG:-5}
 ROUNDS_MANUAL=${ROUNDS_MANUAL:-3}
-NOOP_PAIRS=${NOOP_PAIRS:-3}
+NOOP_PAIRS=${NOOP_PAIRS:-5}
 GEN_N=${GEN_N:-10000}
 MANUAL_SUBSET=${MANUAL_SUBSET:-500}
 scratch=${BENCH_TMP:-$out}/smtlsd-bench.scratch
@@ -340,6 +340,9 @@ bench_input()
 		dst=$w/barename
 		prep_fresh
 		m barename "$bin/bare" -n "$file" "$dst"
+		dst=$w/baresync
+		prep_fresh
+		m baresync "$bin/bare" -s "$file" "$dst"
 		m readhash "$bin/bare" -r "$file"
 		if [ $have_smtlsd = 1 ]; then
 			dst=$w/smtlsd/certs
@@ -376,6 +379,8 @@ bench_input()
 	row "bare_$key" "bare C: d2i_X509, hash, write" "$r-bare"
 	row "barename_$key" "bare C: subject name only, hash, write" \
 	    "$r-barename"
+	row "baresync_$key" "bare C: d2i_X509, hash, write, flush" \
+	    "$r-baresync"
 	row "readhash_$key" "bare C: read + SHA-256 per block" "$r-readhash"
 	bare_names=$(ls "$w/bare" | cksum)
 
@@ -425,10 +430,12 @@ verdicts()
 {
 	[ $have_smtlsd = 1 ] || return 0
 	eval "tf=\$t_$2_$key tn=\$t_$3_$key tb=\$t_bare_$key" \
+	    "tbs=\$t_baresync_$key" \
 	    "tr=\$t_rehash_$key th=\$t_readhash_$key tm=\$t_manual_$key" \
 	    "ts=\$t_readstat_$key td=\$t_readder_$key"
-	tab "  smtlsd (%s) / alternative: full/bare %s, full/rehash %s," \
-	    "$1" "$(ratio "$tf" "$tb")" "$(ratio "$tf" "$tr")"
+	tab "  smtlsd (%s) / alternative: full/bare %s, full/bare+flush %s," \
+	    "$1" "$(ratio "$tf" "$tb")" "$(ratio "$tf" "$tbs")"
+	tab " full/rehash %s," "$(ratio "$tf" "$tr")"
 	tab " full/manual %s, no-op/read+hash %s, no-op/rehash %s," \
 	    "$(ratio "$tf" "$tm")" "$(ratio "$tn" "$th")" \
 	    "$(ratio "$tn" "$tr")"
