@@ -2,7 +2,8 @@
  * The set of certificates: reads PEM bundles (files or memory) through
  * the PEM scanner, keeps each distinct certificate once, in a tree by
  * fingerprint, and decodes a certificate only when asked (cert_hash,
- * cert_x509).
+ * cert_x509).  The set keeps each bundle's text: the scanner decodes a
+ * certificate's DER over its base64, and the certificate points there.
  */
 
 #include <sys/types.h>
@@ -48,22 +49,23 @@ certset_init(struct certset *set)
 {
 	memset(set, 0, sizeof(*set));
 	RB_INIT(&set->tree);
-	SLIST_INIT(&set->names);
+	SLIST_INIT(&set->srcs);
 }
 
 void
 certset_free(struct certset *set)
 {
 	struct cert	*c, *next;
-	struct certname	*n;
+	struct certsrc	*src;
 
 	RB_FOREACH_SAFE(c, certtree, &set->tree, next) {
 		RB_REMOVE(certtree, &set->tree, c);
 		free(c);
 	}
-	while ((n = SLIST_FIRST(&set->names)) != NULL) {
-		SLIST_REMOVE_HEAD(&set->names, entry);
-		free(n);
+	while ((src = SLIST_FIRST(&set->srcs)) != NULL) {
+		SLIST_REMOVE_HEAD(&set->srcs, entry);
+		free(src->text);
+		free(src);
 	}
 	certset_init(set);
 }
@@ -228,12 +230,11 @@ read_block(void *arg, size_t line, int trusted, const unsigned char *der,
 		    "(damaged or truncated block)", r->name, line);
 		return (-1);
 	}
-	if ((c = calloc(1, sizeof(*c) + keep)) == NULL) {
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("%s:%zu", r->name, line);
 		return (-1);
 	}
-	c->der = (unsigned char *)(c + 1);
-	memcpy(c->der, der, keep);
+	c->der = der;
 	c->derlen = keep;
 	c->certlen = certlen;
 	c->trusted = trusted;
@@ -256,46 +257,41 @@ read_block(void *arg, size_t line, int trusted, const unsigned char *der,
 	return (0);
 }
 
-/* The set's copy of name, for its certificates to point to. */
-static const char *
-set_name(struct certset *set, const char *name)
-{
-	struct certname	*n;
-	size_t		 len;
-
-	len = strlen(name) + 1;
-	if ((n = malloc(sizeof(*n) + len)) == NULL) {
-		log_warn("%s", name);
-		return (NULL);
-	}
-	memcpy(n->name, name, len);
-	SLIST_INSERT_HEAD(&set->names, n, entry);
-	return (n->name);
-}
-
 /*
- * Reads every certificate in buf (len bytes, named name in messages)
- * into set.  Returns 0, or -1 when anything was wrong: a block that
- * does not decode, a block without end, no certificate at all.  What
- * decoded is added either way, and set->errors counts the problems.
+ * Reads every certificate in text (len bytes, named name in messages)
+ * into set, which keeps text (allocated with malloc) either way.
+ * Returns 0, or -1 when anything was wrong: a block that does not
+ * decode, a block without end, no certificate at all.  What decoded is
+ * added either way, and set->errors counts the problems.
  */
-int
-certset_read_mem(struct certset *set, const char *name, const char *buf,
-    size_t len)
+static int
+read_text(struct certset *set, const char *name, char *text, size_t len)
 {
-	struct reading		r;
-	struct pem_stats	st;
+	struct reading		 r;
+	struct pem_stats	 st;
+	struct certsrc		*src;
+	size_t			 namelen;
+	int			 isder;
 
-	r.set = set;
-	if ((r.name = set_name(set, name)) == NULL) {
+	namelen = strlen(name) + 1;
+	if ((src = malloc(sizeof(*src) + namelen)) == NULL) {
+		log_warn("%s", name);
+		free(text);
 		set->errors++;
 		return (-1);
 	}
-	pem_scan(r.name, buf, len, read_block, &r, &st);
+	memcpy(src->name, name, namelen);
+	src->text = text;
+	SLIST_INSERT_HEAD(&set->srcs, src, entry);
+	r.set = set;
+	r.name = src->name;
+	/* Looked at before the scan, which decodes over the text. */
+	isder = len >= 2 && (unsigned char)text[0] == 0x30 &&
+	    (unsigned char)text[1] >= 0x80;
+	pem_scan(r.name, text, len, read_block, &r, &st);
 	set->keys += st.keys;
 	if (st.blocks == 0 && st.errors == 0) {
-		if (len >= 2 && (unsigned char)buf[0] == 0x30 &&
-		    (unsigned char)buf[1] >= 0x80)
+		if (isder)
 			log_warnx("%s: no PEM certificate found; it looks like "
 			    "DER: convert it with openssl x509 -inform DER",
 			    name);
@@ -305,6 +301,25 @@ certset_read_mem(struct certset *set, const char *name, const char *buf,
 	}
 	set->errors += st.errors;
 	return (st.errors > 0 ? -1 : 0);
+}
+
+/*
+ * Reads every certificate in buf (len bytes, named name in messages)
+ * into set, as read_text does, from a copy of buf.
+ */
+int
+certset_read_mem(struct certset *set, const char *name, const char *buf,
+    size_t len)
+{
+	char	*text;
+
+	if ((text = malloc(len + 1)) == NULL) {
+		log_warn("%s", name);
+		set->errors++;
+		return (-1);
+	}
+	memcpy(text, buf, len);
+	return (read_text(set, name, text, len));
 }
 
 /*
@@ -318,7 +333,7 @@ certset_read(struct certset *set, const char *path)
 	struct stat	 st;
 	char		*buf;
 	size_t		 len;
-	int		 fd, rv;
+	int		 fd;
 
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
 	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
@@ -349,9 +364,7 @@ certset_read(struct certset *set, const char *path)
 		set->errors++;
 		return (-1);
 	}
-	rv = certset_read_mem(set, path, buf, len);
-	free(buf);
-	return (rv);
+	return (read_text(set, path, buf, len));
 fail:
 	if (fd != -1)
 		close(fd);

@@ -28,7 +28,7 @@ struct cert {
 	RB_ENTRY(cert)	 entry;
 	unsigned char	 fp[CERT_FPLEN];	/* SHA-256 of the certificate */
 	unsigned char	 id[CERT_FPLEN];	/* of what its file holds */
-	unsigned char	*der;		/* the certificate, then its trust
+	const unsigned char *der;	/* the certificate, then its trust
 					   settings when the block had them */
 	size_t		 derlen;
 	size_t		 certlen;	/* the certificate's part of der */
@@ -42,8 +42,13 @@ struct cert {
 RB_HEAD(certtree, cert);
 RB_PROTOTYPE(certtree, cert, entry, cert_cmp)
 
-struct certname {
-	SLIST_ENTRY(certname)	 entry;
+/*
+ * A text the set read and its name: its certificates' DER lies in the
+ * text (decoded over the base64, pem_scan), and their file is the name.
+ */
+struct certsrc {
+	SLIST_ENTRY(certsrc)	 entry;
+	char			*text;
 	char			 name[];
 };
 
@@ -53,7 +58,7 @@ struct certset {
 	size_t			 duplicates;	/* blocks dropped as such */
 	size_t			 keys;		/* private keys skipped */
 	size_t			 errors;	/* problems: prune nothing */
-	SLIST_HEAD(, certname)	 names;		/* what cert->file points to */
+	SLIST_HEAD(, certsrc)	 srcs;		/* what the certificates point to */
 };
 
 void		 certset_init(struct certset *);

@@ -8,7 +8,6 @@
 
 #include <sys/types.h>
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -42,6 +41,8 @@ static const unsigned char	b64dec[256] = {
  * bytes written to out (which must hold len * 3 / 4 + 3 bytes), or -1
  * when the text is not base64.  Whole groups of four digits go at once;
  * white space, padding and groups split across lines a digit at a time.
+ * out may be s itself: every byte is written after the digits it comes
+ * from are read, and never ahead of them.
  */
 long
 pem_b64_decode(const char *s, size_t len, unsigned char *out)
@@ -221,17 +222,19 @@ label_cert(const char *name, size_t line, const char *label, size_t len,
 
 /*
  * Scans buf (len bytes, named name in messages) and hands each
- * certificate block to fn; st counts what was found.  Never fails: a
- * damaged block is said, counted, and skipped.
+ * certificate block to fn; st counts what was found.  Each block's
+ * base64 is decoded over itself: a certificate's DER stays in buf,
+ * which it fits in, and the text of the blocks handed on is lost.
+ * Never fails: a damaged block is said, counted, and skipped.
  */
 void
-pem_scan(const char *name, const char *buf, size_t len, pem_block_fn fn,
+pem_scan(const char *name, char *buf, size_t len, pem_block_fn fn,
     void *arg, struct pem_stats *st)
 {
 	const char	*p = buf, *end = buf + len, *eol, *label, *q, *qeol;
 	const char	*why, *text;
-	unsigned char	*der = NULL, *nder;
-	size_t		 line = 0, start, labellen, whyline, dercap = 0;
+	unsigned char	*der;
+	size_t		 line = 0, start, labellen, whyline;
 	long		 n;
 	int		 trusted, rule;
 
@@ -276,7 +279,7 @@ pem_scan(const char *name, const char *buf, size_t len, pem_block_fn fn,
 				log_warnx("%s:%zu: certificate has no END "
 				    "line (truncated file?)", name, start);
 				st->errors++;
-				goto out;
+				return;
 			}
 			line++;
 			qeol = line_end(q, end);
@@ -322,16 +325,7 @@ pem_scan(const char *name, const char *buf, size_t len, pem_block_fn fn,
 			st->errors++;
 			continue;
 		}
-		if ((size_t)(q - text) / 4 * 3 + 3 > dercap) {
-			if ((nder = realloc(der, (size_t)(q - text) / 4 * 3 +
-			    3)) == NULL) {
-				log_warn("%s:%zu", name, start);
-				st->errors++;
-				continue;
-			}
-			der = nder;
-			dercap = (size_t)(q - text) / 4 * 3 + 3;
-		}
+		der = (unsigned char *)buf + (text - buf);
 		if ((n = pem_b64_decode(text, (size_t)(q - text), der)) <= 0) {
 			log_warnx("%s:%zu: certificate is not valid base64 "
 			    "(damaged block)", name, start);
@@ -341,6 +335,4 @@ pem_scan(const char *name, const char *buf, size_t len, pem_block_fn fn,
 		else
 			st->blocks++;
 	}
-out:
-	free(der);
 }

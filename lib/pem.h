@@ -17,13 +17,14 @@ struct pem_stats {
 
 /*
  * Told of each certificate block: where its BEGIN line is, whether it
- * is a TRUSTED CERTIFICATE, and its decoded base64 (valid until the
- * next call).  Returns 0, or -1 when it refuses the block (it logs why).
+ * is a TRUSTED CERTIFICATE, and its DER, decoded over the block's own
+ * base64 in the text scanned (so valid as long as that text).  Returns
+ * 0, or -1 when it refuses the block (it logs why).
  */
 typedef int (*pem_block_fn)(void *, size_t, int, const unsigned char *,
     size_t);
 
-void	pem_scan(const char *, const char *, size_t, pem_block_fn, void *,
+void	pem_scan(const char *, char *, size_t, pem_block_fn, void *,
 	    struct pem_stats *);
 long	pem_b64_decode(const char *, size_t, unsigned char *);
 size_t	pem_der_len(const unsigned char *, size_t);

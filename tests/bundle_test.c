@@ -160,6 +160,68 @@ ATF_TC_BODY(trusted_certificate, tc)
 	freecert(&a);
 }
 
+/* t as a CERTIFICATE block of 40-digit lines ending in CRLF. */
+static char *
+crlf40(struct tcert *t)
+{
+	unsigned char	*der = NULL;
+	char		*b64, *out, *o;
+	size_t		 n, i;
+	int		 dlen;
+
+	ATF_REQUIRE((dlen = i2d_X509(t->x, &der)) > 0);
+	ATF_REQUIRE((b64 = malloc((size_t)dlen / 3 * 4 + 8)) != NULL);
+	n = (size_t)EVP_EncodeBlock((unsigned char *)b64, der, dlen);
+	ATF_REQUIRE((out = malloc(n + n / 20 + 80)) != NULL);
+	o = out + sprintf(out, "-----BEGIN CERTIFICATE-----\r\n");
+	for (i = 0; i < n; i += 40)
+		o += sprintf(o, "%.*s\r\n", (int)(n - i < 40 ? n - i : 40),
+		    b64 + i);
+	sprintf(o, "-----END CERTIFICATE-----\r\n");
+	OPENSSL_free(der);
+	free(b64);
+	return (out);
+}
+
+/*
+ * A certificate's DER is decoded over its bundle's text, which the set
+ * keeps: it outlives the caller's buffer, and the bundles read after it.
+ * Written in lines of 40 digits and with CRLF, so that the decoder's
+ * slow path runs over the text too.
+ */
+ATF_TC_WITHOUT_HEAD(der_outlives_input);
+ATF_TC_BODY(der_outlives_input, tc)
+{
+	struct tcert	 t[3];
+	struct certset	 set;
+	struct cert	*c;
+	char		*buf, *pem, cn[16];
+	size_t		 len;
+	int		 i;
+
+	certset_init(&set);
+	for (i = 0; i < 3; i++) {
+		snprintf(cn, sizeof(cn), "Outlives %d", i);
+		mkcert(&t[i], cn, NULL);
+		buf = crlf40(&t[i]);
+		ATF_CHECK_EQ(certset_read_mem(&set, "b.crt", buf,
+		    strlen(buf)), 0);
+		memset(buf, 'A', strlen(buf));
+		free(buf);
+	}
+	for (i = 0; i < 3; i++) {
+		ATF_REQUIRE((c = certset_find(&set, t[i].fp)) != NULL);
+		ATF_REQUIRE(cert_pem(c, &pem, &len) == 0);
+		ATF_CHECK_EQ(len, t[i].pemlen);
+		ATF_CHECK(memcmp(pem, t[i].pem, t[i].pemlen) == 0);
+		free(pem);
+		ATF_CHECK_EQ(cert_hash(c), 0);
+		ATF_CHECK_EQ(c->hash, X509_subject_name_hash(t[i].x));
+		freecert(&t[i]);
+	}
+	certset_free(&set);
+}
+
 ATF_TC_WITHOUT_HEAD(hash_and_collisions);
 ATF_TC_BODY(hash_and_collisions, tc)
 {
@@ -457,6 +519,7 @@ ATF_TP_ADD_TCS(tp)
 	ATF_TP_ADD_TC(tp, trusted_certificate);
 	ATF_TP_ADD_TC(tp, hash_and_collisions);
 	ATF_TP_ADD_TC(tp, pem_roundtrip);
+	ATF_TP_ADD_TC(tp, der_outlives_input);
 	ATF_TP_ADD_TC(tp, fingerprint_hex);
 	ATF_TP_ADD_TC(tp, private_keys);
 	ATF_TP_ADD_TC(tp, damaged_blocks);
