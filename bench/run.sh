@@ -334,6 +334,9 @@ bench_input()
 		dst=$w/rehash
 		prep_fresh
 		m rehash sh "$here/rehash.sh" "$file" "$dst"
+		dst=$w/rehashsync
+		prep_fresh
+		m rehashsync sh "$here/rehash.sh" -s "$file" "$dst"
 		dst=$w/bare
 		prep_fresh
 		m bare "$bin/bare" "$file" "$dst"
@@ -376,6 +379,8 @@ bench_input()
 	row "manual_$key" "manual: split + openssl x509 -hash${mnote:+ (*)}" \
 	    "$r-manual" "$mscale" "$mnote"
 	row "rehash_$key" "split + openssl rehash" "$r-rehash"
+	row "rehashsync_$key" "split + openssl rehash, flush" \
+	    "$r-rehashsync"
 	row "bare_$key" "bare C: d2i_X509, hash, write" "$r-bare"
 	row "barename_$key" "bare C: subject name only, hash, write" \
 	    "$r-barename"
@@ -430,12 +435,13 @@ verdicts()
 {
 	[ $have_smtlsd = 1 ] || return 0
 	eval "tf=\$t_$2_$key tn=\$t_$3_$key tb=\$t_bare_$key" \
-	    "tbs=\$t_baresync_$key" \
+	    "tbs=\$t_baresync_$key trs=\$t_rehashsync_$key" \
 	    "tr=\$t_rehash_$key th=\$t_readhash_$key tm=\$t_manual_$key" \
 	    "ts=\$t_readstat_$key td=\$t_readder_$key"
 	tab "  smtlsd (%s) / alternative: full/bare %s, full/bare+flush %s," \
 	    "$1" "$(ratio "$tf" "$tb")" "$(ratio "$tf" "$tbs")"
-	tab " full/rehash %s," "$(ratio "$tf" "$tr")"
+	tab " full/rehash %s, full/rehash+flush %s," "$(ratio "$tf" "$tr")" \
+	    "$(ratio "$tf" "$trs")"
 	tab " full/manual %s, no-op/read+hash %s, no-op/rehash %s," \
 	    "$(ratio "$tf" "$tm")" "$(ratio "$tn" "$th")" \
 	    "$(ratio "$tn" "$tr")"
@@ -447,6 +453,9 @@ verdicts()
 	    "$(verdict "$tn" "$td" 1.3)"
 	tab " %s\n" \
 	    "$([ "$wrote" = 0 ] && echo met || echo MISSED)"
+	tab "    the same, all as durable as smtlsd's: full <= 1.2 x bare+flush"
+	tab " %s, full < rehash+flush %s\n" "$(verdict "$tf" "$tbs" 1.2)" \
+	    "$(verdict "$tf" "$trs" 1)"
 }
 
 # verdict a b k: "met" when a <= k * b.
