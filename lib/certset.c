@@ -319,6 +319,7 @@ certset_read_mem(struct certset *set, const char *name, const char *buf,
 		return (-1);
 	}
 	memcpy(text, buf, len);
+	text[len] = '\0';	/* as file_read_fd leaves a file's text */
 	return (read_text(set, name, text, len));
 }
 

@@ -56,8 +56,8 @@ dh_ok(const char *pem, size_t len, int bits, char *why, size_t whylen)
 	}
 	while (!found && PEM_read_bio(bio, &name, &header, &der, &derlen)) {
 		x942 = strcmp(name, "X9.42 DH PARAMETERS") == 0;
-		if ((found = x942 || strcmp(name, "DH PARAMETERS") == 0) &&
-		    !x942) {
+		found = x942 || strcmp(name, "DH PARAMETERS") == 0;
+		if (found && !x942) {
 			p = der;
 			pk = d2i_KeyParams(EVP_PKEY_DH, NULL, &p, derlen);
 		}

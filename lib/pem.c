@@ -38,7 +38,7 @@ static const unsigned char	b64dec[256] = {
 
 /*
  * Decodes base64 text, skipping white space.  Returns the number of
- * bytes written to out (which must hold len * 3 / 4 + 3 bytes), or -1
+ * bytes written to out (at most len * 3 / 4, which out must hold), or -1
  * when the text is not base64.  Whole groups of four digits go at once;
  * white space, padding and groups split across lines a digit at a time.
  * out may be s itself: every byte is written after the digits it comes
